@@ -1,0 +1,305 @@
+// kvlab-cli subcommands: generate, tokenize, verify, memory, bench, demo. Output formats are
+// documented in docs/cli.md (the JSON is a stable contract). No argument parsing here.
+#include "commands.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "memory_calc.hpp"
+#include "model_spec.hpp"
+#include "session.hpp"
+
+namespace kvlab::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string with_commas(std::uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+// Checks that prompt + new tokens fit the model's context before any work starts.
+std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, int new_tokens) {
+  if (prompt.empty()) throw UsageError("the prompt is empty: give at least one character with --prompt");
+  std::vector<int> ids = m.tokenizer->encode(prompt);
+  const int n_ctx = m.gpt->config().n_ctx;
+  if (static_cast<int>(ids.size()) + new_tokens > n_ctx)
+    throw UsageError("the prompt (" + std::to_string(ids.size()) + " tokens) plus " + std::to_string(new_tokens) +
+                     " new tokens is " + std::to_string(ids.size() + static_cast<std::size_t>(new_tokens)) +
+                     ", more than this model's context of " + std::to_string(n_ctx) + " positions");
+  return ids;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int run_generate(const GenerateArgs& a) {
+  a.sampling.validate();
+  const LoadedModel model = load_model(a.model);
+  const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
+  SessionOptions opts;
+  opts.use_cache = !a.no_cache;
+  opts.capture_attention = false;
+  opts.sampling = a.sampling;
+  GenerationSession session(model, opts);
+  session.start(prompt);
+
+  json steps = json::array();
+  for (int i = 0; i < a.tokens; ++i) {
+    const StepTrace& tr = session.step_token();
+    if (a.json) {
+      json top = json::array();
+      for (const auto& t : tr.top_logits)
+        if (t.id >= 0) top.push_back({t.id, t.logit});
+      steps.push_back({{"token", tr.token_id}, {"text", tr.token_text}, {"pass", pass_kind_name(tr.kind)},
+                       {"ms", tr.ms}, {"kv_projections", tr.kv_projections}, {"cache_bytes", tr.cache_bytes_in_use},
+                       {"cache_bytes_allocated", tr.cache_bytes_allocated}, {"top_logits", top}});
+    }
+  }
+  const SessionTotals& tot = session.totals();
+  const std::vector<int>& ids = session.tokens();
+  if (a.json) {
+    json out = {{"model", model.name},
+                {"prompt_ids", std::vector<int>(ids.begin(), ids.begin() + session.prompt_length())},
+                {"generated_ids", std::vector<int>(ids.begin() + session.prompt_length(), ids.end())},
+                {"text", session.text()},
+                {"cache", !a.no_cache},
+                {"sampling", a.sampling.describe()},
+                {"steps", steps},
+                {"totals", {{"ms", tot.ms}, {"kv_projections", tot.kv_projections}}}};
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << session.text() << "\n";
+    std::fprintf(stderr, "[%s | cache %s | %s] %d tokens in %.2f ms (%.0f tokens/s), K/V projections: %s\n",
+                 model.name.c_str(), a.no_cache ? "off" : "on", a.sampling.describe().c_str(), a.tokens, tot.ms,
+                 tot.ms > 0 ? 1000.0 * a.tokens / tot.ms : 0.0,
+                 with_commas(static_cast<std::uint64_t>(tot.kv_projections)).c_str());
+  }
+  return 0;
+}
+
+int run_tokenize(const TokenizeArgs& a) {
+  const LoadedModel model = load_model(a.model);
+  const std::vector<int> ids = model.tokenizer->encode(a.text);
+  if (a.json) {
+    json pieces = json::array();
+    for (int id : ids) pieces.push_back(model.tokenizer->decode(id));
+    std::cout << json{{"ids", ids}, {"tokens", pieces}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    for (std::size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int run_verify(const VerifyArgs& a) {
+  const LoadedModel model = load_model(a.model);
+  const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
+  SessionOptions cached_opts, uncached_opts;
+  cached_opts.capture_attention = uncached_opts.capture_attention = false;
+  uncached_opts.use_cache = false;
+  GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
+  cached.start(prompt);
+  uncached.start(prompt);
+  double worst = 0.0;
+  bool tokens_agree = true;
+  json per_step = json::array();
+  for (int i = 0; i < a.tokens; ++i) {
+    const int tc = cached.step_token().token_id;
+    const int tu = uncached.step_token().token_id;
+    double diff = 0.0;
+    for (std::size_t k = 0; k < cached.last_logits().size(); ++k)
+      diff = std::max(diff, static_cast<double>(std::fabs(cached.last_logits()[k] - uncached.last_logits()[k])));
+    worst = std::max(worst, diff);
+    tokens_agree = tokens_agree && tc == tu;
+    per_step.push_back({{"step", i}, {"max_abs_diff", diff}, {"cached_token", tc}, {"uncached_token", tu}});
+    if (!a.json)
+      std::printf("step %3d  max |logit diff| %.3g  token cached %d / uncached %d%s\n", i, diff, tc, tu,
+                  tc == tu ? "" : "  <-- differs");
+  }
+  const bool ok = worst <= a.tolerance && tokens_agree;
+  if (a.json) {
+    std::cout << json{{"model", model.name}, {"steps", per_step}, {"max_abs_diff", worst}, {"tolerance", a.tolerance},
+                      {"tokens_identical", tokens_agree}, {"ok", ok}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("%s: max |logit diff| over %d steps = %.3g (tolerance %.1g), greedy tokens %s\n", ok ? "OK" : "FAIL",
+                a.tokens, worst, a.tolerance, tokens_agree ? "identical" : "DIFFER");
+  }
+  return ok ? 0 : 1;
+}
+
+int run_memory(const MemoryArgs& a) {
+  MemoryQuery q;
+  if (!a.preset.empty()) {
+    const auto p = memory_preset(a.preset);
+    if (!p) throw UsageError("unknown preset '" + a.preset + "': choose one of " + model_preset_names());
+    q = *p;
+  } else if (!a.layers || !a.heads || !a.head_dim) {
+    throw UsageError("give --preset NAME, or all of --layers, --heads and --head-dim");
+  }
+  if (a.layers) q.layers = *a.layers;
+  if (a.heads) q.heads = *a.heads;
+  if (a.head_dim) q.head_dim = *a.head_dim;
+  if (a.seq) q.seq_len = *a.seq;
+  if (q.seq_len == 0) throw UsageError("give the sequence length with --seq");
+  q.batch = a.batch;
+  q.dtype = *parse_dtype(a.dtype);
+  // keep the product far from 2^64 so the arithmetic is exact
+  const long double approx = 2.0L * q.layers * q.batch * q.heads * q.seq_len * q.head_dim * dtype_bytes(q.dtype);
+  if (approx > 1e18L) throw UsageError("that cache would be more than 10^18 bytes; choose smaller values");
+  const MemoryAnswer m = kv_memory(q);
+  if (a.json) {
+    std::cout << json{{"layers", q.layers}, {"heads", q.heads}, {"head_dim", q.head_dim}, {"seq", q.seq_len},
+                      {"batch", q.batch}, {"dtype", dtype_name(q.dtype)}, {"bytes", m.bytes},
+                      {"bytes_per_token", m.bytes_per_token}, {"mib", m.mib}, {"gb", m.gb}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("KV cache = 2 x %llu layers x %llu batch x %llu heads x %llu positions x %llu head_dim x %d bytes (%s)\n",
+                static_cast<unsigned long long>(q.layers), static_cast<unsigned long long>(q.batch),
+                static_cast<unsigned long long>(q.heads), static_cast<unsigned long long>(q.seq_len),
+                static_cast<unsigned long long>(q.head_dim), dtype_bytes(q.dtype), dtype_name(q.dtype));
+    std::printf("         = %s bytes = %.4g MiB = %.4g GB   (%s bytes per token)\n", with_commas(m.bytes).c_str(), m.mib,
+                m.gb, with_commas(m.bytes_per_token).c_str());
+  }
+  return 0;
+}
+
+namespace {
+// Seconds to generate `n` tokens after a one-token prompt, cache on or off. Only stepping is timed.
+double time_generation(const LoadedModel& model, int first_token, int n, bool cache, std::int64_t* projections) {
+  SessionOptions opts;
+  opts.use_cache = cache;
+  opts.capture_attention = false;
+  GenerationSession s(model, opts);
+  s.start({first_token});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) s.step_token();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (projections) *projections = s.totals().kv_projections;
+  return secs;
+}
+}  // namespace
+
+int run_bench(const BenchArgs& a) {
+  const LoadedModel model = load_model(a.model);
+  const GptConfig& c = model.gpt->config();
+  const std::vector<int> prompt = encode_prompt(model, a.prompt, 0);
+  for (int n : a.lengths)
+    if (1 + n > c.n_ctx)
+      throw UsageError("length " + std::to_string(n) + " does not fit: this model's context is " + std::to_string(c.n_ctx) +
+                       " positions (1 prompt token + " + std::to_string(n) + ")");
+  struct Row {
+    int n;
+    double uncached_tps, cached_tps, speedup;
+    std::int64_t proj_uncached, proj_cached;
+    double uncached_min, uncached_max, cached_min, cached_max;
+  };
+  std::vector<Row> rows;
+  time_generation(model, prompt[0], std::min(8, c.n_ctx - 1), true, nullptr);  // warm-up: page in weights
+  for (int n : a.lengths) {
+    std::vector<double> tu, tc;
+    Row r{};
+    r.n = n;
+    for (int rep = 0; rep < a.repeats; ++rep) {
+      std::fprintf(stderr, "\rbench: %d tokens, run %d/%d ...   ", n, rep + 1, a.repeats);
+      tu.push_back(n / time_generation(model, prompt[0], n, false, &r.proj_uncached));
+      tc.push_back(n / time_generation(model, prompt[0], n, true, &r.proj_cached));
+    }
+    r.uncached_tps = median(tu);
+    r.cached_tps = median(tc);
+    r.speedup = r.cached_tps / r.uncached_tps;
+    r.uncached_min = *std::min_element(tu.begin(), tu.end());
+    r.uncached_max = *std::max_element(tu.begin(), tu.end());
+    r.cached_min = *std::min_element(tc.begin(), tc.end());
+    r.cached_max = *std::max_element(tc.begin(), tc.end());
+    rows.push_back(r);
+  }
+  std::fprintf(stderr, "\r%60s\r", "");
+
+  const int L = c.n_layer;
+  if (a.json) {
+    json out = json::array();
+    for (const Row& r : rows)
+      out.push_back({{"tokens", r.n}, {"uncached_tokens_per_s", r.uncached_tps}, {"cached_tokens_per_s", r.cached_tps},
+                     {"speedup", r.speedup}, {"kv_projections_uncached", r.proj_uncached},
+                     {"kv_projections_cached", r.proj_cached}, {"repeats", a.repeats}});
+    std::cout << json{{"model", model.name}, {"layers", L}, {"results", out}}.dump() << "\n";
+  } else {
+    std::printf("model %s, prompt 1 token, median of %d runs, 1 thread\n", model.name.c_str(), a.repeats);
+    std::printf("%7s %16s %16s %9s %18s %16s\n", "tokens", "uncached tok/s", "cached tok/s", "speedup",
+                "K/V uncached/layer", "K/V cached/layer");
+    for (const Row& r : rows)
+      std::printf("%7d %16.0f %16.0f %8.1fx %18s %16s\n", r.n, r.uncached_tps, r.cached_tps, r.speedup,
+                  with_commas(static_cast<std::uint64_t>(r.proj_uncached / L)).c_str(),
+                  with_commas(static_cast<std::uint64_t>(r.proj_cached / L)).c_str());
+  }
+  if (!a.csv.empty()) {
+    std::ofstream f(a.csv);
+    if (!f) throw UsageError("cannot write the CSV file '" + a.csv + "'");
+    f << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
+         "kv_projections_uncached,kv_projections_cached\n";
+    for (const Row& r : rows)
+      f << r.n << ',' << r.uncached_tps << ',' << r.uncached_min << ',' << r.uncached_max << ',' << r.cached_tps << ','
+        << r.cached_min << ',' << r.cached_max << ',' << r.speedup << ',' << r.proj_uncached << ',' << r.proj_cached
+        << '\n';
+  }
+  return 0;
+}
+
+int run_demo(const DemoArgs& a) {
+  const LoadedModel model = load_model(a.model);
+  const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
+  const GptConfig& c = model.gpt->config();
+  std::printf("KV Cache Lab (terminal demo). Model %s: %d layers, %d heads, %d wide, context %d.\n", model.name.c_str(),
+              c.n_layer, c.n_head, c.n_embd, c.n_ctx);
+  std::printf("Prompt: \"%s\" (%zu tokens). Generating %d tokens twice: with and without the KV cache.\n\n",
+              a.prompt.c_str(), prompt.size(), a.tokens);
+  SessionOptions on, off;
+  on.capture_attention = off.capture_attention = false;
+  off.use_cache = false;
+  GenerationSession with(model, on), without(model, off);
+  with.start(prompt);
+  without.start(prompt);
+  std::printf("%5s  %-8s %26s %26s\n", "step", "token", "K/V computed: with cache", "without cache");
+  for (int i = 0; i < a.tokens; ++i) {
+    const StepTrace& tw = with.step_token();
+    std::string piece = tw.token_text;
+    const std::int64_t kw = tw.kv_projections;
+    const double mw = tw.ms;
+    const StepTrace& tn = without.step_token();
+    for (char& ch : piece)
+      if (ch == '\n') ch = ' ';
+    std::printf("%5d  %-8s %16lld (%6.3f ms) %16lld (%6.3f ms)\n", i + 1, ("'" + piece + "'").c_str(),
+                static_cast<long long>(kw), mw, static_cast<long long>(tn.kv_projections), tn.ms);
+  }
+  std::printf("\nText: %s\n", with.text().c_str());
+  std::printf("Totals: with cache %lld K/V projections in %.2f ms; without %lld in %.2f ms.\n",
+              static_cast<long long>(with.totals().kv_projections), with.totals().ms,
+              static_cast<long long>(without.totals().kv_projections), without.totals().ms);
+  std::printf("The cache stores %s bytes of K and V; the same text, computed %0.1fx fewer times.\n",
+              with_commas(with.trace().cache_bytes_allocated).c_str(),
+              with.totals().kv_projections ? static_cast<double>(without.totals().kv_projections) /
+                                                 static_cast<double>(with.totals().kv_projections)
+                                           : 0.0);
+  std::printf("\nThe window version (kvlab) is coming; try kvlab-cli --help for more.\n");
+  return 0;
+}
+
+}  // namespace kvlab::cli

@@ -1,0 +1,120 @@
+// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, demo).
+// Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
+// failed check. Never prints a stack trace. Command logic lives in commands.cpp.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+#include "errors.hpp"
+
+namespace {
+void add_model(CLI::App* cmd, std::string& model) {
+  cmd->add_option("--model", model, "model: default, random:NAME[:seed=N], or a model directory");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kvlab::cli;
+  CLI::App app{"kvlab-cli: KV Cache Lab without the window. Generate text with and without a KV cache, "
+               "verify they agree, compute cache memory, and benchmark the speedup."};
+  app.require_subcommand(1);
+
+  GenerateArgs gen;
+  auto* g = app.add_subcommand("generate", "generate text and report what every step computed");
+  add_model(g, gen.model);
+  g->add_option("--prompt", gen.prompt, "text to continue")->required();
+  g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::NonNegativeNumber);
+  g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
+  bool greedy_flag = false;
+  auto* greedy = g->add_flag("--greedy", greedy_flag, "always pick the most likely token (the default)");
+  auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
+                   ->check(CLI::PositiveNumber);
+  auto* topk = g->add_option("--top-k", gen.sampling.top_k, "sample only among the k most likely tokens (0 = all)")
+                   ->check(CLI::NonNegativeNumber);
+  auto* topp = g->add_option("--top-p", gen.sampling.top_p, "sample from the smallest set with this total probability")
+                   ->check(CLI::Range(0.0, 1.0));
+  auto* seed = g->add_option("--seed", gen.sampling.seed, "random seed for sampling (same seed, same text)");
+  greedy->excludes(temp)->excludes(topk)->excludes(topp)->excludes(seed);
+  g->add_flag("--json", gen.json, "print JSON (a stable contract, see docs/cli.md)");
+
+  TokenizeArgs tok;
+  auto* t = app.add_subcommand("tokenize", "show the token ids of a text");
+  add_model(t, tok.model);
+  t->add_option("--text", tok.text, "text to tokenize")->required();
+  t->add_flag("--json", tok.json, "print JSON");
+
+  VerifyArgs ver;
+  auto* v = app.add_subcommand("verify", "check that cached and uncached generation agree (exit 1 if not)");
+  add_model(v, ver.model);
+  v->add_option("--prompt", ver.prompt, "text to continue");
+  v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::NonNegativeNumber);
+  v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(CLI::PositiveNumber);
+  v->add_flag("--json", ver.json, "print JSON");
+
+  MemoryArgs mem;
+  auto* m = app.add_subcommand("memory", "KV cache size: 2 x layers x batch x heads x seq x head_dim x bytes");
+  m->add_option("--preset", mem.preset, "architecture preset (tinygpt, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3-175b)");
+  m->add_option("--layers", mem.layers, "number of layers")->check(CLI::PositiveNumber);
+  m->add_option("--heads", mem.heads, "attention heads per layer")->check(CLI::PositiveNumber);
+  m->add_option("--head-dim", mem.head_dim, "size of one head")->check(CLI::PositiveNumber);
+  m->add_option("--seq", mem.seq, "sequence length (default: the preset's context)")->check(CLI::PositiveNumber);
+  m->add_option("--batch", mem.batch, "sequences cached at once")->check(CLI::PositiveNumber);
+  m->add_option("--dtype", mem.dtype, "element type")->check(CLI::IsMember({"f32", "f16", "int8"}));
+  m->add_flag("--json", mem.json, "print JSON");
+
+  BenchArgs bench;
+  auto* b = app.add_subcommand("bench", "measure tokens/s with and without the cache for several lengths");
+  add_model(b, bench.model);
+  b->add_option("--lengths", bench.lengths, "comma-separated numbers of generated tokens")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  b->add_option("--prompt", bench.prompt, "prompt; its first token starts every run (p = 1, as in the course)");
+  b->add_option("--repeats", bench.repeats, "runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
+  b->add_option("--csv", bench.csv, "also write the table to this CSV file");
+  b->add_flag("--json", bench.json, "print JSON");
+
+  DemoArgs demo;
+  auto* d = app.add_subcommand("demo", "step through a generation in the terminal, cache on vs off");
+  add_model(d, demo.model);
+  d->add_option("--prompt", demo.prompt, "text to continue");
+  d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
+      what = "choose a command: generate, tokenize, verify, memory, bench or demo";
+    std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
+    return 2;
+  }
+
+  try {
+    if (g->parsed()) {
+      gen.sampling.greedy = !(temp->count() || topk->count() || topp->count() || seed->count());
+      return run_generate(gen);
+    }
+    if (t->parsed()) return run_tokenize(tok);
+    if (v->parsed()) return run_verify(ver);
+    if (m->parsed()) return run_memory(mem);
+    if (b->parsed()) return run_bench(bench);
+    if (d->parsed()) return run_demo(demo);
+  } catch (const UsageError& e) {
+    std::cerr << "kvlab-cli: " << e.what() << "\n";
+    return 2;
+  } catch (const kvlab::KvlabError& e) {
+    std::cerr << "kvlab-cli: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "kvlab-cli: out of memory: choose a smaller model or shorter sequence\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "kvlab-cli: unexpected error: " << e.what() << "\n";
+    return 3;
+  }
+  return 2;
+}

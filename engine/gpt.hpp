@@ -1,0 +1,93 @@
+// The GPT-2 forward pass: embeddings, pre-LayerNorm blocks with causal multi-head attention, the tied
+// LM head. One set of kernels serves all three paths (uncached full recompute, prefill, cached decode),
+// so timing differences measure caching, not code. Runs layer by layer so a UI can pause between
+// layers. Does not sample or keep generation state (see session.hpp).
+#pragma once
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gpt_config.hpp"
+#include "kv_cache.hpp"
+#include "weights.hpp"
+
+namespace kvlab {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+class Gpt {
+ public:
+  explicit Gpt(GptWeights weights) : weights_(std::move(weights)) {}
+  const GptConfig& config() const { return weights_.config(); }
+  const GptWeights& weights() const { return weights_; }
+
+ private:
+  GptWeights weights_;
+};
+
+// Scratch memory for one pass over up to T positions. Allocated once per generation session and
+// reused, so decoding a token allocates nothing.
+struct ForwardWorkspace {
+  explicit ForwardWorkspace(const GptConfig& c);
+  RowMatrix x;       // (T, C)  residual stream of the positions in this pass
+  RowMatrix xn;      // (T, C)  LayerNorm output
+  RowMatrix qkv;     // (T, 3C) Q, K, V of the positions in this pass
+  RowMatrix att_y;   // (T, C)  attention output, heads side by side
+  RowMatrix scores;  // (T, T)  one head's attention weights (s queries x n keys)
+  RowMatrix fc;      // (T, 4C) MLP hidden activations
+  Eigen::VectorXf logits;  // (V) logits of the last position
+};
+
+enum class PassKind : std::uint8_t {
+  Uncached,  // every position of the sequence recomputed; K/V thrown away afterwards
+  Prefill,   // several positions at once, K/V written into the cache
+  Decode,    // one new position; K/V appended to the cache, attention over the cache
+};
+const char* pass_kind_name(PassKind k);
+
+// What one layer did in one pass. Counts are measured by the kernels, not derived from formulas.
+struct LayerStats {
+  int kv_projections = 0;      // positions whose K and V were computed in this layer
+  int slots_written = 0;       // cache slots written
+  int slots_read = 0;          // cache slots read by attention
+  int positions_attended = 0;  // keys the newest query attended over (n)
+  double ms = 0.0;
+};
+
+// One forward pass over positions [first_pos, first_pos + s) of `tokens`, resumable layer by layer:
+//   begin(...);  while (!done()) run_next_layer();  finish();
+// With a cache, earlier positions' K/V come from it; without, first_pos must be 0 (full recompute).
+class ForwardPass {
+ public:
+  // `attention_out`, if given, receives the newest query's attention weights as (L, H, T) floats
+  // (only the first n entries of each row are meaningful).
+  void begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, std::span<const int> tokens,
+             int first_pos, int step, float* attention_out);
+  bool active() const { return model_ != nullptr; }
+  bool done() const { return layer_ == num_layers_; }
+  int layers_done() const { return layer_; }
+  int first_pos() const { return first_pos_; }
+  int positions() const { return s_; }
+  PassKind kind() const { return kind_; }
+  LayerStats run_next_layer();
+  // Final LayerNorm and LM head for the last position; logits land in ws.logits. Advances the cache.
+  void finish();
+  // Logits of every position of the pass, (s, V). For tests and verification; allocates.
+  RowMatrix all_logits() const;
+
+ private:
+  const Gpt* model_ = nullptr;
+  ForwardWorkspace* ws_ = nullptr;
+  KVCache* cache_ = nullptr;
+  std::span<const int> tokens_;  // the positions of this pass
+  int first_pos_ = 0, s_ = 0, layer_ = 0, num_layers_ = 0, step_ = 0;
+  float* attention_out_ = nullptr;
+  PassKind kind_ = PassKind::Uncached;
+};
+
+// Convenience for tests and `verify`: logits of every position of `tokens` by one uncached pass, (n, V).
+RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens);
+
+}  // namespace kvlab

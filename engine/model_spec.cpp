@@ -1,0 +1,59 @@
+// Model spec parsing and random model construction. Loading Hugging Face directories belongs to the
+// real-models work; until it lands a directory spec gets a clear "not supported yet" error.
+#include "model_spec.hpp"
+
+#include <charconv>
+#include <filesystem>
+
+#include "errors.hpp"
+
+namespace kvlab {
+
+std::string model_spec_help() {
+  return "a model is 'default', 'random:NAME' or 'random:NAME:seed=N' (NAME is one of " + model_preset_names() +
+         "), or a model directory";
+}
+
+LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name) {
+  GptWeights weights(config);
+  weights.init_random(seed);
+  std::vector<std::string> symbols = CharTokenizer::printable_ascii_symbols();
+  if (static_cast<int>(symbols.size()) > config.vocab_size) symbols.resize(static_cast<std::size_t>(config.vocab_size));
+  LoadedModel m;
+  m.gpt = std::make_shared<const Gpt>(std::move(weights));
+  m.tokenizer = std::make_shared<const CharTokenizer>(std::move(symbols));
+  m.name = std::move(name);
+  return m;
+}
+
+LoadedModel load_model(std::string_view spec) {
+  if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
+  if (spec == "default") return load_model("random:tinygpt");
+  if (spec.substr(0, 7) == "random:") {
+    std::string_view rest = spec.substr(7);
+    std::uint64_t seed = 0;
+    if (const auto colon = rest.find(':'); colon != std::string_view::npos) {
+      const std::string_view option = rest.substr(colon + 1);
+      rest = rest.substr(0, colon);
+      const std::string_view value = option.substr(option.find('=') == std::string_view::npos ? option.size() : option.find('=') + 1);
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seed);
+      if (option.substr(0, 5) != "seed=" || value.empty() || ec != std::errc() || ptr != value.data() + value.size())
+        throw ModelLoadError("cannot read '" + std::string(option) + "' in model spec '" + std::string(spec) +
+                             "': the only option is seed=N with N a whole number >= 0");
+    }
+    const auto preset = find_model_preset(rest);
+    if (!preset)
+      throw ModelLoadError("unknown random model '" + std::string(rest) + "': choose one of " + model_preset_names());
+    return make_random_model(preset->config, seed, "random:" + preset->name + " (seed " + std::to_string(seed) + ")");
+  }
+  const std::filesystem::path path{std::string(spec)};
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw ModelLoadError("model '" + std::string(spec) + "' not found: " + model_spec_help());
+  if (!std::filesystem::is_directory(path, ec))
+    throw ModelLoadError("'" + std::string(spec) + "' is a file, but a model is a directory (config.json + model.safetensors)");
+  throw ModelLoadError("cannot open '" + std::string(spec) +
+                       "': loading Hugging Face model directories is not supported in this build yet; use 'default' or 'random:NAME'");
+}
+
+}  // namespace kvlab

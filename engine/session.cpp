@@ -1,0 +1,197 @@
+// Generation stepping: which pass a step needs (uncached, prefill, decode, rebuild), the trace it
+// leaves, and the running totals. Buffers are sized once so decoding a token allocates nothing.
+#include "session.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "errors.hpp"
+
+namespace kvlab {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+}  // namespace
+
+GenerationSession::GenerationSession(LoadedModel model, SessionOptions options)
+    : model_(std::move(model)), options_(options), cache_requested_(options.use_cache), ws_(model_.gpt->config()),
+      sampler_(options.sampling, model_.gpt->config().vocab_size) {
+  const GptConfig& c = config();
+  if (model_.tokenizer && model_.tokenizer->vocab_size() > c.vocab_size)
+    throw ConfigError("the tokenizer has " + std::to_string(model_.tokenizer->vocab_size()) +
+                      " tokens but the model only " + std::to_string(c.vocab_size));
+  tokens_.reserve(static_cast<std::size_t>(c.n_ctx));
+  trace_.layers.resize(static_cast<std::size_t>(c.n_layer));
+  if (options_.capture_attention)
+    trace_.attention.assign(static_cast<std::size_t>(c.n_layer) * static_cast<std::size_t>(c.n_head) *
+                                static_cast<std::size_t>(c.n_ctx), 0.0f);
+  trace_.token_text.reserve(64);
+  trace_.n_head = c.n_head;
+  trace_.n_ctx = c.n_ctx;
+  last_logits_.assign(static_cast<std::size_t>(c.vocab_size), 0.0f);
+}
+
+void GenerationSession::start(std::vector<int> prompt_ids) {
+  const GptConfig& c = config();
+  if (prompt_ids.empty()) throw InputError("the prompt is empty: type at least one character");
+  if (static_cast<int>(prompt_ids.size()) > c.n_ctx)
+    throw InputError("the prompt has " + std::to_string(prompt_ids.size()) + " tokens but this model's context holds only " +
+                     std::to_string(c.n_ctx));
+  for (int id : prompt_ids)
+    if (id < 0 || id >= c.vocab_size)
+      throw InputError("token id " + std::to_string(id) + " is outside the vocabulary (0 to " +
+                       std::to_string(c.vocab_size - 1) + ")");
+  tokens_.assign(prompt_ids.begin(), prompt_ids.end());
+  prompt_length_ = static_cast<int>(tokens_.size());
+  step_ = 0;
+  totals_ = SessionTotals{};
+  pass_ = ForwardPass{};
+  sampler_ = Sampler(sampler_.config(), c.vocab_size);  // same seed, same text
+  cache_.reset();
+  apply_cache_setting();
+  trace_.step = -1;
+  trace_.complete = false;
+  trace_.layers_done = 0;
+  fill_cache_bytes();
+}
+
+void GenerationSession::start_text(std::string_view prompt) {
+  if (prompt.empty()) throw InputError("the prompt is empty: type at least one character");
+  start(model_.tokenizer->encode(prompt));
+}
+
+void GenerationSession::set_sampling(const SamplingConfig& config) {
+  sampler_ = Sampler(config, this->config().vocab_size);
+}
+
+void GenerationSession::apply_cache_setting() {
+  const GptConfig& c = config();
+  if (cache_requested_ && !cache_)
+    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
+  else if (!cache_requested_ && cache_)
+    cache_.reset();  // disabling frees the memory: "no cache" really means no cache bytes
+}
+
+void GenerationSession::fill_cache_bytes() {
+  if (cache_) {
+    const KVMemoryUsage u = cache_->memory_usage();
+    trace_.cache_bytes_allocated = u.total_bytes;
+    trace_.cache_bytes_in_use = u.in_use_bytes;
+  } else {
+    trace_.cache_bytes_allocated = trace_.cache_bytes_in_use = 0;
+  }
+}
+
+void GenerationSession::begin_step() {
+  if (tokens_.empty()) throw InputError("no prompt yet: start a text before stepping");
+  const GptConfig& c = config();
+  if (context_full())
+    throw ContextFullError("the context is full: this model sees at most " + std::to_string(c.n_ctx) +
+                           " tokens, and all of them are used. Reset to start a new text.");
+  apply_cache_setting();
+  const int n = static_cast<int>(tokens_.size());
+  const std::span<const int> all(tokens_.data(), tokens_.size());
+
+  trace_.step = step_;
+  trace_.cache_enabled = cache_ != nullptr;
+  trace_.complete = false;
+  trace_.layers_done = 0;
+  trace_.token_id = -1;
+  trace_.token_text.clear();
+  trace_.kv_projections = 0;
+  trace_.ms = 0.0;
+  trace_.cache_rebuild = false;
+  trace_.rebuild_positions = 0;
+  for (auto& l : trace_.layers) l = LayerStats{};
+
+  const auto t0 = Clock::now();
+  if (!cache_) {
+    pass_.begin(*model_.gpt, ws_, nullptr, all, 0, step_, options_.capture_attention ? trace_.attention.data() : nullptr);
+  } else if (cache_->seq_len() == 0) {
+    // Empty cache: the prompt (first step) or everything so far (cache switched back on) in one pass.
+    trace_.cache_rebuild = step_ > 0;
+    trace_.rebuild_positions = step_ > 0 ? n - 1 : 0;
+    pass_.begin(*model_.gpt, ws_, cache_.get(), all, 0, step_, options_.capture_attention ? trace_.attention.data() : nullptr);
+  } else {
+    if (cache_->seq_len() != n - 1)
+      throw CacheInvariantError("the cache holds " + std::to_string(cache_->seq_len()) + " positions but the text has " +
+                                std::to_string(n) + " tokens; expected " + std::to_string(n - 1));
+    pass_.begin(*model_.gpt, ws_, cache_.get(), all.subspan(static_cast<std::size_t>(n - 1)), n - 1, step_,
+                options_.capture_attention ? trace_.attention.data() : nullptr);
+  }
+  trace_.kind = pass_.kind();
+  trace_.first_position = pass_.first_pos();
+  trace_.positions_processed = pass_.positions();
+  trace_.visible_positions = n;
+  trace_.ms += ms_since(t0);
+}
+
+const StepTrace& GenerationSession::step_layer() {
+  if (!pass_.active()) begin_step();
+  const int layer = pass_.layers_done();
+  const LayerStats stats = pass_.run_next_layer();
+  trace_.layers[static_cast<std::size_t>(layer)] = stats;
+  trace_.layers_done = layer + 1;
+  trace_.kv_projections += stats.kv_projections;
+  trace_.ms += stats.ms;
+  fill_cache_bytes();
+  if (pass_.done()) finish_step();
+  return trace_;
+}
+
+const StepTrace& GenerationSession::step_token() {
+  if (!pass_.active()) begin_step();
+  while (pass_.active()) step_layer();
+  return trace_;
+}
+
+void GenerationSession::finish_step() {
+  const auto t0 = Clock::now();
+  const GptConfig& c = config();
+  pass_.finish();
+  const std::span<const float> logits(ws_.logits.data(), static_cast<std::size_t>(c.vocab_size));
+  std::copy(logits.begin(), logits.end(), last_logits_.begin());
+  const auto [id, prob] = sampler_.sample(logits);
+
+  // top-5 logits for the trace (partial selection without allocating)
+  for (auto& t : trace_.top_logits) t = TopLogit{};
+  for (int i = 0; i < c.vocab_size; ++i) {
+    const float v = logits[static_cast<std::size_t>(i)];
+    for (std::size_t slot = 0; slot < trace_.top_logits.size(); ++slot) {
+      if (trace_.top_logits[slot].id < 0 || v > trace_.top_logits[slot].logit) {
+        for (std::size_t k = trace_.top_logits.size() - 1; k > slot; --k) trace_.top_logits[k] = trace_.top_logits[k - 1];
+        trace_.top_logits[slot] = TopLogit{i, v};
+        break;
+      }
+    }
+  }
+  const int n = static_cast<int>(tokens_.size());
+  tokens_.push_back(id);
+  trace_.token_id = id;
+  trace_.token_text = model_.tokenizer ? model_.tokenizer->decode(id) : std::to_string(id);
+  trace_.token_probability = prob;
+  trace_.complete = true;
+  trace_.ms += ms_since(t0);
+  fill_cache_bytes();
+
+  totals_.steps += 1;
+  totals_.kv_projections += trace_.kv_projections;
+  totals_.kv_projections_if_uncached += static_cast<std::int64_t>(n) * c.n_layer;
+  totals_.kv_projections_if_cached += static_cast<std::int64_t>(step_ == 0 ? n : 1) * c.n_layer;
+  totals_.ms += trace_.ms;
+  if (trace_.cache_rebuild) {
+    totals_.rebuilds += 1;
+    totals_.rebuild_projections += static_cast<std::int64_t>(trace_.rebuild_positions) * c.n_layer;
+    totals_.rebuild_ms += trace_.ms;
+  }
+  ++step_;
+}
+
+std::string GenerationSession::text() const { return model_.tokenizer->decode(tokens_); }
+
+std::string GenerationSession::generated_text() const {
+  return model_.tokenizer->decode(std::vector<int>(tokens_.begin() + prompt_length_, tokens_.end()));
+}
+
+}  // namespace kvlab

@@ -1,0 +1,140 @@
+// The forward pass: golden logits from an independent PyTorch reference (tools/make_golden.py), and
+// the property that the cached paths (prefill, decode) give the uncached path's logits.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "gpt.hpp"
+#include "test_helpers.hpp"
+
+using namespace kvlab;
+
+namespace {
+double max_abs_diff(const Eigen::Ref<const Eigen::RowVectorXf>& a, const Eigen::Ref<const Eigen::RowVectorXf>& b) {
+  return static_cast<double>((a - b).cwiseAbs().maxCoeff());
+}
+}  // namespace
+
+TEST_CASE("forward pass matches the independent PyTorch reference", "[gpt][golden]") {
+  std::ifstream f(std::string(KVLAB_TEST_DATA) + "/golden_tiny.json");
+  REQUIRE(f.good());
+  const nlohmann::json j = nlohmann::json::parse(f);
+  GptConfig c;
+  c.vocab_size = j["config"]["vocab_size"];
+  c.n_ctx = j["config"]["n_ctx"];
+  c.n_embd = j["config"]["n_embd"];
+  c.n_head = j["config"]["n_head"];
+  c.n_layer = j["config"]["n_layer"];
+  GptWeights w(c);
+  int filled = 0;
+  for (const auto& [name, tensor] : j["weights"].items()) {
+    const TensorInfo* t = w.find(name);
+    REQUIRE(t != nullptr);
+    REQUIRE(tensor["shape"].get<std::vector<std::int64_t>>() == t->shape);
+    const auto values = tensor["data"].get<std::vector<float>>();
+    REQUIRE(values.size() == t->numel());
+    std::copy(values.begin(), values.end(), w.data(*t));
+    ++filled;
+  }
+  CHECK(filled == static_cast<int>(w.tensors().size()));
+  const Gpt model(std::move(w));
+
+  for (const auto& cs : j["cases"]) {
+    const auto tokens = cs["tokens"].get<std::vector<int>>();
+    const RowMatrix logits = forward_all_positions(model, tokens);
+    const auto expected = cs["logits"].get<std::vector<std::vector<float>>>();
+    REQUIRE(logits.rows() == static_cast<Eigen::Index>(expected.size()));
+    double worst = 0.0;
+    for (std::size_t p = 0; p < expected.size(); ++p)
+      for (std::size_t v = 0; v < expected[p].size(); ++v)
+        worst = std::max(worst, std::fabs(static_cast<double>(logits(static_cast<Eigen::Index>(p), static_cast<Eigen::Index>(v))) -
+                                          static_cast<double>(expected[p][v])));
+    INFO("sequence length " << tokens.size());
+    CHECK(worst < 1e-4);
+  }
+
+  // greedy continuation: the cached session must pick the reference's tokens
+  LoadedModel lm = make_random_model(c, 0, "golden");
+  lm.gpt = std::shared_ptr<const Gpt>(&model, [](const Gpt*) {});
+  for (const auto& g : j["greedy"]) {
+    for (bool cache : {true, false}) {
+      SessionOptions o;
+      o.use_cache = cache;
+      GenerationSession s(lm, o);
+      s.start(g["prompt"].get<std::vector<int>>());
+      std::vector<int> got;
+      for (int i = 0; i < g["new_tokens"].get<int>(); ++i) got.push_back(s.step_token().token_id);
+      CHECK(got == g["generated"].get<std::vector<int>>());
+    }
+  }
+}
+
+TEST_CASE("prefill and decode give the uncached logits at every position", "[gpt][cache]") {
+  for (int layers : {1, 3})
+    for (int heads : {1, 2, 4})
+      for (int prompt_len : {1, 7}) {
+        const GptConfig c = test::tiny_config(layers, heads);
+        const LoadedModel m = test::spiky_model(c);
+        std::vector<int> seq;
+        for (int i = 0; i < c.n_ctx; ++i) seq.push_back((i * 37 + 11) % c.vocab_size);
+        const RowMatrix reference = forward_all_positions(*m.gpt, seq);  // (T, V) one uncached pass
+
+        ForwardWorkspace ws(c);
+        KVCache cache(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
+        ForwardPass pass;
+        // prefill the prompt
+        pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data(), static_cast<std::size_t>(prompt_len)), 0, 0, nullptr);
+        while (!pass.done()) pass.run_next_layer();
+        const RowMatrix prefill_logits = pass.all_logits();
+        pass.finish();
+        double worst = 0.0;
+        for (int p = 0; p < prompt_len; ++p) worst = std::max(worst, max_abs_diff(prefill_logits.row(p), reference.row(p)));
+        // decode the rest one position at a time, up to a completely full cache
+        for (int p = prompt_len; p < c.n_ctx; ++p) {
+          pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data() + p, 1), p, p, nullptr);
+          while (!pass.done()) pass.run_next_layer();
+          pass.finish();
+          worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
+        }
+        INFO("layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
+        CHECK(worst < 1e-5);
+        CHECK(cache.seq_len() == c.n_ctx);
+        // a full cache refuses one more position instead of writing past its end
+        CHECK_THROWS_AS(pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data(), 1), c.n_ctx, 0, nullptr),
+                        ContextFullError);
+      }
+}
+
+TEST_CASE("attention weights of the newest query are a distribution over visible positions", "[gpt]") {
+  const GptConfig c = test::tiny_config(2, 3);
+  const LoadedModel m = test::spiky_model(c);
+  ForwardWorkspace ws(c);
+  std::vector<float> att(static_cast<std::size_t>(c.n_layer * c.n_head * c.n_ctx), -1.0f);
+  const std::vector<int> seq{1, 2, 3, 4, 5};
+  ForwardPass pass;
+  pass.begin(*m.gpt, ws, nullptr, seq, 0, 0, att.data());
+  while (!pass.done()) pass.run_next_layer();
+  for (int l = 0; l < c.n_layer; ++l)
+    for (int h = 0; h < c.n_head; ++h) {
+      double sum = 0.0;
+      for (int j = 0; j < 5; ++j) {
+        const float a = att[static_cast<std::size_t>((l * c.n_head + h) * c.n_ctx + j)];
+        CHECK(a >= 0.0f);
+        sum += a;
+      }
+      CHECK(sum == Approx(1.0).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("the forward pass refuses bad tokens and positions", "[gpt]") {
+  const GptConfig c = test::tiny_config(1, 2, 8);
+  const LoadedModel m = test::spiky_model(c);
+  ForwardWorkspace ws(c);
+  ForwardPass pass;
+  const std::vector<int> bad{1, 200};
+  CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, bad, 0, 0, nullptr), InputError);
+  const std::vector<int> too_long(9, 1);
+  CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, too_long, 0, 0, nullptr), ContextFullError);
+  CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, std::span<const int>{}, 0, 0, nullptr), InputError);
+}
