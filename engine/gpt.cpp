@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "errors.hpp"
 
@@ -39,24 +40,29 @@ void gelu_inplace(Block&& a) {
 }
 
 // y (s, out) = x (s, in) @ W (in, out) + b (out), all row-major; W stored as GPT-2's Conv1D does.
+// Each thread computes a slice of the output columns, so each reads only its slice of W: decode is
+// bound by reading weights, and this splits that reading across cores.
 template <typename Out>
-void linear(const RowMatrix& x, int s, const float* w, const float* b, Eigen::Index in, Eigen::Index out, Out&& y) {
-  const ConstMap W(w, in, out);
-  y.noalias() = x.topRows(s) * W;
-  y.rowwise() += ConstVec(b, out);
+void linear(WorkerPool& pool, const RowMatrix& x, int s, const float* w, const float* b, int in, int out, Out&& y) {
+  pool.run([&](int thread, int threads) {
+    const auto [c0, c1] = WorkerPool::slice(out, thread, threads);
+    if (c0 >= c1) return;
+    const StridedMap W(w + c0, in, c1 - c0, Eigen::OuterStride<>(out));  // (in, c1 - c0)
+    auto y_slice = y.middleCols(c0, c1 - c0);
+    y_slice.noalias() = x.topRows(s) * W;
+    y_slice.rowwise() += ConstVec(b + c0, c1 - c0);
+  });
 }
 
-// Causal multi-head attention for s queries at positions [first_pos, first_pos + s) over n keys.
-// Q lives in ws.qkv; K and V come as (1, H, n, hs) views (from the cache or from ws.qkv).
-void causal_attention(ForwardWorkspace& ws, int s, int first_pos, const Tensor4View& K, const Tensor4View& V,
-                      int H, int hs, float* attention_row_out /* (H, T) or null */, int T) {
+void attention_heads(ForwardWorkspace& ws, RowMatrix& scores, int h0, int h1, int s, int first_pos, const Tensor4View& K,
+                     const Tensor4View& V, int hs, float* attention_row_out, int T) {
   const int n = K.shape[2];
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  for (int h = 0; h < H; ++h) {
+  for (int h = h0; h < h1; ++h) {
     const auto Q = ws.qkv.block(0, h * hs, s, hs);                  // (s, hs)
     const StridedMap Kh(K.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(K.stride[2]));  // (n, hs)
     const StridedMap Vh(V.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(V.stride[2]));  // (n, hs)
-    auto S = ws.scores.topLeftCorner(s, n);                          // (s, n)
+    auto S = scores.topLeftCorner(s, n);                          // (s, n)
     S.noalias() = Q * Kh.transpose();
     for (int i = 0; i < s; ++i) {  // scale, causal mask, softmax, one query row at a time
       const int visible = first_pos + i + 1;  // keys 0..first_pos+i
@@ -74,6 +80,17 @@ void causal_attention(ForwardWorkspace& ws, int s, int first_pos, const Tensor4V
     }
   }
 }
+
+// Causal multi-head attention for s queries at positions [first_pos, first_pos + s) over n keys.
+// Q lives in ws.qkv; K and V come as (1, H, n, hs) views (from the cache or from ws.qkv).
+// Heads are independent, so threads take whole heads, each with its own scores buffer.
+void causal_attention(ForwardWorkspace& ws, int s, int first_pos, const Tensor4View& K, const Tensor4View& V,
+                      int H, int hs, float* attention_row_out /* (H, T) or null */, int T) {
+  ws.pool->run([&](int thread, int threads) {
+    const auto [h0, h1] = WorkerPool::slice(H, thread, threads, 1);
+    attention_heads(ws, ws.scores[static_cast<std::size_t>(thread)], h0, h1, s, first_pos, K, V, hs, attention_row_out, T);
+  });
+}
 }  // namespace
 
 const char* pass_kind_name(PassKind k) {
@@ -85,9 +102,13 @@ const char* pass_kind_name(PassKind k) {
   return "?";
 }
 
-ForwardWorkspace::ForwardWorkspace(const GptConfig& c)
-    : x(c.n_ctx, c.n_embd), xn(c.n_ctx, c.n_embd), qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
-      scores(c.n_ctx, c.n_ctx), fc(c.n_ctx, c.n_inner()), logits(c.vocab_size) {}
+ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads)
+    : pool(std::make_unique<WorkerPool>(threads)), x(c.n_ctx, c.n_embd), xn(c.n_ctx, c.n_embd),
+      qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
+      scores(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_ctx)), fc(c.n_ctx, c.n_inner()),
+      logits(c.vocab_size) {}
+
+int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, std::span<const int> tokens,
                         int first_pos, int step, float* attention_out) {
@@ -135,7 +156,7 @@ LayerStats ForwardPass::run_next_layer() {
 
   // 1. ln_1, then Q, K, V for the s new positions only
   layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
-  linear(ws.xn, s, w.c_attn_w, w.c_attn_b, C, 3 * C, ws.qkv.topRows(s));
+  linear(*ws.pool, ws.xn, s, w.c_attn_w, w.c_attn_b, C, 3 * C, ws.qkv.topRows(s));
   stats.kv_projections = s;
   // 2. K, V of the new positions as (1, H, s, hs) views into qkv
   const std::ptrdiff_t row = ws.qkv.outerStride();
@@ -153,13 +174,13 @@ LayerStats ForwardPass::run_next_layer() {
   float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(layer_) * H * c.n_ctx : nullptr;
   causal_attention(ws, s, first_pos_, K, V, H, hs, att_out, c.n_ctx);
   // 4. attention output projection, residual
-  linear(ws.att_y, s, w.attn_proj_w, w.attn_proj_b, C, C, ws.xn.topRows(s));
+  linear(*ws.pool, ws.att_y, s, w.attn_proj_w, w.attn_proj_b, C, C, ws.xn.topRows(s));
   ws.x.topRows(s) += ws.xn.topRows(s);
   // 5. ln_2, MLP with GELU, residual
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
-  linear(ws.xn, s, w.c_fc_w, w.c_fc_b, C, 4 * C, ws.fc.topRows(s));
+  linear(*ws.pool, ws.xn, s, w.c_fc_w, w.c_fc_b, C, 4 * C, ws.fc.topRows(s));
   gelu_inplace(ws.fc.topRows(s));
-  linear(ws.fc, s, w.mlp_proj_w, w.mlp_proj_b, 4 * C, C, ws.xn.topRows(s));
+  linear(*ws.pool, ws.fc, s, w.mlp_proj_w, w.mlp_proj_b, 4 * C, C, ws.xn.topRows(s));
   ws.x.topRows(s) += ws.xn.topRows(s);
 
   ++layer_;
@@ -179,8 +200,13 @@ void ForwardPass::finish() {
   const float mean = xr.mean();
   const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
   ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
-  const ConstMap wte(w.wte(), c.vocab_size, c.n_embd);  // (V, C), tied LM head
-  ws.logits.noalias() = wte * ws.xn.row(last).transpose();
+  // logits (V) = wte (V, C) @ x (C): the LM head is tied to the token embedding; threads split V
+  ws.pool->run([&](int thread, int threads) {
+    const auto [v0, v1] = WorkerPool::slice(c.vocab_size, thread, threads);
+    if (v0 >= v1) return;
+    const ConstMap wte_rows(w.wte() + static_cast<std::ptrdiff_t>(v0) * c.n_embd, v1 - v0, c.n_embd);
+    ws.logits.segment(v0, v1 - v0).noalias() = wte_rows * ws.xn.row(last).transpose();
+  });
   if (cache_) cache_->advance();
   model_ = nullptr;
 }
@@ -193,8 +219,8 @@ RowMatrix ForwardPass::all_logits() const {
   return xn * ConstMap(w.wte(), c.vocab_size, c.n_embd).transpose();
 }
 
-RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens) {
-  ForwardWorkspace ws(model.config());
+RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens, int threads) {
+  ForwardWorkspace ws(model.config(), threads);
   ForwardPass pass;
   pass.begin(model, ws, nullptr, tokens, 0, 0, nullptr);
   while (!pass.done()) pass.run_next_layer();

@@ -12,6 +12,7 @@
 #include "gpt_config.hpp"
 #include "kv_cache.hpp"
 #include "weights.hpp"
+#include "worker_pool.hpp"
 
 namespace kvlab {
 
@@ -27,15 +28,17 @@ class Gpt {
   GptWeights weights_;
 };
 
-// Scratch memory for one pass over up to T positions. Allocated once per generation session and
-// reused, so decoding a token allocates nothing.
+// Scratch memory and threads for one pass over up to T positions. Allocated once per generation
+// session and reused, so decoding a token allocates nothing.
 struct ForwardWorkspace {
-  explicit ForwardWorkspace(const GptConfig& c);
+  // threads: how many threads share each matrix product and the attention heads (>= 1).
+  explicit ForwardWorkspace(const GptConfig& c, int threads = 1);
+  std::unique_ptr<WorkerPool> pool;
   RowMatrix x;       // (T, C)  residual stream of the positions in this pass
   RowMatrix xn;      // (T, C)  LayerNorm output
   RowMatrix qkv;     // (T, 3C) Q, K, V of the positions in this pass
   RowMatrix att_y;   // (T, C)  attention output, heads side by side
-  RowMatrix scores;  // (T, T)  one head's attention weights (s queries x n keys)
+  std::vector<RowMatrix> scores;  // per thread (T, T): one head's weights (s queries x n keys)
   RowMatrix fc;      // (T, 4C) MLP hidden activations
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
@@ -88,6 +91,9 @@ class ForwardPass {
 };
 
 // Convenience for tests and `verify`: logits of every position of `tokens` by one uncached pass, (n, V).
-RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens);
+RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens, int threads = 1);
+
+// Threads to use when the user does not say: every core the machine reports.
+int default_thread_count();
 
 }  // namespace kvlab

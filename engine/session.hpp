@@ -74,6 +74,7 @@ struct SessionTotals {
 struct SessionOptions {
   bool use_cache = true;
   bool capture_attention = true;  // fill StepTrace::attention (the CLI's bench turns it off)
+  int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
   SamplingConfig sampling;
 };
 

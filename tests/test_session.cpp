@@ -248,3 +248,23 @@ TEST_CASE("memory in the trace is the cache's real allocation", "[session][memor
   CHECK(s.trace().cache_bytes_in_use == kv_cache_bytes_formula(3, 2, 4, 3, 1, 4));
   CHECK(s.cache()->memory_usage().total_bytes == tr.cache_bytes_allocated);
 }
+
+TEST_CASE("several threads compute the same tokens as one", "[session][threads]") {
+  const GptConfig c = test::tiny_config(2, 4, 64, 64);
+  const LoadedModel m = test::spiky_model(c, 21);
+  for (bool cache : {true, false}) {
+    SessionOptions one, three;
+    one.use_cache = three.use_cache = cache;
+    three.threads = 3;
+    GenerationSession a(m, one), b(m, three);
+    a.start({1, 2, 3, 4});
+    b.start({1, 2, 3, 4});
+    for (int i = 0; i < 20; ++i) {
+      CHECK(a.step_token().token_id == b.step_token().token_id);
+      double worst = 0.0;
+      for (std::size_t k = 0; k < a.last_logits().size(); ++k)
+        worst = std::max(worst, static_cast<double>(std::fabs(a.last_logits()[k] - b.last_logits()[k])));
+      CHECK(worst < 1e-5);
+    }
+  }
+}

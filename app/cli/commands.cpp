@@ -39,6 +39,8 @@ std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, 
   return ids;
 }
 
+int threads_or_default(int threads) { return threads > 0 ? threads : default_thread_count(); }
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -55,6 +57,7 @@ int run_generate(const GenerateArgs& a) {
   opts.use_cache = !a.no_cache;
   opts.capture_attention = false;
   opts.sampling = a.sampling;
+  opts.threads = threads_or_default(a.threads);
   GenerationSession session(model, opts);
   session.start(prompt);
 
@@ -111,6 +114,7 @@ int run_verify(const VerifyArgs& a) {
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
+  cached_opts.threads = uncached_opts.threads = threads_or_default(a.threads);
   uncached_opts.use_cache = false;
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
   cached.start(prompt);
@@ -183,8 +187,10 @@ int run_memory(const MemoryArgs& a) {
 
 namespace {
 // Seconds to generate `n` tokens after a one-token prompt, cache on or off. Only stepping is timed.
-double time_generation(const LoadedModel& model, int first_token, int n, bool cache, std::int64_t* projections) {
+double time_generation(const LoadedModel& model, int first_token, int n, bool cache, int threads,
+                       std::int64_t* projections) {
   SessionOptions opts;
+  opts.threads = threads;
   opts.use_cache = cache;
   opts.capture_attention = false;
   GenerationSession s(model, opts);
@@ -212,15 +218,16 @@ int run_bench(const BenchArgs& a) {
     double uncached_min, uncached_max, cached_min, cached_max;
   };
   std::vector<Row> rows;
-  time_generation(model, prompt[0], std::min(8, c.n_ctx - 1), true, nullptr);  // warm-up: page in weights
+  const int threads = threads_or_default(a.threads);
+  time_generation(model, prompt[0], std::min(8, c.n_ctx - 1), true, threads, nullptr);  // warm-up: page in weights
   for (int n : a.lengths) {
     std::vector<double> tu, tc;
     Row r{};
     r.n = n;
     for (int rep = 0; rep < a.repeats; ++rep) {
       std::fprintf(stderr, "\rbench: %d tokens, run %d/%d ...   ", n, rep + 1, a.repeats);
-      tu.push_back(n / time_generation(model, prompt[0], n, false, &r.proj_uncached));
-      tc.push_back(n / time_generation(model, prompt[0], n, true, &r.proj_cached));
+      tu.push_back(n / time_generation(model, prompt[0], n, false, threads, &r.proj_uncached));
+      tc.push_back(n / time_generation(model, prompt[0], n, true, threads, &r.proj_cached));
     }
     r.uncached_tps = median(tu);
     r.cached_tps = median(tc);
@@ -240,9 +247,10 @@ int run_bench(const BenchArgs& a) {
       out.push_back({{"tokens", r.n}, {"uncached_tokens_per_s", r.uncached_tps}, {"cached_tokens_per_s", r.cached_tps},
                      {"speedup", r.speedup}, {"kv_projections_uncached", r.proj_uncached},
                      {"kv_projections_cached", r.proj_cached}, {"repeats", a.repeats}});
-    std::cout << json{{"model", model.name}, {"layers", L}, {"results", out}}.dump() << "\n";
+    std::cout << json{{"model", model.name}, {"layers", L}, {"threads", threads}, {"results", out}}.dump() << "\n";
   } else {
-    std::printf("model %s, prompt 1 token, median of %d runs, 1 thread\n", model.name.c_str(), a.repeats);
+    std::printf("model %s, prompt 1 token, median of %d runs (min-max in --csv), %d thread%s\n", model.name.c_str(),
+                a.repeats, threads, threads == 1 ? "" : "s");
     std::printf("%7s %16s %16s %9s %18s %16s\n", "tokens", "uncached tok/s", "cached tok/s", "speedup",
                 "K/V uncached/layer", "K/V cached/layer");
     for (const Row& r : rows)
@@ -273,6 +281,7 @@ int run_demo(const DemoArgs& a) {
               a.prompt.c_str(), prompt.size(), a.tokens);
   SessionOptions on, off;
   on.capture_attention = off.capture_attention = false;
+  on.threads = off.threads = threads_or_default(a.threads);
   off.use_cache = false;
   GenerationSession with(model, on), without(model, off);
   with.start(prompt);

@@ -13,6 +13,7 @@ namespace kvlab::cli {
 
 struct GenerateArgs {
   std::string model = "default";
+  int threads = 0;  // 0 = every core
   std::string prompt;
   int tokens = 32;
   bool no_cache = false;
@@ -28,6 +29,7 @@ struct TokenizeArgs {
 
 struct VerifyArgs {
   std::string model = "default";
+  int threads = 0;  // 0 = every core
   std::string prompt = "The cache remembers";
   int tokens = 32;
   double tolerance = 1e-4;
@@ -44,6 +46,7 @@ struct MemoryArgs {
 
 struct BenchArgs {
   std::string model = "default";
+  int threads = 0;  // 0 = every core
   std::vector<int> lengths{10, 25, 50, 100, 200};
   std::string prompt = "The";
   int repeats = 3;
@@ -53,6 +56,7 @@ struct BenchArgs {
 
 struct DemoArgs {
   std::string model = "default";
+  int threads = 0;  // 0 = every core
   std::string prompt = "The cache remembers";
   int tokens = 24;
 };

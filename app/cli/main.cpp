@@ -11,6 +11,9 @@ namespace {
 void add_model(CLI::App* cmd, std::string& model) {
   cmd->add_option("--model", model, "model: default, random:NAME[:seed=N], or a model directory");
 }
+void add_threads(CLI::App* cmd, int& threads) {
+  cmd->add_option("--threads", threads, "threads to compute with (default: every core)")->check(CLI::Range(1, 256));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -22,15 +25,16 @@ int main(int argc, char** argv) {
   GenerateArgs gen;
   auto* g = app.add_subcommand("generate", "generate text and report what every step computed");
   add_model(g, gen.model);
+  add_threads(g, gen.threads);
   g->add_option("--prompt", gen.prompt, "text to continue")->required();
-  g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::NonNegativeNumber);
+  g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::Range(0, 1000000));
   g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
   bool greedy_flag = false;
   auto* greedy = g->add_flag("--greedy", greedy_flag, "always pick the most likely token (the default)");
   auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
                    ->check(CLI::PositiveNumber);
   auto* topk = g->add_option("--top-k", gen.sampling.top_k, "sample only among the k most likely tokens (0 = all)")
-                   ->check(CLI::NonNegativeNumber);
+                   ->check(CLI::Range(0, 100000000));
   auto* topp = g->add_option("--top-p", gen.sampling.top_p, "sample from the smallest set with this total probability")
                    ->check(CLI::Range(0.0, 1.0));
   auto* seed = g->add_option("--seed", gen.sampling.seed, "random seed for sampling (same seed, same text)");
@@ -46,8 +50,9 @@ int main(int argc, char** argv) {
   VerifyArgs ver;
   auto* v = app.add_subcommand("verify", "check that cached and uncached generation agree (exit 1 if not)");
   add_model(v, ver.model);
+  add_threads(v, ver.threads);
   v->add_option("--prompt", ver.prompt, "text to continue");
-  v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::NonNegativeNumber);
+  v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::Range(0, 1000000));
   v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(CLI::PositiveNumber);
   v->add_flag("--json", ver.json, "print JSON");
 
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
   BenchArgs bench;
   auto* b = app.add_subcommand("bench", "measure tokens/s with and without the cache for several lengths");
   add_model(b, bench.model);
+  add_threads(b, bench.threads);
   b->add_option("--lengths", bench.lengths, "comma-separated numbers of generated tokens")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
@@ -76,8 +82,9 @@ int main(int argc, char** argv) {
   DemoArgs demo;
   auto* d = app.add_subcommand("demo", "step through a generation in the terminal, cache on vs off");
   add_model(d, demo.model);
+  add_threads(d, demo.threads);
   d->add_option("--prompt", demo.prompt, "text to continue");
-  d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::NonNegativeNumber);
+  d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::Range(0, 1000000));
 
   try {
     app.parse(argc, argv);

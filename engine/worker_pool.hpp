@@ -1,0 +1,51 @@
+// WorkerPool: a few persistent threads that run one small job together ("every thread takes its
+// slice") with no allocation per job. Threads spin briefly between jobs (decode issues ~20 jobs per
+// token) and then sleep, so an idle app uses no CPU. Not a general task system.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace kvlab {
+
+class WorkerPool {
+ public:
+  // threads >= 1: the calling thread is one of them, threads - 1 helpers are started.
+  explicit WorkerPool(int threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+  int size() const { return size_; }
+
+  // Calls job(thread_index, thread_count) on every thread of the pool and returns when all are done.
+  template <typename Job>
+  void run(Job&& job) {
+    if (size_ == 1) {
+      job(0, 1);
+      return;
+    }
+    dispatch([](void* ctx, int i, int n) { (*static_cast<Job*>(ctx))(i, n); }, &job);
+  }
+
+  // [begin, end) of `index`'s share of `total` items, in multiples of `granule` (cache-line friendly).
+  static std::pair<int, int> slice(int total, int index, int count, int granule = 16);
+
+ private:
+  using Fn = void (*)(void*, int, int);
+  void dispatch(Fn fn, void* ctx);
+  void worker_loop(int index);
+
+  int size_;
+  std::vector<std::thread> threads_;
+  // Written by the dispatching thread, read by helpers: one cache line.
+  alignas(64) std::atomic<std::uint32_t> generation_{0};  // 32-bit: a real futex word
+  Fn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  std::atomic<bool> stop_{false};
+  // Written by helpers, read by the dispatcher: its own cache line, so the two never ping-pong.
+  alignas(64) std::atomic<int> remaining_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
+};
+
+}  // namespace kvlab
