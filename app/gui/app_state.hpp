@@ -1,0 +1,71 @@
+// AppState: every piece of UI state of the window (text being typed, slider values, which panels
+// are open, plot options, frame timing). Panels read and change it; nothing else keeps UI state.
+// It does not hold engine objects: those live behind EngineWorker.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <imgui.h>
+
+#include "engine_worker.hpp"
+
+namespace kvlab::gui {
+
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Count };
+
+struct MemoryExplorerState {
+  int preset = 1;                 // index into the presets list of memory_panel.cpp
+  int layers = 12, heads = 12, head_dim = 64, seq_len = 1024, batch = 1;
+  int dtype = 0;                  // 0 f32, 1 f16, 2 int8
+  float gpu_gb = 24.0f;
+};
+
+struct RandomModelForm {
+  int layers = 4, heads = 4, width = 128, context = 256;
+  int seed = 0;
+};
+
+struct AppState {
+  explicit AppState(EngineWorker& w) : worker(w) {}
+  EngineWorker& worker;
+
+  // text boxes (kept even when the engine refuses them: nothing typed is lost)
+  std::string prompt_input = "The cache remembers";
+  std::string model_dir_input;
+  RandomModelForm random_model;
+  SamplingConfig sampling;
+  int target_tokens = 64;
+  float tokens_per_second = 4.0f;
+
+  // panels and display
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true};
+  bool projector_mode = false;
+  float font_scale = 1.0f;          // 1.0 - 2.5 in projector mode
+  bool grid_per_head = false;       // KV grid: one row per head instead of per layer
+  bool show_whole_context = false;  // KV grid: all T columns instead of the ones in use
+  int attention_layer = 0, attention_head = 0;
+  bool plots_log_scale = false;
+  MemoryExplorerState memory;
+  std::string sweep_lengths = "10,25,50,100";
+
+  // frame timing, measured in main.cpp
+  std::vector<float> frame_ms;       // ring of recent frame times
+  std::size_t frame_cursor = 0;
+  float worst_frame_ms = 0.0f;
+  double frames = 0;
+
+  // requests raised by panels, handled by main.cpp after the frame
+  bool want_screenshot = false;
+  bool want_csv_export = false;
+  bool want_quit = false;
+  bool theme_dirty = true;           // rebuild fonts/colours before the next frame
+  ImVec2 hover_request{-1, -1};       // scripts: put the mouse here (for tooltip screenshots)
+  int select_tab = -1;               // BottomTab to bring to front (scripts), -1 = leave as is
+  std::string status_line;           // e.g. "Saved screenshot to ..."
+
+  bool open(Panel p) const { return panel_open[static_cast<std::size_t>(p)]; }
+};
+
+}  // namespace kvlab::gui

@@ -1,0 +1,81 @@
+// Attention view: the newest query's attention weights over the cached positions as a heatmap, one
+// row per head of the chosen layer (or every layer), with the tokens as column labels.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "panels.hpp"
+#include "theme.hpp"
+
+namespace kvlab::gui {
+
+void draw_attention_panel(AppState& app, const Snapshot& snap) {
+  const StepTrace& tr = snap.trace;
+  const GptConfig& c = snap.config;
+  const int n = tr.visible_positions;
+  if (tr.step < 0 || tr.attention.empty() || n <= 0) {
+    ImGui::TextDisabled("Step once to see where the newest token looks.");
+    return;
+  }
+  const float fs = ImGui::GetFontSize();
+  ImGui::SetNextItemWidth(fs * 8);
+  int layer = app.attention_layer;
+  ImGui::SliderInt("layer", &layer, -1, c.n_layer - 1, layer < 0 ? "all" : "%d");
+  app.attention_layer = std::clamp(layer, -1, c.n_layer - 1);
+  item_tooltip("Which layer's heads to show (far left: all layers, one row per layer and head).");
+  ImGui::SameLine();
+  ImGui::TextDisabled("query: position %d (\"%s\"), weights over %d positions; each row sums to 1", n - 1,
+                      n - 1 < static_cast<int>(snap.token_texts.size()) ? visible_token_text(snap.token_texts[static_cast<std::size_t>(n - 1)]).c_str() : "?", n);
+
+  const int first_layer = app.attention_layer < 0 ? 0 : app.attention_layer;
+  const int last_layer = app.attention_layer < 0 ? c.n_layer - 1 : app.attention_layer;
+  const int rows = (last_layer - first_layer + 1) * c.n_head;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float label_w = fs * 4.0f;
+  const float cw = (avail.x - label_w) / static_cast<float>(n);
+  const float header_h = cw >= fs * 1.2f ? fs * 1.4f : 0.0f;
+  const float ch = std::min(fs * 1.6f, (avail.y - header_h - 4) / static_cast<float>(rows));
+  const ImVec2 o = ImGui::GetCursorScreenPos();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  if (header_h > 0)
+    for (int j = 0; j < n && j < static_cast<int>(snap.token_texts.size()); ++j) {
+      const std::string t = visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]);
+      dl->PushClipRect(ImVec2(o.x + label_w + j * cw, o.y), ImVec2(o.x + label_w + (j + 1) * cw, o.y + header_h), true);
+      dl->AddText(ImVec2(o.x + label_w + j * cw + 2, o.y), ImGui::GetColorU32(ImGuiCol_Text), t.c_str());
+      dl->PopClipRect();
+    }
+  const ImVec4 hot = ImGui::ColorConvertU32ToFloat4(kColorRead);
+  const ImVec4 cold = ImGui::ColorConvertU32ToFloat4(palette(app.projector_mode).slot_empty);
+  int r = 0;
+  for (int l = first_layer; l <= last_layer; ++l)
+    for (int h = 0; h < c.n_head; ++h, ++r) {
+      const float y = o.y + header_h + r * ch;
+      if (ch >= fs * 0.8f || h == 0) {
+        char lab[24];
+        std::snprintf(lab, sizeof lab, "L%d h%d", l, h);
+        dl->AddText(ImVec2(o.x, y + (ch - fs) / 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
+      }
+      for (int j = 0; j < n; ++j) {
+        const float w = std::sqrt(std::clamp(tr.attention_at(l, h, j), 0.0f, 1.0f));
+        const ImVec4 col(cold.x + (hot.x - cold.x) * w, cold.y + (hot.y - cold.y) * w, cold.z + (hot.z - cold.z) * w, 1);
+        dl->AddRectFilled(ImVec2(o.x + label_w + j * cw, y), ImVec2(o.x + label_w + (j + 1) * cw - (cw > 4 ? 1 : 0), y + ch - (ch > 4 ? 1 : 0)),
+                          ImGui::ColorConvertFloat4ToU32(col));
+      }
+    }
+  ImGui::SetCursorScreenPos(ImVec2(o.x + label_w, o.y + header_h));
+  ImGui::InvisibleButton("heat", ImVec2(std::max(1.0f, n * cw), std::max(1.0f, rows * ch)));
+  if (ImGui::IsItemHovered()) {
+    const ImVec2 m = ImGui::GetIO().MousePos;
+    const int j = std::clamp(static_cast<int>((m.x - o.x - label_w) / cw), 0, n - 1);
+    const int rr = std::clamp(static_cast<int>((m.y - o.y - header_h) / ch), 0, rows - 1);
+    const int l = first_layer + rr / c.n_head, h = rr % c.n_head;
+    ImGui::BeginTooltip();
+    ImGui::Text("layer %d, head %d -> position %d", l, h, j);
+    if (j < static_cast<int>(snap.token_texts.size()))
+      ImGui::Text("token \"%s\"", visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]).c_str());
+    ImGui::Text("attention weight %.4f", tr.attention_at(l, h, j));
+    ImGui::EndTooltip();
+  }
+}
+
+}  // namespace kvlab::gui

@@ -1,0 +1,151 @@
+// Controls panel: prompt, stepping (token / layer / play), the cache switch, speed, sampling and
+// the model picker. It only posts commands; the worker does the work and reports back.
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include "panels.hpp"
+#include "theme.hpp"
+
+namespace kvlab::gui {
+
+namespace {
+void model_section(AppState& app, const Snapshot& snap) {
+  const GptConfig& c = snap.config;
+  ImGui::TextWrapped("Model: %s", snap.model_name.empty() ? "(loading)" : snap.model_name.c_str());
+  ImGui::TextDisabled("%d layers, %d heads, width %d, context %d, vocab %d (%s)", c.n_layer, c.n_head, c.n_embd,
+                      c.n_ctx, c.vocab_size, snap.tokenizer_kind.c_str());
+  for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
+  if (ImGui::CollapsingHeader("Choose a model")) {
+    if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
+    item_tooltip("The model KV Cache Lab ships with.");
+    ImGui::SameLine();
+    if (ImGui::Button("GPT-2 shape (random)")) app.worker.post(cmd::LoadModel{"random:gpt2"});
+    item_tooltip("Random weights in GPT-2 small's shape: 12 layers, 12 heads, 1024 positions. Its text is noise, "
+                 "but its cache is as big as the real one.");
+    ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 5);
+    ImGui::InputTextWithHint("##dir", "model directory (config.json + model.safetensors)", &app.model_dir_input);
+    ImGui::SameLine();
+    if (ImGui::Button("Open") && !app.model_dir_input.empty()) app.worker.post(cmd::LoadModel{app.model_dir_input});
+    item_tooltip("Open a Hugging Face GPT-2 directory. If it cannot be read you see why, and the current model stays.");
+    ImGui::Separator();
+    ImGui::TextUnformatted("Random model of any shape:");
+    RandomModelForm& r = app.random_model;
+    ImGui::SliderInt("layers", &r.layers, 1, 48);
+    item_tooltip("More layers: more rows in the cache, each holding its own K and V.");
+    ImGui::SliderInt("heads", &r.heads, 1, 32);
+    item_tooltip("Each head keeps its own keys and values (head size = width / heads).");
+    ImGui::SliderInt("width", &r.width, 8, 1024);
+    item_tooltip("Channels per position (n_embd). Must be divisible by the number of heads.");
+    ImGui::SliderInt("context", &r.context, 8, 1024);
+    item_tooltip("The most positions the model (and its cache) can hold.");
+    const bool divisible = r.width % r.heads == 0;
+    if (!divisible) ImGui::TextColored(ImVec4(1, 0.45f, 0.3f, 1), "width %d is not divisible by %d heads", r.width, r.heads);
+    ImGui::BeginDisabled(!divisible);
+    if (ImGui::Button("Build random model")) {
+      GptConfig cfg;
+      cfg.vocab_size = 96;
+      cfg.n_layer = r.layers;
+      cfg.n_head = r.heads;
+      cfg.n_embd = r.width;
+      cfg.n_ctx = r.context;
+      app.worker.post(cmd::LoadRandomModel{cfg, static_cast<std::uint64_t>(r.seed)});
+    }
+    ImGui::EndDisabled();
+  }
+}
+
+void sampling_section(AppState& app) {
+  SamplingConfig& s = app.sampling;
+  bool changed = false;
+  int mode = s.greedy ? 0 : 1;
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  if (ImGui::Combo("sampling", &mode, "greedy\0sample\0")) {
+    s.greedy = mode == 0;
+    changed = true;
+  }
+  item_tooltip("Greedy always takes the most likely next token; sampling draws one at random, shaped by the settings below.");
+  if (!s.greedy) {
+    changed |= ImGui::SliderFloat("temperature", &s.temperature, 0.05f, 2.0f, "%.2f");
+    item_tooltip("Below 1: safer, more repetitive text. Above 1: more surprising text.");
+    changed |= ImGui::SliderInt("top-k", &s.top_k, 0, 100);
+    item_tooltip("Only the k most likely tokens may be drawn (0 = no limit).");
+    changed |= ImGui::SliderFloat("top-p", &s.top_p, 0.05f, 1.0f, "%.2f");
+    item_tooltip("Only the most likely tokens whose probabilities add up to p may be drawn.");
+    int seed = static_cast<int>(s.seed);
+    if (ImGui::InputInt("seed", &seed)) {
+      s.seed = static_cast<std::uint64_t>(std::max(0, seed));
+      changed = true;
+    }
+    item_tooltip("Same seed, same text: sampling is reproducible. Takes effect from the next Reset.");
+  }
+  if (changed) app.worker.post(cmd::SetSampling{s});
+}
+}  // namespace
+
+void draw_controls_panel(AppState& app, const Snapshot& snap) {
+  const float fs = ImGui::GetFontSize();
+  section_title("Controls");
+  ImGui::TextUnformatted("Prompt");
+  ImGui::InputTextMultiline("##prompt", &app.prompt_input, ImVec2(-1, fs * 3.2f));
+  item_tooltip("The text the model continues. Press Start (or Ctrl+Enter) to begin again with it.");
+  if (ImGui::Button("Start")) app.worker.post(cmd::SetPrompt{app.prompt_input});
+  item_tooltip("Start a new generation from this prompt (the cache starts empty).");
+  ImGui::SameLine();
+  if (ImGui::Button("Reset (R)")) app.worker.post(cmd::Reset{});
+  item_tooltip("Forget the generated tokens and empty the cache; the prompt stays.");
+
+  ImGui::Spacing();
+  const ImVec2 big(fs * 7.5f, fs * 2.1f);
+  ImGui::BeginDisabled(snap.busy || snap.tokens.empty());
+  if (ImGui::Button("Step token", big)) app.worker.post(cmd::StepToken{});
+  item_tooltip("Run every layer once and choose the next token. Shortcut: Space or Right arrow.");
+  ImGui::SameLine();
+  if (ImGui::Button("Step layer", big)) app.worker.post(cmd::StepLayer{});
+  item_tooltip("Run just one more layer, to watch the new column fill one row at a time. Shortcut: L.");
+  ImGui::SameLine();
+  if (ImGui::Button(snap.playing ? "Pause" : "Play", big)) {
+    if (snap.playing) app.worker.post(cmd::Pause{});
+    else app.worker.post(cmd::Play{});
+  }
+  item_tooltip("Generate tokens one after another at the speed below. Shortcut: P.");
+  ImGui::EndDisabled();
+
+  // The cache switch: the one control every lesson uses, so it is big and coloured.
+  const bool on = snap.cache_requested;
+  ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.13f, 0.55f, 0.25f, 1) : ImVec4(0.75f, 0.30f, 0.05f, 1));
+  ImGui::PushStyleColor(ImGuiCol_ButtonHovered, on ? ImVec4(0.16f, 0.65f, 0.30f, 1) : ImVec4(0.85f, 0.38f, 0.08f, 1));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
+  if (ImGui::Button(on ? "KV cache: ON  (C)" : "KV cache: OFF  (C)", ImVec2(-1, fs * 2.3f)))
+    app.worker.post(cmd::SetCache{!on});
+  ImGui::PopStyleColor(3);
+  item_tooltip("ON: each step computes K and V for the new token only and reuses the stored ones. OFF: every step "
+               "recomputes K and V for every position. Switching back ON rebuilds the cache once (counted and timed).");
+  if (snap.cache_requested != snap.cache_enabled && !snap.tokens.empty())
+    ImGui::TextDisabled("takes effect at the next step");
+
+  ImGui::SetNextItemWidth(fs * 12);
+  if (ImGui::SliderFloat("tokens/s", &app.tokens_per_second, 0.5f, 60.0f, "%.1f", ImGuiSliderFlags_Logarithmic))
+    app.worker.post(cmd::SetSpeed{app.tokens_per_second});
+  item_tooltip("How fast Play generates: slow for explaining, fast for watching the curves grow.");
+  ImGui::SetNextItemWidth(fs * 12);
+  if (ImGui::SliderInt("tokens to generate", &app.target_tokens, 1, std::max(1, snap.config.n_ctx)))
+    app.worker.post(cmd::SetTargetTokens{app.target_tokens});
+  item_tooltip("Play stops after this many new tokens (or when the context is full).");
+  sampling_section(app);
+
+  ImGui::Separator();
+  model_section(app, snap);
+
+  if (snap.busy) {
+    ImGui::TextUnformatted(snap.busy_what.c_str());
+    ImGui::ProgressBar(snap.progress > 0 ? snap.progress : -1.0f * static_cast<float>(ImGui::GetTime()), ImVec2(-1, 0));
+  }
+  if (!snap.error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.95f, 0.3f, 0.25f, 1));
+    ImGui::TextWrapped("%s", snap.error.c_str());
+    ImGui::PopStyleColor();
+  }
+  if (!snap.notice.empty()) ImGui::TextWrapped("%s", snap.notice.c_str());
+}
+
+}  // namespace kvlab::gui

@@ -1,0 +1,108 @@
+// Memory explorer: what a KV cache costs for any architecture, sequence length, batch and dtype,
+// with presets from TinyGPT to GPT-3. Arithmetic only (engine/memory_calc.hpp): nothing is allocated.
+#include <cmath>
+#include <cstdio>
+
+#include "gpt_config.hpp"
+#include "memory_calc.hpp"
+#include "panels.hpp"
+#include "plot.hpp"
+#include "theme.hpp"
+
+namespace kvlab::gui {
+
+void draw_memory_panel(AppState& app, const Snapshot&) {
+  MemoryExplorerState& m = app.memory;
+  const auto& presets = model_presets();
+  const float fs = ImGui::GetFontSize();
+  ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
+  const char* current = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? presets[static_cast<std::size_t>(m.preset)].name.c_str() : "custom";
+  if (ImGui::BeginCombo("preset", current)) {
+    for (int i = 0; i < static_cast<int>(presets.size()); ++i) {
+      ImGui::PushID(i);
+      if (ImGui::Selectable(presets[static_cast<std::size_t>(i)].name.c_str(), m.preset == i)) {
+        const GptConfig& c = presets[static_cast<std::size_t>(i)].config;
+        m.preset = i;
+        m.layers = c.n_layer;
+        m.heads = c.n_head;
+        m.head_dim = c.head_size();
+        m.seq_len = c.n_ctx;
+      }
+      item_tooltip(presets[static_cast<std::size_t>(i)].description.c_str());
+      ImGui::PopID();
+    }
+    ImGui::EndCombo();
+  }
+  bool changed = false;
+  changed |= ImGui::SliderInt("layers", &m.layers, 1, 128);
+  item_tooltip("Every layer keeps its own K and V.");
+  changed |= ImGui::SliderInt("heads", &m.heads, 1, 128);
+  changed |= ImGui::SliderInt("head size", &m.head_dim, 1, 256);
+  changed |= ImGui::SliderInt("sequence length", &m.seq_len, 1, 131072, "%d", ImGuiSliderFlags_Logarithmic);
+  item_tooltip("Positions kept: the cache grows linearly with this.");
+  changed |= ImGui::SliderInt("batch", &m.batch, 1, 256, "%d", ImGuiSliderFlags_Logarithmic);
+  item_tooltip("Sequences generated at once; each needs its own cache.");
+  changed |= ImGui::Combo("dtype", &m.dtype, "f32 (4 bytes)\0f16 (2 bytes)\0int8 (1 byte)\0");
+  item_tooltip("Smaller numbers, smaller cache: halving the bytes halves the memory.");
+  ImGui::SliderFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 192.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
+  item_tooltip("How much memory a GPU has: how many sequences' caches fit in it?");
+  if (changed) m.preset = -1;
+  // sliders can be typed into with Ctrl+click: clamp so every combination stays meaningful
+  m.layers = std::clamp(m.layers, 1, 4096);
+  m.heads = std::clamp(m.heads, 1, 4096);
+  m.head_dim = std::clamp(m.head_dim, 1, 4096);
+  m.seq_len = std::clamp(m.seq_len, 1, 1 << 24);
+  m.batch = std::clamp(m.batch, 1, 1 << 16);
+  m.gpu_gb = std::clamp(m.gpu_gb, 0.1f, 100000.0f);
+  ImGui::EndChild();
+  ImGui::SameLine();
+
+  MemoryQuery q;
+  q.layers = static_cast<std::uint64_t>(m.layers);
+  q.heads = static_cast<std::uint64_t>(m.heads);
+  q.head_dim = static_cast<std::uint64_t>(m.head_dim);
+  q.seq_len = static_cast<std::uint64_t>(m.seq_len);
+  q.batch = static_cast<std::uint64_t>(m.batch);
+  q.dtype = m.dtype == 0 ? CacheDtype::F32 : m.dtype == 1 ? CacheDtype::F16 : CacheDtype::Int8;
+  const MemoryAnswer a = kv_memory(q);
+  // weights of the matching GPT-2-style model (12 C^2 per layer + embeddings, vocab 50257), same dtype
+  const double C = static_cast<double>(m.heads) * m.head_dim;
+  const double weight_bytes = (12.0 * C * C * m.layers + 50257.0 * C + static_cast<double>(m.seq_len) * C) * dtype_bytes(q.dtype);
+  const double one_sequence = static_cast<double>(a.bytes) / static_cast<double>(m.batch);
+
+  ImGui::BeginChild("memory_results", ImVec2(0, 0), false);
+  ImGui::PushFont(big_font());
+  ImGui::Text("KV cache: %s", format_bytes(static_cast<double>(a.bytes)).c_str());
+  ImGui::PopFont();
+  ImGui::Text("= 2 x %d layers x %d batch x %d heads x %d positions x %d head size x %d bytes = %s bytes", m.layers,
+              m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes(q.dtype), with_commas(static_cast<long long>(a.bytes)).c_str());
+  ImGui::Text("per token: %s    cache / weights: %.1f%%", format_bytes(static_cast<double>(a.bytes_per_token)).c_str(),
+              100.0 * static_cast<double>(a.bytes) / weight_bytes);
+  item_tooltip("Weights estimated for a GPT-2-style model of this shape (vocabulary 50257) in the same dtype.");
+  const double fit = std::floor((m.gpu_gb * 1e9 - weight_bytes) / one_sequence);
+  if (fit >= 1) ImGui::Text("sequences of this length that fit next to the weights in %.0f GB: %s", m.gpu_gb, with_commas(static_cast<long long>(fit)).c_str());
+  else ImGui::TextColored(ImVec4(1, 0.45f, 0.3f, 1), "not even one sequence fits next to the weights in %.0f GB", m.gpu_gb);
+
+  // cache size against sequence length for these settings, the preset's real maximum marked
+  PlotSeries s{"KV cache (MiB)", {}, {}, palette(app.projector_mode).series_cache_on, false};
+  const int max_len = std::max(m.seq_len, 16);
+  for (int i = 0; i <= 64; ++i) {
+    const double len = static_cast<double>(max_len) * i / 64.0;
+    MemoryQuery qq = q;
+    qq.seq_len = static_cast<std::uint64_t>(len);
+    s.x.push_back(len);
+    s.y.push_back(static_cast<double>(kv_memory(qq).bytes) / (1024.0 * 1024.0));
+  }
+  PlotOptions o;
+  o.x_label = "sequence length";
+  o.y_label = "MiB";
+  o.height = std::max(ImGui::GetFontSize() * 7, ImGui::GetContentRegionAvail().y - 4);
+  if (m.preset >= 0) {
+    o.x_markers.push_back(presets[static_cast<std::size_t>(m.preset)].config.n_ctx);
+    o.marker_labels.push_back(presets[static_cast<std::size_t>(m.preset)].name + " max");
+  }
+  draw_plot("memory_vs_len", o, {s});
+  ImGui::EndChild();
+}
+
+}  // namespace kvlab::gui

@@ -1,0 +1,164 @@
+// Script parsing and the per-frame runner. Every action waits for the worker to be idle and for two
+// rendered frames, so screenshots show settled state. Unknown input is an error with its line number.
+#include "script.hpp"
+
+#include <GLFW/glfw3.h>
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "main_window.hpp"
+
+namespace kvlab::gui {
+
+namespace {
+const std::vector<std::pair<std::string, int>> kVerbs = {
+    {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
+    {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
+    {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
+    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}};
+
+int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
+  try {
+    const int v = std::stoi(a.args.at(i));
+    if (v < lo || v > hi) throw std::out_of_range("range");
+    return v;
+  } catch (...) {
+    throw std::runtime_error("script line " + std::to_string(a.line) + ": '" + a.verb + "' expects a number from " +
+                             std::to_string(lo) + " to " + std::to_string(hi));
+  }
+}
+}  // namespace
+
+std::string script_help() {
+  return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
+         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
+         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
+         "sleep MS | screenshot FILE | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
+}
+
+std::vector<ScriptAction> parse_script(const std::string& text) {
+  std::vector<ScriptAction> out;
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::istringstream words(line.substr(first));
+    ScriptAction a;
+    a.line = number;
+    words >> a.verb;
+    const auto verb_end = line.find(a.verb, first) + a.verb.size();
+    a.rest = verb_end < line.size() ? line.substr(line.find_first_not_of(" \t", verb_end) == std::string::npos ? line.size() : line.find_first_not_of(" \t", verb_end)) : "";
+    for (std::string w; words >> w;) a.args.push_back(w);
+    const auto it = std::find_if(kVerbs.begin(), kVerbs.end(), [&](const auto& v) { return v.first == a.verb; });
+    if (it == kVerbs.end())
+      throw std::runtime_error("script line " + std::to_string(number) + ": unknown action '" + a.verb + "'; " + script_help());
+    const int want = it->second;
+    const bool optional_count = a.verb == "step" || a.verb == "layer";
+    if (want >= 0 && static_cast<int>(a.args.size()) != want && !(optional_count && a.args.empty()) &&
+        !(a.verb == "grid" && a.args.size() == 1))
+      throw std::runtime_error("script line " + std::to_string(number) + ": '" + a.verb + "' takes " + std::to_string(want) +
+                               " argument(s)");
+    if (a.verb == "prompt" && a.rest.empty())
+      throw std::runtime_error("script line " + std::to_string(number) + ": 'prompt' needs text");
+    // validate numbers now so a bad script fails before the window opens
+    if (a.verb == "step" || a.verb == "layer") { if (!a.args.empty()) to_int(a, 0, 1, 100000); }
+    if (a.verb == "tokens") to_int(a, 0, 1, 100000);
+    if (a.verb == "frames") to_int(a, 0, 0, 100000);
+    if (a.verb == "sleep") to_int(a, 0, 0, 600000);
+    if (a.verb == "random") for (std::size_t i = 0; i < 4; ++i) to_int(a, i, 1, 65536);
+    if (a.verb == "hover") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+ScriptRunner::ScriptRunner(std::vector<ScriptAction> actions, std::string final_screenshot)
+    : actions_(std::move(actions)), final_screenshot_(std::move(final_screenshot)) {}
+
+bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screenshot_request) {
+  if (wait_frames_ > 0) { --wait_frames_; return true; }
+  if (ImGui::GetTime() < sleep_until_) return true;
+  if (!worker_idle) return true;
+  if (next_ >= actions_.size()) {
+    if (!finished_) {
+      finished_ = true;
+      screenshot_request = final_screenshot_;
+      return !final_screenshot_.empty();  // one more frame to save it
+    }
+    return false;
+  }
+  const ScriptAction& a = actions_[next_++];
+  wait_frames_ = 2;
+  auto on = [&](std::size_t i) { return a.args.at(i) == "on" || a.args.at(i) == "1" || a.args.at(i) == "true"; };
+  const int count = a.args.empty() ? 1 : std::max(1, std::atoi(a.args[0].c_str()));
+  if (a.verb == "prompt") { app.prompt_input = a.rest; app.worker.post(cmd::SetPrompt{a.rest}); }
+  else if (a.verb == "step") for (int i = 0; i < count; ++i) app.worker.post(cmd::StepToken{});
+  else if (a.verb == "layer") for (int i = 0; i < count; ++i) app.worker.post(cmd::StepLayer{});
+  else if (a.verb == "cache") app.worker.post(cmd::SetCache{on(0)});
+  else if (a.verb == "reset") app.worker.post(cmd::Reset{});
+  else if (a.verb == "play") app.worker.post(cmd::Play{});
+  else if (a.verb == "pause") app.worker.post(cmd::Pause{});
+  else if (a.verb == "speed") { app.tokens_per_second = std::stof(a.args[0]); app.worker.post(cmd::SetSpeed{app.tokens_per_second}); }
+  else if (a.verb == "tokens") { app.target_tokens = std::atoi(a.args[0].c_str()); app.worker.post(cmd::SetTargetTokens{app.target_tokens}); }
+  else if (a.verb == "model") app.worker.post(cmd::LoadModel{a.args[0]});
+  else if (a.verb == "random") {
+    GptConfig c;
+    c.vocab_size = 96;
+    c.n_layer = std::atoi(a.args[0].c_str());
+    c.n_head = std::atoi(a.args[1].c_str());
+    c.n_embd = std::atoi(a.args[2].c_str());
+    c.n_ctx = std::atoi(a.args[3].c_str());
+    app.worker.post(cmd::LoadRandomModel{c, 0});
+  } else if (a.verb == "panel") {
+    const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep"};
+    bool found = false;
+    for (int i = 0; i < static_cast<int>(Panel::Count); ++i)
+      if (a.args[0] == names[i]) { app.panel_open[static_cast<std::size_t>(i)] = on(1); found = true; }
+    if (!found) throw std::runtime_error("script line " + std::to_string(a.line) + ": unknown panel '" + a.args[0] + "'");
+  } else if (a.verb == "tab") {
+    const std::string& t = a.args[0];
+    app.select_tab = t == "plots" ? 0 : t == "attention" ? 1 : t == "memory" ? 2 : t == "sweep" ? 3 : -1;
+  } else if (a.verb == "projector") { app.projector_mode = on(0); app.theme_dirty = true; }
+  else if (a.verb == "scale") { app.font_scale = std::clamp(std::stof(a.args[0]), 1.0f, 2.5f); app.theme_dirty = true; }
+  else if (a.verb == "grid") {
+    if (a.args[0] == "heads") app.grid_per_head = true;
+    else if (a.args[0] == "layers") app.grid_per_head = false;
+    else if (a.args[0] == "whole") app.show_whole_context = a.args.size() < 2 || on(1);
+    else if (a.args[0] == "fit") app.show_whole_context = false;
+  } else if (a.verb == "sweep") {
+    app.sweep_lengths = a.args[0];
+    std::vector<int> lengths;
+    std::stringstream ss(a.args[0]);
+    for (std::string item; std::getline(ss, item, ',');) lengths.push_back(std::max(1, std::atoi(item.c_str())));
+    app.worker.post(cmd::RunSweep{lengths});
+  } else if (a.verb == "wait") {
+    // nothing: every action already waits for the worker
+  } else if (a.verb == "frames") wait_frames_ = std::atoi(a.args[0].c_str());
+  else if (a.verb == "sleep") sleep_until_ = ImGui::GetTime() + std::atoi(a.args[0].c_str()) / 1000.0;
+  else if (a.verb == "screenshot") screenshot_request = a.args[0];
+  else if (a.verb == "sampling") {
+    if (a.args[0] == "greedy") app.sampling.greedy = true;
+    else { app.sampling.greedy = false; app.sampling.temperature = std::stof(a.args[0]); }
+    app.worker.post(cmd::SetSampling{app.sampling});
+  } else if (a.verb == "memory") {
+    const auto& presets = model_presets();
+    for (std::size_t i = 0; i < presets.size(); ++i)
+      if (presets[i].name == a.args[0]) {
+        app.memory.preset = static_cast<int>(i);
+        app.memory.layers = presets[i].config.n_layer;
+        app.memory.heads = presets[i].config.n_head;
+        app.memory.head_dim = presets[i].config.head_size();
+        app.memory.seq_len = presets[i].config.n_ctx;
+      }
+  } else if (a.verb == "attention") app.attention_layer = a.args[0] == "all" ? -1 : std::atoi(a.args[0].c_str());
+  else if (a.verb == "hover") app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
+  return true;
+}
+
+}  // namespace kvlab::gui

@@ -1,0 +1,40 @@
+// UI scripts for headless runs (`kvlab --script FILE --screenshot OUT.png`): one action per line,
+// each run after the worker has finished the previous one. Used by the GUI smoke test and to render
+// the screenshots in docs/. Parsing is separate from running so bad scripts fail before any frame.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "app_state.hpp"
+
+namespace kvlab::gui {
+
+struct ScriptAction {
+  int line = 0;
+  std::string verb;                 // prompt, step, layer, cache, reset, model, random, panel, tab, ...
+  std::vector<std::string> args;
+  std::string rest;                 // the text after the verb (for prompt)
+};
+
+// Throws std::runtime_error("script line N: ...") for unknown verbs or bad arguments.
+std::vector<ScriptAction> parse_script(const std::string& text);
+std::string script_help();
+
+class ScriptRunner {
+ public:
+  ScriptRunner(std::vector<ScriptAction> actions, std::string final_screenshot);
+  // Called once per frame after rendering. Returns false when the script is done.
+  // `screenshot_request` is set to a path when this frame should be saved.
+  bool advance(AppState& app, bool worker_idle, std::string& screenshot_request);
+  bool done() const { return next_ >= actions_.size() && finished_; }
+
+ private:
+  std::vector<ScriptAction> actions_;
+  std::string final_screenshot_;
+  std::size_t next_ = 0;
+  int wait_frames_ = 2;        // frames to render before the next action (lets layout settle)
+  double sleep_until_ = 0.0;
+  bool finished_ = false;
+};
+
+}  // namespace kvlab::gui
