@@ -12,7 +12,7 @@ got=$?
 lines=$(wc -l <"$err")
 if [ "$got" != "$want" ]; then echo "expected exit $want, got $got; stderr:"; cat "$err"; exit 1; fi
 if [ "$want" != 0 ]; then
-  if [ "$lines" -ne 1 ] || ! grep -q "^kvlab-cli: " "$err"; then echo "expected one 'kvlab-cli: ...' line on stderr, got:"; cat "$err"; exit 1; fi
+  if [ "$lines" -ne 1 ] || ! grep -Eq "^kvlab(-cli)?: " "$err"; then echo "expected one "kvlab...: ..." line on stderr, got:"; cat "$err"; exit 1; fi
 fi
 if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$err"; then echo "stderr does not match /$pattern/:"; cat "$err"; exit 1; fi
 echo "ok: exit $got: $(head -c 300 "$err")"

@@ -13,11 +13,6 @@ namespace kvlab::gui {
 namespace {
 enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed };
 
-ImU32 blend(ImU32 a, ImU32 b, float t) {
-  const ImVec4 x = ImGui::ColorConvertU32ToFloat4(a), y = ImGui::ColorConvertU32ToFloat4(b);
-  return ImGui::ColorConvertFloat4ToU32(ImVec4(x.x + (y.x - x.x) * t, x.y + (y.y - x.y) * t, x.z + (y.z - x.z) * t, 1.0f));
-}
-
 void legend_item(ImU32 color, const char* label, const char* tip) {
   const float s = ImGui::GetFontSize();
   const ImVec2 p = ImGui::GetCursorScreenPos();
@@ -47,7 +42,7 @@ void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
   legend_item(kColorCached, "cached (reused)", "K and V computed in an earlier step and read again now: the memoized work.");
   legend_item(kColorWritten, "written this step", "K and V of the new position, computed once and stored.");
   legend_item(kColorRecomputed, "recomputed this step", "Cache OFF: K and V of every earlier position computed again. This is the O(n^2) waste.");
-  legend_item(kColorRead, "read by the new query", "Brighter = more attention from the newest token (averaged over heads in layer rows).");
+  legend_item(kColorRead, "read by the new query", "The yellow square inside a cell: bigger = more attention from the newest token (averaged over heads in layer rows).");
   ImGui::NewLine();
 
   if (L <= 0 || T <= 0) return;
@@ -106,21 +101,31 @@ void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
       ImU32 col = kind == CellKind::Empty ? pal.slot_empty
                   : kind == CellKind::Cached ? kColorCached
                   : kind == CellKind::Written ? kColorWritten : kColorRecomputed;
-      if (have_attention && layer_done && t < visible && kind != CellKind::Empty) {
+      if (t == 0) { run_col = col; run_start = 0; }
+      else if (col != run_col || gap > 0) { flush(t); run_col = col; run_start = t; }
+    }
+    flush(shown);
+    // Attention of the new query: a yellow square inside each cell, its side ~ sqrt(weight), so the
+    // state colour stays visible around it. Tiny cells get a tint instead.
+    if (have_attention && layer_done) {
+      for (int t = 0; t < std::min(visible, shown); ++t) {
         float w = 0;
         if (head >= 0) w = tr.attention_at(layer, head, t);
         else {
           for (int h = 0; h < H; ++h) w += tr.attention_at(layer, h, t);
           w /= static_cast<float>(H);
         }
-        // sqrt makes small weights visible without hiding which position dominates
-        const float a = std::min(1.0f, std::sqrt(std::max(0.0f, w)) * 1.1f);
-        if (a > 0.15f) col = blend(col, kColorRead, a);
+        const float side = std::min(1.0f, std::sqrt(std::max(0.0f, w)));
+        if (side < 0.12f) continue;
+        const float cx = gpos.x + (t + 0.5f) * cw - gap / 2, cy = (y0 + y1) / 2;
+        const float hw = (cw - gap) * 0.5f * side, hh = (y1 - y0) * 0.5f * side;
+        if (cw - gap >= 5 && y1 - y0 >= 5)
+          dl->AddRectFilled(ImVec2(cx - hw, cy - hh), ImVec2(cx + hw, cy + hh), kColorRead, 1.0f);
+        else
+          dl->AddRectFilled(ImVec2(gpos.x + t * cw, y0), ImVec2(gpos.x + (t + 1) * cw - gap, y1),
+                            (kColorRead & 0x00FFFFFF) | (static_cast<ImU32>(200 * side) << 24));
       }
-      if (t == 0) { run_col = col; run_start = 0; }
-      else if (col != run_col || gap > 0) { flush(t); run_col = col; run_start = t; }
     }
-    flush(shown);
   }
   // position axis
   const int tick = std::max(1, static_cast<int>(std::pow(2.0, std::ceil(std::log2(fs * 3.0f / cw)))));
