@@ -142,7 +142,10 @@ void EngineWorker::handle(Command& c) {
                  " tokens). Press Reset to start again.";
       return;
     }
-    const StepTrace& tr = whole_token ? s.session->step_token() : s.session->step_layer();
+    // A whole token runs layer by layer so closing the window never waits for more than one layer.
+    s.session->step_layer();
+    while (whole_token && s.session->step_in_progress() && !stop_.load()) s.session->step_layer();
+    const StepTrace& tr = s.session->trace();
     if (!tr.complete) return;
     s.token_texts.push_back(tr.token_text);
     s.token_probs.push_back(tr.token_probability);

@@ -7,6 +7,7 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <cfloat>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -131,7 +132,9 @@ int main(int argc, char** argv) {
       const std::shared_ptr<const Snapshot> snap = worker.snapshot();
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
-      if (app.hover_request.x >= 0) ImGui::GetIO().MousePos = app.hover_request;
+      // Scripts control the mouse: parked outside the window unless a hover is asked for, so a stray
+      // pointer position does not put tooltips into screenshots.
+      if (runner) ImGui::GetIO().MousePos = app.hover_request.x >= 0 ? app.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
       ImGui::NewFrame();
       handle_shortcuts(app, *snap);
       draw_main_window(app, *snap);

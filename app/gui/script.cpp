@@ -84,7 +84,11 @@ ScriptRunner::ScriptRunner(std::vector<ScriptAction> actions, std::string final_
 bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screenshot_request) {
   if (wait_frames_ > 0) { --wait_frames_; return true; }
   if (ImGui::GetTime() < sleep_until_) return true;
-  if (!worker_idle) return true;
+  // sleep/frames/screenshot may run while the worker is busy (to measure or show a generation in
+  // progress); every other action waits until the worker is idle.
+  const bool needs_idle = next_ >= actions_.size() || (actions_[next_].verb != "sleep" && actions_[next_].verb != "frames" &&
+                                                       actions_[next_].verb != "screenshot");
+  if (needs_idle && !worker_idle) return true;
   if (next_ >= actions_.size()) {
     if (!finished_) {
       finished_ = true;
