@@ -11,10 +11,13 @@
 
 using namespace kvlab;
 
-// ---- allocation counter: every operator new in this test binary goes through here
+// ---- allocation counter: every operator new in this test binary goes through here. Sanitizer
+// builds own operator new themselves (replacing it there mixes allocators), so they skip the count;
+// the Release build's run of this test is the one that checks allocations.
 namespace {
 std::atomic<long> g_allocations{0};
 }
+#ifndef KVLAB_SANITIZED
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
@@ -22,6 +25,7 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 namespace {
 std::vector<int> generate(const LoadedModel& m, std::vector<int> prompt, int n, bool cache,
@@ -221,6 +225,10 @@ TEST_CASE("sampling is reproducible: same seed, same text", "[session][sampling]
 }
 
 TEST_CASE("decoding a token allocates no heap memory", "[session][alloc]") {
+#ifdef KVLAB_SANITIZED
+  WARN("allocation counting is off in sanitizer builds; the Release build checks this");
+  return;
+#endif
   const GptConfig c = test::tiny_config(2, 2, 64, 32);
   const LoadedModel m = test::spiky_model(c);
   SessionOptions o;
