@@ -81,15 +81,23 @@ void attention_heads(ForwardWorkspace& ws, RowMatrix& scores, int h0, int h1, in
   }
 }
 
-// Causal multi-head attention for s queries at positions [first_pos, first_pos + s) over n keys.
-// Q lives in ws.qkv; K and V come as (1, H, n, hs) views (from the cache or from ws.qkv).
-// Heads are independent, so threads take whole heads, each with its own scores buffer.
-void causal_attention(ForwardWorkspace& ws, int s, int first_pos, const Tensor4View& K, const Tensor4View& V,
-                      int H, int hs, float* attention_row_out /* (H, T) or null */, int T) {
-  ws.pool->run([&](int thread, int threads) {
-    const auto [h0, h1] = WorkerPool::slice(H, thread, threads, 1);
-    attention_heads(ws, ws.scores[static_cast<std::size_t>(thread)], h0, h1, s, first_pos, K, V, hs, attention_row_out, T);
-  });
+// partial (s, C) = a[:, k0:k1] (s, k1-k0) @ W[k0:k1, :] (k1-k0, C): one thread's share of a product
+// split along its inner dimension ("split-K"); the shares are summed by add_partials. Rows of W are
+// contiguous, so each thread streams its own block of the weights.
+void partial_product(const RowMatrix& a, int s, int k0, int k1, const float* w, int out, RowMatrix& partial) {
+  if (k0 >= k1) return;
+  const ConstMap W(w + static_cast<std::ptrdiff_t>(k0) * out, k1 - k0, out);
+  partial.topRows(s).noalias() = a.block(0, k0, s, k1 - k0) * W;
+}
+
+// x += bias + the partial products of the threads that had a share of [0, total).
+void add_partials(ForwardWorkspace& ws, int s, int total, int granule, const float* bias) {
+  const int threads = ws.pool->size();
+  for (int t = 0; t < threads; ++t) {
+    const auto [k0, k1] = WorkerPool::slice(total, t, threads, granule);
+    if (k0 < k1) ws.x.topRows(s) += ws.partial[static_cast<std::size_t>(t)].topRows(s);
+  }
+  ws.x.topRows(s).rowwise() += ConstVec(bias, ws.x.cols());
 }
 }  // namespace
 
@@ -106,6 +114,7 @@ ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads)
     : pool(std::make_unique<WorkerPool>(threads)), x(c.n_ctx, c.n_embd), xn(c.n_ctx, c.n_embd),
       qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
       scores(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_ctx)), fc(c.n_ctx, c.n_inner()),
+      partial(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_embd)),
       logits(c.vocab_size) {}
 
 int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -154,7 +163,8 @@ LayerStats ForwardPass::run_next_layer() {
   const int s = s_, C = c.n_embd, H = c.n_head, hs = c.head_size();
   LayerStats stats;
 
-  // 1. ln_1, then Q, K, V for the s new positions only
+  // Three parallel regions per layer (thread hand-offs cost more than the small serial steps):
+  // 1. ln_1, then Q, K, V for the s new positions only (threads split the 3C output columns)
   layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
   linear(*ws.pool, ws.xn, s, w.c_attn_w, w.c_attn_b, C, 3 * C, ws.qkv.topRows(s));
   stats.kv_projections = s;
@@ -172,16 +182,25 @@ LayerStats ForwardPass::run_next_layer() {
   }
   stats.positions_attended = K.shape[2];
   float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(layer_) * H * c.n_ctx : nullptr;
-  causal_attention(ws, s, first_pos_, K, V, H, hs, att_out, c.n_ctx);
-  // 4. attention output projection, residual
-  linear(*ws.pool, ws.att_y, s, w.attn_proj_w, w.attn_proj_b, C, C, ws.xn.topRows(s));
-  ws.x.topRows(s) += ws.xn.topRows(s);
-  // 5. ln_2, MLP with GELU, residual
+  // 4. attention and its output projection per thread's heads (split-K over those heads' rows), residual
+  ws.pool->run([&](int t, int threads) {
+    const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);
+    attention_heads(ws, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, K, V, hs, att_out, c.n_ctx);
+    partial_product(ws.att_y, s, h0 * hs, h1 * hs, w.attn_proj_w, C, ws.partial[static_cast<std::size_t>(t)]);
+  });
+  add_partials(ws, s, H, 1, w.attn_proj_b);
+  // 5. ln_2, MLP: each thread its slice of the 4C hidden units (c_fc columns, GELU, c_proj rows), residual
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
-  linear(*ws.pool, ws.xn, s, w.c_fc_w, w.c_fc_b, C, 4 * C, ws.fc.topRows(s));
-  gelu_inplace(ws.fc.topRows(s));
-  linear(*ws.pool, ws.fc, s, w.mlp_proj_w, w.mlp_proj_b, 4 * C, C, ws.xn.topRows(s));
-  ws.x.topRows(s) += ws.xn.topRows(s);
+  ws.pool->run([&](int t, int threads) {
+    const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
+    if (f0 >= f1) return;
+    auto hidden = ws.fc.block(0, f0, s, f1 - f0);
+    hidden.noalias() = ws.xn.topRows(s) * StridedMap(w.c_fc_w + f0, C, f1 - f0, Eigen::OuterStride<>(4 * C));
+    hidden.rowwise() += ConstVec(w.c_fc_b + f0, f1 - f0);
+    gelu_inplace(hidden);
+    partial_product(ws.fc, s, f0, f1, w.mlp_proj_w, C, ws.partial[static_cast<std::size_t>(t)]);
+  });
+  add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
 
   ++layer_;
   stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

@@ -40,6 +40,7 @@ struct ForwardWorkspace {
   RowMatrix att_y;   // (T, C)  attention output, heads side by side
   std::vector<RowMatrix> scores;  // per thread (T, T): one head's weights (s queries x n keys)
   RowMatrix fc;      // (T, 4C) MLP hidden activations
+  std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
 

@@ -186,19 +186,14 @@ int run_memory(const MemoryArgs& a) {
 }
 
 namespace {
-// Seconds to generate `n` tokens after a one-token prompt, cache on or off. Only stepping is timed.
-double time_generation(const LoadedModel& model, int first_token, int n, bool cache, int threads,
-                       std::int64_t* projections) {
-  SessionOptions opts;
-  opts.threads = threads;
-  opts.use_cache = cache;
-  opts.capture_attention = false;
-  GenerationSession s(model, opts);
-  s.start({first_token});
+// Seconds to generate `n` tokens after a one-token prompt. Only stepping is timed: the session (its
+// buffers, cache and threads) is made once per mode and reused, as an app generating text would.
+double time_generation(GenerationSession& session, int first_token, int n, std::int64_t* projections) {
+  session.start({first_token});
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) s.step_token();
+  for (int i = 0; i < n; ++i) session.step_token();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (projections) *projections = s.totals().kv_projections;
+  if (projections) *projections = session.totals().kv_projections;
   return secs;
 }
 }  // namespace
@@ -219,15 +214,21 @@ int run_bench(const BenchArgs& a) {
   };
   std::vector<Row> rows;
   const int threads = threads_or_default(a.threads);
-  time_generation(model, prompt[0], std::min(8, c.n_ctx - 1), true, threads, nullptr);  // warm-up: page in weights
+  SessionOptions cached_opts, uncached_opts;
+  cached_opts.capture_attention = uncached_opts.capture_attention = false;
+  cached_opts.threads = uncached_opts.threads = threads;
+  uncached_opts.use_cache = false;
+  GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
+  time_generation(cached, prompt[0], std::min(8, c.n_ctx - 1), nullptr);  // warm-up: page in weights
+  time_generation(uncached, prompt[0], std::min(8, c.n_ctx - 1), nullptr);
   for (int n : a.lengths) {
     std::vector<double> tu, tc;
     Row r{};
     r.n = n;
     for (int rep = 0; rep < a.repeats; ++rep) {
       std::fprintf(stderr, "\rbench: %d tokens, run %d/%d ...   ", n, rep + 1, a.repeats);
-      tu.push_back(n / time_generation(model, prompt[0], n, false, threads, &r.proj_uncached));
-      tc.push_back(n / time_generation(model, prompt[0], n, true, threads, &r.proj_cached));
+      tu.push_back(n / time_generation(uncached, prompt[0], n, &r.proj_uncached));
+      tc.push_back(n / time_generation(cached, prompt[0], n, &r.proj_cached));
     }
     r.uncached_tps = median(tu);
     r.cached_tps = median(tc);
