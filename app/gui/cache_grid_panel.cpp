@@ -15,6 +15,8 @@ enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed };
 
 void legend_item(ImU32 color, const char* label, const char* tip) {
   const float s = ImGui::GetFontSize();
+  // wrap to the next line when this entry would not fit (large projector fonts)
+  if (ImGui::GetContentRegionAvail().x < s * 2.2f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, p.y + 2), ImVec2(p.x + s, p.y + s), color, 2.0f);
   ImGui::Dummy(ImVec2(s, s));

@@ -95,7 +95,8 @@ void draw_controls_panel(AppState& app, const Snapshot& snap) {
   item_tooltip("Forget the generated tokens and empty the cache; the prompt stays.");
 
   ImGui::Spacing();
-  const ImVec2 big(fs * 7.5f, fs * 2.1f);
+  const float third = (ImGui::GetContentRegionAvail().x - 2 * ImGui::GetStyle().ItemSpacing.x) / 3;
+  const ImVec2 big(third, fs * 2.1f);
   ImGui::BeginDisabled(snap.busy || snap.tokens.empty());
   if (ImGui::Button("Step token", big)) app.worker.post(cmd::StepToken{});
   item_tooltip("Run every layer once and choose the next token. Shortcut: Space or Right arrow.");

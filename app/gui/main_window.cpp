@@ -7,6 +7,7 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -147,7 +148,11 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
   const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep);
   float remaining = avail.y;
   if (app.open(Panel::Tokens)) {
-    const float h = fs * 6.2f;
+    // as tall as the chips need (1 to 3 rows visible; more scroll)
+    float chips_w = 0;
+    for (const std::string& t : snap.token_texts) chips_w += ImGui::CalcTextSize(t.c_str()).x + fs * 0.8f;
+    const float chip_rows = std::clamp(std::ceil(chips_w / std::max(1.0f, right_w - fs * 2)), 1.0f, 3.0f);
+    const float h = fs * (2.6f + 1.75f * chip_rows);
     if (begin_region("tokens", ImVec2(right_w, h))) draw_tokens_panel(app, snap);
     ImGui::EndChild();
     remaining -= h + style.ItemSpacing.y;
@@ -157,7 +162,7 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
   float grid_h = remaining;
   if (app.open(Panel::CacheGrid) && any_tab) {
     const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
-    const float wanted = rows * fs * 2.2f + fs * 7.5f;
+    const float wanted = rows * fs * 1.7f + fs * 7.5f;
     grid_h = std::clamp(wanted, remaining * 0.35f, remaining * 0.6f);
   }
   const float tabs_h = any_tab ? (app.open(Panel::CacheGrid) ? remaining - grid_h - style.ItemSpacing.y : remaining) : 0.0f;

@@ -47,7 +47,6 @@ bool draw_plot(const char* id, const PlotOptions& o, const std::vector<PlotSerie
   ImGui::InvisibleButton("plot", size);
   const bool hovered = ImGui::IsItemHovered();
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  const ImGuiStyle& style = ImGui::GetStyle();
   const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
   const ImU32 dim_col = ImGui::GetColorU32(ImGuiCol_TextDisabled);
   const ImU32 grid_col = ImGui::GetColorU32(ImGuiCol_Border, 0.5f);
@@ -69,15 +68,23 @@ bool draw_plot(const char* id, const PlotOptions& o, const std::vector<PlotSerie
   if (empty) { x1 = x0 + 1; y0 = 0; y1 = 1; }
   if (x1 <= x0) x1 = x0 + 1;
   auto fy = [&](double v) { return o.log_y ? std::log10(std::max(v, 1e-300)) : v; };
-  // headroom above the data for the legend
-  const double legend_room = 1.0 + 0.12 * static_cast<double>(series.size());
   double ly0 = o.log_y ? std::floor(fy(y0)) : std::min(0.0, y0);
-  double ly1 = o.log_y ? std::ceil(fy(y1) + 0.15 * static_cast<double>(series.size())) : y1 * legend_room;
+  double ly1 = o.log_y ? std::ceil(fy(y1)) : y1 * 1.05;
   if (ly1 <= ly0) ly1 = ly0 + 1;
 
   // plot area leaves room for tick labels and axis titles
   const float left = origin.x + fh * 4.2f, right = origin.x + size.x - fh * 0.8f;
-  const float top = origin.y + fh * 0.6f, bottom = origin.y + size.y - fh * 2.6f;
+  // legend: one row of entries above the plot area (never covering data); wraps if narrow
+  float legend_rows = 1;
+  {
+    float x = fh * 4.2f;
+    for (const auto& s : series) {
+      const float w = fh * 2.0f + ImGui::CalcTextSize(s.label.c_str()).x + fh;
+      if (x + w > size.x && x > fh * 4.2f) { legend_rows += 1; x = fh * 4.2f; }
+      x += w;
+    }
+  }
+  const float top = origin.y + fh * (0.4f + 1.25f * legend_rows), bottom = origin.y + size.y - fh * 2.6f;
   auto px = [&](double x) { return left + static_cast<float>((x - x0) / (x1 - x0)) * (right - left); };
   auto py = [&](double y) { return bottom - static_cast<float>((fy(y) - ly0) / (ly1 - ly0)) * (bottom - top); };
   dl->AddRectFilled(ImVec2(left, top), ImVec2(right, bottom), ImGui::GetColorU32(ImGuiCol_FrameBg, 0.5f));
@@ -141,17 +148,18 @@ bool draw_plot(const char* id, const PlotOptions& o, const std::vector<PlotSerie
   }
   dl->PopClipRect();
 
-  // legend (top-right, inside the plot)
-  float ly = top + 4;
-  float legend_w = 0;
-  for (const auto& s : series) legend_w = std::max(legend_w, ImGui::CalcTextSize(s.label.c_str()).x);
-  for (const auto& s : series) {
-    const float lx = right - legend_w - fh * 2.2f;
-    dl->AddRectFilled(ImVec2(lx - 4, ly - 1), ImVec2(right - 2, ly + fh + 1), ImGui::GetColorU32(ImGuiCol_WindowBg, 0.85f));
-    if (s.dashed) dashed_line(dl, ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 2.5f);
-    else dl->AddLine(ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 3.0f);
-    dl->AddText(ImVec2(lx + fh * 1.8f, ly), text_col, s.label.c_str());
-    ly += fh + style.ItemSpacing.y * 0.5f;
+  // legend entries, left to right above the plot
+  {
+    float lx = left, ly = origin.y + fh * 0.2f;
+    for (const auto& s : series) {
+      const float w = fh * 2.0f + ImGui::CalcTextSize(s.label.c_str()).x + fh;
+      if (lx + w > origin.x + size.x && lx > left) { lx = left; ly += fh * 1.25f; }
+      if (!s.line) dl->AddCircleFilled(ImVec2(lx + fh * 0.7f, ly + fh / 2), fh * 0.25f, s.color);
+      else if (s.dashed) dashed_line(dl, ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 2.5f);
+      else dl->AddLine(ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 3.0f);
+      dl->AddText(ImVec2(lx + fh * 1.8f, ly), text_col, s.label.c_str());
+      lx += w;
+    }
   }
   if (empty) {
     const char* msg = "no data yet: step or play to fill this plot";

@@ -20,7 +20,7 @@ void draw_plots_panel(AppState& app, const Snapshot& snap) {
   std::vector<PlotSeries> latency(3);
   latency[0] = {"cache on", {}, {}, pal.series_cache_on, false, true};
   latency[1] = {"cache off", {}, {}, pal.series_cache_off, false, true};
-  latency[2] = {"prompt / rebuild (prefill)", {}, {}, pal.series_allocated, false, true};
+  latency[2] = {"prefill (prompt, rebuild)", {}, {}, pal.series_allocated, false, true};
   latency[2].line = false;
   int previous = -1;  // which series the previous step went to: a switch breaks the line (NaN gap)
   for (std::size_t i = 0; i < snap.history.size(); ++i) {
