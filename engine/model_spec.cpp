@@ -1,11 +1,11 @@
-// Model spec parsing and random model construction. Loading Hugging Face directories belongs to the
-// real-models work; until it lands a directory spec gets a clear "not supported yet" error.
+// Model spec parsing and random model construction; directories go to hf_model.cpp.
 #include "model_spec.hpp"
 
 #include <charconv>
 #include <filesystem>
 
 #include "errors.hpp"
+#include "hf_model.hpp"
 
 namespace kvlab {
 
@@ -46,14 +46,7 @@ LoadedModel load_model(std::string_view spec) {
       throw ModelLoadError("unknown random model '" + std::string(rest) + "': choose one of " + model_preset_names());
     return make_random_model(preset->config, seed, "random:" + preset->name + " (seed " + std::to_string(seed) + ")");
   }
-  const std::filesystem::path path{std::string(spec)};
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    throw ModelLoadError("model '" + std::string(spec) + "' not found: " + model_spec_help());
-  if (!std::filesystem::is_directory(path, ec))
-    throw ModelLoadError("'" + std::string(spec) + "' is a file, but a model is a directory (config.json + model.safetensors)");
-  throw ModelLoadError("cannot open '" + std::string(spec) +
-                       "': loading Hugging Face model directories is not supported in this build yet; use 'default' or 'random:NAME'");
+  return load_hf_model_dir(std::filesystem::path{std::string(spec)});
 }
 
 }  // namespace kvlab

@@ -23,6 +23,7 @@ struct LoadedModel {
   std::shared_ptr<const Gpt> gpt;
   std::shared_ptr<const Tokenizer> tokenizer;
   std::string name;  // e.g. "random:tinygpt (seed 0)"
+  std::vector<std::string> warnings;  // e.g. NaN/Inf found in weights: shown, not fatal
 };
 
 struct TopLogit {

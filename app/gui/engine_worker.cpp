@@ -319,6 +319,7 @@ void EngineWorker::publish() {
     snap->config = s.model.gpt->config();
     snap->tokenizer_kind = s.model.tokenizer ? s.model.tokenizer->kind() : "";
     snap->weight_bytes = s.model.gpt->weights().bytes();
+    snap->model_warnings = s.model.warnings;
   }
   if (s.session) {
     const GenerationSession& g = *s.session;

@@ -1,0 +1,196 @@
+// safetensors parsing and validation. Every failure is one ModelLoadError that names the file and,
+// where there is one, the tensor. Arithmetic on sizes is overflow-checked: a header may claim anything.
+#include "safetensors.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+
+namespace kvlab {
+
+namespace {
+constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;  // real GPT-2 headers are ~15 KB
+constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;
+
+std::size_t dtype_size(StDtype d) { return d == StDtype::F32 ? 4 : 2; }
+}  // namespace
+
+const char* st_dtype_name(StDtype d) { return d == StDtype::F32 ? "F32" : d == StDtype::F16 ? "F16" : "BF16"; }
+
+float f16_to_f32(std::uint16_t h) {
+  const std::uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
+  std::uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;  // +-0
+    } else {        // subnormal: normalise
+      int e = -1;
+      std::uint32_t m = mant;
+      do { ++e; m <<= 1; } while ((m & 0x400u) == 0);
+      bits = sign | ((127 - 15 - e) << 23) | ((m & 0x3FFu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_f32(std::uint16_t b) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept { *this = std::move(o); }
+
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
+  if (this != &o) {
+    if (mapping_) munmap(mapping_, size_);
+    origin_ = std::move(o.origin_);
+    owned_ = std::move(o.owned_);
+    mapping_ = o.mapping_;
+    size_ = o.size_;
+    data_start_ = o.data_start_;
+    entries_ = std::move(o.entries_);
+    base_ = mapping_ ? static_cast<const unsigned char*>(mapping_) : reinterpret_cast<const unsigned char*>(owned_.data());
+    o.mapping_ = nullptr;
+    o.base_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (mapping_) munmap(mapping_, size_);
+}
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  SafetensorsFile f;
+  f.origin_ = path.string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ModelLoadError(f.origin_ + ": cannot open the file (" + std::strerror(errno) + ")");
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ModelLoadError(f.origin_ + ": not a regular file");
+  }
+  f.size_ = static_cast<std::size_t>(st.st_size);
+  if (f.size_ > 0) {
+    void* m = mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      ::close(fd);
+      throw ModelLoadError(f.origin_ + ": cannot map the file into memory (" + std::strerror(errno) + ")");
+    }
+    f.mapping_ = m;
+    f.base_ = static_cast<const unsigned char*>(m);
+  }
+  ::close(fd);
+  f.parse();
+  return f;
+}
+
+SafetensorsFile SafetensorsFile::from_bytes(std::string bytes, std::string origin) {
+  SafetensorsFile f;
+  f.origin_ = std::move(origin);
+  f.owned_ = std::move(bytes);
+  f.base_ = reinterpret_cast<const unsigned char*>(f.owned_.data());
+  f.size_ = f.owned_.size();
+  f.parse();
+  return f;
+}
+
+void SafetensorsFile::parse() {
+  auto fail = [&](const std::string& why) { throw ModelLoadError(origin_ + ": " + why); };
+  if (size_ == 0) fail("the file is empty (not a safetensors file)");
+  if (size_ < 8) fail("the file is " + std::to_string(size_) + " bytes, too short for a safetensors header");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | base_[i];
+  if (n > kMaxHeaderBytes)
+    fail("the header claims to be " + std::to_string(n) + " bytes; more than 100 MB is not a real model header");
+  if (n > size_ - 8)
+    fail("the header claims " + std::to_string(n) + " bytes but the file has only " + std::to_string(size_ - 8) +
+         " after the length: the file is truncated");
+  data_start_ = 8 + static_cast<std::size_t>(n);
+  const std::size_t data_size = size_ - data_start_;
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(base_ + 8), reinterpret_cast<const char*>(base_ + data_start_));
+  } catch (const nlohmann::json::exception& e) {
+    fail(std::string("the header is not valid JSON (") + e.what() + ")");
+  }
+  if (!header.is_object()) fail("the header is not a JSON object");
+  for (const auto& [name, v] : header.items()) {
+    if (name == "__metadata__") continue;
+    auto bad = [&](const std::string& why) { fail("tensor '" + name + "': " + why); };
+    if (!v.is_object()) bad("its entry is not an object");
+    if (!v.contains("dtype") || !v["dtype"].is_string()) bad("missing \"dtype\"");
+    if (!v.contains("shape") || !v["shape"].is_array()) bad("missing \"shape\"");
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2) bad("\"data_offsets\" must be [begin, end]");
+    SafetensorsEntry e;
+    e.name = name;
+    const std::string dtype = v["dtype"].get<std::string>();
+    if (dtype == "F32") e.dtype = StDtype::F32;
+    else if (dtype == "F16") e.dtype = StDtype::F16;
+    else if (dtype == "BF16") e.dtype = StDtype::BF16;
+    else bad("dtype " + dtype + " is not supported (F32, F16 and BF16 are)");
+    std::uint64_t numel = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_integer() || d.get<std::int64_t>() < 0 || d.get<std::int64_t>() > kMaxDim) bad("shape has an invalid dimension");
+      const auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
+      if (dim != 0 && numel > (std::uint64_t{1} << 50) / dim) bad("shape is absurdly large");
+      numel *= dim;
+      e.shape.push_back(static_cast<std::int64_t>(dim));
+    }
+    for (const auto& o : v["data_offsets"])
+      if (!o.is_number_unsigned() && !(o.is_number_integer() && o.get<std::int64_t>() >= 0)) bad("data_offsets must be non-negative integers");
+    const auto begin = v["data_offsets"][0].get<std::uint64_t>(), end = v["data_offsets"][1].get<std::uint64_t>();
+    if (begin > end) bad("data_offsets begin " + std::to_string(begin) + " is after end " + std::to_string(end));
+    if (end > data_size)
+      bad("data_offsets end " + std::to_string(end) + " is outside the data section (" + std::to_string(data_size) + " bytes)");
+    if (end - begin != numel * dtype_size(e.dtype))
+      bad("holds " + std::to_string(end - begin) + " bytes but " + dtype + " x shape needs " +
+          std::to_string(numel * dtype_size(e.dtype)));
+    e.begin = static_cast<std::size_t>(begin);
+    e.end = static_cast<std::size_t>(end);
+    e.numel = static_cast<std::size_t>(numel);
+    entries_.push_back(std::move(e));
+  }
+  std::vector<const SafetensorsEntry*> by_offset;
+  for (const auto& e : entries_) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
+  for (std::size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end)
+      fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data section");
+}
+
+const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+void SafetensorsFile::read_f32(const SafetensorsEntry& e, float* out) const {
+  const unsigned char* p = base_ + data_start_ + e.begin;
+  if (e.dtype == StDtype::F32) {
+    std::memcpy(out, p, e.numel * 4);  // little-endian on every machine we build for
+    return;
+  }
+  for (std::size_t i = 0; i < e.numel; ++i) {
+    const auto v = static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+    out[i] = e.dtype == StDtype::F16 ? f16_to_f32(v) : bf16_to_f32(v);
+  }
+}
+
+}  // namespace kvlab

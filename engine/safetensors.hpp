@@ -1,0 +1,57 @@
+// Reads the safetensors format (8-byte little-endian header length, JSON header, raw data) from a
+// memory-mapped file or from bytes, validating everything before trusting it: sizes, offsets,
+// overlaps, dtypes, shapes. Converts F16/BF16 to F32 on request. Writes nothing.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvlab {
+
+enum class StDtype { F32, F16, BF16 };
+const char* st_dtype_name(StDtype d);
+
+struct SafetensorsEntry {
+  std::string name;
+  StDtype dtype = StDtype::F32;
+  std::vector<std::int64_t> shape;
+  std::size_t begin = 0, end = 0;  // byte offsets inside the data section
+  std::size_t numel = 0;
+};
+
+class SafetensorsFile {
+ public:
+  // Maps the file read-only. Throws ModelLoadError naming the file (and tensor) on any problem.
+  static SafetensorsFile open(const std::filesystem::path& path);
+  // Parses bytes held in memory (tests, fuzzing). `origin` names them in messages.
+  static SafetensorsFile from_bytes(std::string bytes, std::string origin);
+  SafetensorsFile(SafetensorsFile&&) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
+  ~SafetensorsFile();
+
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }
+  const SafetensorsEntry* find(std::string_view name) const;
+  // Copies the tensor into `out` (numel floats), converting F16/BF16.
+  void read_f32(const SafetensorsEntry& e, float* out) const;
+  const std::string& origin() const { return origin_; }
+
+ private:
+  SafetensorsFile() = default;
+  void parse();
+  std::string origin_;
+  std::string owned_;               // from_bytes
+  const unsigned char* base_ = nullptr;
+  std::size_t size_ = 0;
+  void* mapping_ = nullptr;         // mmap'd region (open)
+  std::size_t data_start_ = 0;
+  std::vector<SafetensorsEntry> entries_;
+};
+
+float f16_to_f32(std::uint16_t h);
+float bf16_to_f32(std::uint16_t b);
+
+}  // namespace kvlab

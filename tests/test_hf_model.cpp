@@ -1,0 +1,226 @@
+// Hugging Face GPT-2 directories: both layouts and F16 match the independent PyTorch reference
+// (tools/make_interop.py), and every malformed-file case gets its clear error (no crash).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "gpt.hpp"
+#include "hf_model.hpp"
+#include "model_spec.hpp"
+#include "safetensors.hpp"
+
+using namespace kvlab;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kInterop = std::string(KVLAB_TEST_DATA) + "/interop";
+
+// A safetensors file from (name, dtype, shape, raw bytes) entries, offsets as given or computed.
+struct Tensor { std::string name, dtype; std::vector<std::int64_t> shape; std::string bytes; std::string offsets; };
+std::string safetensors_bytes(const std::vector<Tensor>& tensors, std::string header_override = "") {
+  nlohmann::json h = nlohmann::json::object();
+  std::string data;
+  for (const auto& t : tensors) {
+    nlohmann::json e{{"dtype", t.dtype}, {"shape", t.shape}};
+    e["data_offsets"] = t.offsets.empty() ? nlohmann::json::array({data.size(), data.size() + t.bytes.size()}) : nlohmann::json::parse(t.offsets);
+    h[t.name] = e;
+    data += t.bytes;
+  }
+  const std::string header = header_override.empty() ? h.dump() : header_override;
+  std::string out(8, '\0');
+  std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  return out + header + data;
+}
+std::string floats(std::size_t n, float v = 0.5f) {
+  std::string b(n * 4, '\0');
+  for (std::size_t i = 0; i < n; ++i) std::memcpy(&b[i * 4], &v, 4);
+  return b;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("kvlab_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++))) {
+    fs::create_directories(path);
+  }
+  ~TempDir() { std::error_code ec; fs::remove_all(path, ec); }
+  static int& counter() { static int c = 0; return c; }
+  void write(const std::string& name, const std::string& content) const { std::ofstream(path / name, std::ios::binary) << content; }
+};
+
+// A valid tiny model directory (2 layers, C=8, vocab 96, T=8) written from a random engine model.
+void write_valid_model(const TempDir& d, std::string prefix = "") {
+  const GptConfig c{96, 8, 8, 2, 2};
+  const LoadedModel m = make_random_model(c, 3, "x");
+  std::vector<Tensor> ts;
+  for (const auto& t : m.gpt->weights().tensors()) {
+    std::string bytes(t.numel() * 4, '\0');
+    std::memcpy(bytes.data(), m.gpt->weights().data(t), bytes.size());
+    ts.push_back({prefix + t.name, "F32", t.shape, bytes, ""});
+  }
+  d.write("model.safetensors", safetensors_bytes(ts));
+  d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":"gelu_new"})");
+  nlohmann::json chars = CharTokenizer::printable_ascii_symbols();
+  d.write("kvlab_chars.json", chars.dump());
+}
+}  // namespace
+
+TEST_CASE("HF GPT-2 directories in both layouts and F16 match the PyTorch reference", "[hf]") {
+  std::ifstream f(kInterop + "/reference.json");
+  REQUIRE(f.good());
+  const nlohmann::json ref = nlohmann::json::parse(f);
+  for (const char* dir : {"hub_f32", "pretrained_f32", "hub_f16"}) {
+    const bool f16 = std::string(dir) == "hub_f16";
+    const LoadedModel m = load_hf_model_dir(kInterop + "/" + dir);
+    CHECK(m.warnings.empty());
+    for (const auto& r : ref[f16 ? "f16" : "f32"]) {
+      const auto prompt = r["prompt"].get<std::vector<int>>();
+      const RowMatrix logits = forward_all_positions(*m.gpt, prompt);
+      const auto expected = r["last_logits"].get<std::vector<float>>();
+      double worst = 0;
+      for (std::size_t v = 0; v < expected.size(); ++v)
+        worst = std::max(worst, std::fabs(static_cast<double>(logits(logits.rows() - 1, static_cast<Eigen::Index>(v))) - expected[v]));
+      INFO(dir << ", prompt of " << prompt.size());
+      CHECK(worst < 1e-4);
+      for (bool cache : {true, false}) {
+        SessionOptions o;
+        o.use_cache = cache;
+        GenerationSession s(m, o);
+        s.start(prompt);
+        std::vector<int> got;
+        for (int i = 0; i < 8; ++i) got.push_back(s.step_token().token_id);
+        CHECK(got == r["greedy"].get<std::vector<int>>());
+      }
+    }
+  }
+  // the CLI's model spec reaches the same loader
+  CHECK(load_model(kInterop + "/hub_f32").name == "hub_f32");
+}
+
+TEST_CASE("F16 and BF16 conversion handles zeros, subnormals, infinities and NaN", "[safetensors]") {
+  CHECK(f16_to_f32(0x3C00) == 1.0f);
+  CHECK(f16_to_f32(0xC000) == -2.0f);
+  CHECK(f16_to_f32(0x0000) == 0.0f);
+  CHECK(f16_to_f32(0x0001) == Approx(5.9604645e-8f));  // smallest subnormal
+  CHECK(f16_to_f32(0x7BFF) == 65504.0f);
+  CHECK(std::isinf(f16_to_f32(0x7C00)));
+  CHECK(std::isnan(f16_to_f32(0x7E00)));
+  CHECK(bf16_to_f32(0x3F80) == 1.0f);
+}
+
+TEST_CASE("malformed safetensors files get one clear error each", "[safetensors]") {
+  auto err = [](const std::string& bytes) -> std::string {
+    try {
+      SafetensorsFile::from_bytes(bytes, "bad.safetensors");
+    } catch (const ModelLoadError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string ok = safetensors_bytes({{"a", "F32", {2, 2}, floats(4), ""}});
+  CHECK_NOTHROW(SafetensorsFile::from_bytes(ok, "ok"));
+  CHECK_THAT(err(""), Catch::Contains("empty"));
+  CHECK_THAT(err("abc"), Catch::Contains("too short"));
+  CHECK_THAT(err(ok.substr(0, 20)), Catch::Contains("truncated"));
+  std::string huge = ok;
+  huge[7] = 0x10;  // 2^60
+  CHECK_THAT(err(huge), Catch::Contains("100 MB"));
+  CHECK_THAT(err(safetensors_bytes({}, "{not json")), Catch::Contains("not valid JSON"));
+  CHECK_THAT(err(safetensors_bytes({}, "[1,2]")), Catch::Contains("not a JSON object"));
+  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2, 2}, floats(4), "[0, 64]"}})), Catch::Contains("outside the data"));
+  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2, 2}, floats(4), "[0, 12]"}})), Catch::Contains("needs 16"));
+  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2}, floats(2), ""}, {"b", "F32", {2}, floats(2), "[4, 12]"}})),
+             Catch::Contains("overlap"));
+  CHECK_THAT(err(safetensors_bytes({{"a", "I64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("I64 is not supported"));
+  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {-1}, floats(1), ""}})), Catch::Contains("invalid dimension"));
+  CHECK_THAT(err(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1]}})")), Catch::Contains("data_offsets"));
+  CHECK_THAT(err(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})")),
+             Catch::Contains("absurdly large"));
+}
+
+TEST_CASE("malformed model directories get one clear error each", "[hf]") {
+  {
+    TempDir d;
+    write_valid_model(d);
+    CHECK_NOTHROW(load_hf_model_dir(d.path));
+    write_valid_model(d, "transformer.");
+    CHECK_NOTHROW(load_hf_model_dir(d.path));
+  }
+  {
+    TempDir d;
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no config.json"));
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path / "nope"), Catch::Contains("not found"));
+    d.write("file.txt", "x");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path / "file.txt"), Catch::Contains("is a file"));
+  }
+  {  // a required tensor missing
+    TempDir d;
+    write_valid_model(d);
+    const auto full = SafetensorsFile::open(d.path / "model.safetensors");
+    std::vector<Tensor> ts;
+    for (const auto& e : full.entries()) {
+      if (e.name == "h.1.mlp.c_fc.bias") continue;
+      std::string bytes(e.numel * 4, '\0');
+      full.read_f32(e, reinterpret_cast<float*>(bytes.data()));
+      ts.push_back({e.name, "F32", e.shape, bytes, ""});
+    }
+    d.write("model.safetensors", safetensors_bytes(ts));
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("'h.1.mlp.c_fc.bias' is missing"));
+  }
+  {  // shape disagreeing with config.json
+    TempDir d;
+    write_valid_model(d);
+    d.write("config.json", R"({"vocab_size":96,"n_positions":16,"n_embd":8,"n_layer":2,"n_head":2})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("wpe.weight") && Catch::Contains("(16, 8)"));
+  }
+  {  // config problems
+    TempDir d;
+    write_valid_model(d);
+    d.write("config.json", "{oops");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("not valid JSON"));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("missing \"n_head\""));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":"relu"})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("relu"));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"n_inner":100})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("n_inner"));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":3})");
+    CHECK_THROWS_AS(load_hf_model_dir(d.path), ConfigError);
+    // more memory than the machine has: refused before allocating
+    d.write("config.json", R"({"vocab_size":50257,"n_positions":65536,"n_embd":65536,"n_layer":256,"n_head":64})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("MiB"));
+  }
+  {  // tokenizer files
+    TempDir d;
+    write_valid_model(d);
+    fs::remove(d.path / "kvlab_chars.json");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no tokenizer files"));
+    d.write("kvlab_chars.json", R"(["a","a"])");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("twice"));
+  }
+  {  // NaN in weights: loads, with a warning the UI shows
+    TempDir d;
+    write_valid_model(d);
+    const auto full = SafetensorsFile::open(d.path / "model.safetensors");
+    std::vector<Tensor> ts;
+    for (const auto& e : full.entries()) {
+      std::string bytes(e.numel * 4, '\0');
+      full.read_f32(e, reinterpret_cast<float*>(bytes.data()));
+      if (e.name == "h.0.ln_1.bias") {
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(bytes.data(), &nan, 4);
+      }
+      ts.push_back({e.name, "F32", e.shape, bytes, ""});
+    }
+    d.write("model.safetensors", safetensors_bytes(ts));
+    const LoadedModel m = load_hf_model_dir(d.path);
+    REQUIRE(m.warnings.size() == 1);
+    CHECK_THAT(m.warnings[0], Catch::Contains("h.0.ln_1.bias") && Catch::Contains("NaN"));
+  }
+}
