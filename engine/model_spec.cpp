@@ -2,6 +2,7 @@
 #include "model_spec.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 
 #include "errors.hpp"
@@ -26,9 +27,28 @@ LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::
   return m;
 }
 
+std::filesystem::path default_model_dir() {
+  // KVLAB_ASSETS overrides; otherwise the source tree's assets/ (the build knows where it is)
+  if (const char* env = std::getenv("KVLAB_ASSETS"); env && *env) return std::filesystem::path(env) / "default";
+#ifdef KVLAB_ASSETS_DIR
+  return std::filesystem::path(KVLAB_ASSETS_DIR) / "default";
+#else
+  return {};
+#endif
+}
+
 LoadedModel load_model(std::string_view spec) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
-  if (spec == "default") return load_model("random:tinygpt");
+  if (spec == "default") {
+    const std::filesystem::path dir = default_model_dir();
+    std::error_code ec;
+    if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
+      LoadedModel m = load_hf_model_dir(dir);
+      m.name = "default (" + m.name + ")";
+      return m;
+    }
+    return load_model("random:tinygpt");  // no shipped model found: still something to show
+  }
   if (spec.substr(0, 7) == "random:") {
     std::string_view rest = spec.substr(7);
     std::uint64_t seed = 0;

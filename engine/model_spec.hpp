@@ -1,6 +1,7 @@
 // Turns a model spec into a LoadedModel: "default", "random:PRESET[:seed=N]", or a model directory.
 // Every failure is a ModelLoadError/ConfigError whose message says what to type instead.
 #pragma once
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,8 @@ namespace kvlab {
 // Builds a random-weight model of `config` with a character tokenizer (printable ASCII + newline).
 LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name);
 LoadedModel load_model(std::string_view spec);
+// Where "default" is looked for: $KVLAB_ASSETS/default, else the source tree's assets/default.
+std::filesystem::path default_model_dir();
 std::string model_spec_help();  // one line listing what specs are accepted
 
 }  // namespace kvlab

@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
 
   const int engine_threads = threads > 0 ? threads : std::max(1, kvlab::default_thread_count() - 1);
   int exit_code = 0;
+  std::chrono::steady_clock::time_point closing;
   {
     EngineWorker worker(model, prompt, engine_threads);
     AppState app(worker);
@@ -191,7 +192,11 @@ int main(int argc, char** argv) {
     if (runner)
       std::fprintf(stderr, "kvlab: %ld frames, mean %.1f ms (%.0f fps), worst %.1f ms\n", frame_count,
                    frame_sum / std::max(1L, frame_count), 1000.0 * frame_count / std::max(1.0, frame_sum), worst);
+    closing = std::chrono::steady_clock::now();
   }  // the worker is stopped and joined here, before the GL context goes away
+  if (!script_path.empty())
+    std::fprintf(stderr, "kvlab: engine worker stopped %.0f ms after closing\n",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - closing).count());
 
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();

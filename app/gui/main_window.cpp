@@ -64,6 +64,8 @@ void menu_bar(AppState& app, const Snapshot& snap) {
     ImGui::TextUnformatted("Ctrl+Enter            start with the prompt");
     ImGui::EndMenu();
   }
+  if (ImGui::SmallButton("Screenshot (F12)")) app.want_screenshot = true;
+  item_tooltip("Save the window as a PNG file in the current folder.");
   // right side: frame time, so a teacher can see the app keeps up
   float mean = 0, worst = 0;
   if (!app.frame_ms.empty()) {

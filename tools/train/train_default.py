@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+# Trains KV Cache Lab's default model: a small character-level GPT-2 (the engine's exact architecture)
+# on the corpus from prepare_corpus.sh, and saves it as a Hugging Face GPT-2 directory
+# (config.json, model.safetensors, kvlab_chars.json) that the app's loader reads. Developer tool:
+# needs Debian's python3-torch (/usr/bin/python3); never needed to build, run or test the app.
+import argparse
+import json
+import math
+import os
+import struct
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CHARS = ["\n"] + [chr(c) for c in range(32, 127)]  # the engine's printable-ASCII vocabulary
+
+
+class Block(nn.Module):
+    def __init__(self, C, H):
+        super().__init__()
+        self.H = H
+        self.ln_1, self.ln_2 = nn.LayerNorm(C, eps=1e-5), nn.LayerNorm(C, eps=1e-5)
+        self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") else None
+        if y is None:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.H)
+            att = att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf")).softmax(-1)
+            y = att @ v
+        x = x + self.attn_proj(y.transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self, V, T, C, L, H):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+        self.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        self.ln_f = nn.LayerNorm(C, eps=1e-5)
+        for name, p in self.named_parameters():  # GPT-2 initialisation
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if name.endswith("proj.weight") else 0.02)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for b in self.h:
+            x = b(x)
+        return self.ln_f(x) @ self.wte.weight.T  # LM head tied to wte
+
+
+def export(model, cfg, out_dir):
+    """Hugging Face GPT-2 hub layout; Linear weights transposed to Conv1D's (in, out)."""
+    os.makedirs(out_dir, exist_ok=True)
+    t = {"wte.weight": model.wte.weight, "wpe.weight": model.wpe.weight}
+    for i, b in enumerate(model.h):
+        p = f"h.{i}."
+        t[p + "ln_1.weight"], t[p + "ln_1.bias"] = b.ln_1.weight, b.ln_1.bias
+        t[p + "attn.c_attn.weight"], t[p + "attn.c_attn.bias"] = b.c_attn.weight.T, b.c_attn.bias
+        t[p + "attn.c_proj.weight"], t[p + "attn.c_proj.bias"] = b.attn_proj.weight.T, b.attn_proj.bias
+        t[p + "ln_2.weight"], t[p + "ln_2.bias"] = b.ln_2.weight, b.ln_2.bias
+        t[p + "mlp.c_fc.weight"], t[p + "mlp.c_fc.bias"] = b.c_fc.weight.T, b.c_fc.bias
+        t[p + "mlp.c_proj.weight"], t[p + "mlp.c_proj.bias"] = b.mlp_proj.weight.T, b.mlp_proj.bias
+    t["ln_f.weight"], t["ln_f.bias"] = model.ln_f.weight, model.ln_f.bias
+    header, blobs, off = {}, [], 0
+    for k, v in t.items():
+        raw = v.detach().float().contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(os.path.join(out_dir, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": cfg["V"], "n_positions": cfg["T"],
+              "n_ctx": cfg["T"], "n_embd": cfg["C"], "n_layer": cfg["L"], "n_head": cfg["H"], "n_inner": None,
+              "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(out_dir, "kvlab_chars.json"), "w") as f:
+        json.dump(CHARS, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="/tmp/kvlab-corpus.txt")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "default"))
+    ap.add_argument("--minutes", type=float, default=55.0, help="wall-clock training budget")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--context", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    text = open(args.corpus).read()
+    stoi = {c: i for i, c in enumerate(CHARS)}
+    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    n_val = len(data) // 50
+    train, val = data[:-n_val], data[-n_val:]
+    cfg = {"V": len(CHARS), "T": args.context, "C": args.width, "L": args.layers, "H": args.heads}
+    model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"])
+    print("parameters:", sum(p.numel() for p in model.parameters()), flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
+    gen = torch.Generator().manual_seed(args.seed)
+
+    def batch(split):
+        d = train if split == "train" else val
+        ix = torch.randint(len(d) - cfg["T"] - 1, (args.batch,), generator=gen)
+        return torch.stack([d[i:i + cfg["T"]] for i in ix]), torch.stack([d[i + 1:i + 1 + cfg["T"]] for i in ix])
+
+    @torch.no_grad()
+    def val_loss():
+        model.eval()
+        g = torch.Generator().manual_seed(0)
+        losses = []
+        for _ in range(8):
+            ix = torch.randint(len(val) - cfg["T"] - 1, (16,), generator=g)
+            x = torch.stack([val[i:i + cfg["T"]] for i in ix])
+            y = torch.stack([val[i + 1:i + 1 + cfg["T"]] for i in ix])
+            losses.append(F.cross_entropy(model(x).view(-1, cfg["V"]), y.view(-1)).item())
+        model.train()
+        return sum(losses) / len(losses)
+
+    start = time.time()
+    budget = args.minutes * 60
+    step = 0
+    while True:
+        elapsed = time.time() - start
+        if elapsed > budget:
+            break
+        frac = elapsed / budget  # cosine schedule over wall-clock time, short warm-up
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = batch("train")
+        loss = F.cross_entropy(model(x).view(-1, cfg["V"]), y.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 100 == 0:
+            print(f"step {step} loss {loss.item():.3f} lr {lr:.2e} {elapsed / 60:.1f} min", flush=True)
+        if step % 500 == 0 and step:
+            print(f"  val loss {val_loss():.3f}", flush=True)
+            export(model, cfg, args.out)  # a usable model at every checkpoint
+        step += 1
+    v = val_loss()
+    export(model, cfg, args.out)
+    print(f"done: {step} steps in {(time.time() - start) / 60:.1f} min, final val loss {v:.3f}", flush=True)
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump({"steps": step, "minutes": round((time.time() - start) / 60, 1), "val_loss": round(v, 4),
+                   "seed": args.seed, "config": cfg, "batch": args.batch, "lr": args.lr,
+                   "corpus": "King James Version (Debian bible-kjv-text), verse references removed"}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
