@@ -71,15 +71,15 @@ void write_valid_model(const TempDir& d, std::string prefix = "") {
 }
 }  // namespace
 
-TEST_CASE("HF GPT-2 directories in both layouts and F16 match the PyTorch reference", "[hf]") {
+TEST_CASE("HF GPT-2 directories in both layouts, F16 and BF16 match the PyTorch reference", "[hf]") {
   std::ifstream f(kInterop + "/reference.json");
   REQUIRE(f.good());
   const nlohmann::json ref = nlohmann::json::parse(f);
-  for (const char* dir : {"hub_f32", "pretrained_f32", "hub_f16"}) {
-    const bool f16 = std::string(dir) == "hub_f16";
+  for (const std::string dir : {"hub_f32", "pretrained_f32", "hub_f16", "hub_bf16"}) {
+    const char* reference = dir == "hub_f16" ? "f16" : dir == "hub_bf16" ? "bf16" : "f32";
     const LoadedModel m = load_hf_model_dir(kInterop + "/" + dir);
     CHECK(m.warnings.empty());
-    for (const auto& r : ref[f16 ? "f16" : "f32"]) {
+    for (const auto& r : ref[reference]) {
       const auto prompt = r["prompt"].get<std::vector<int>>();
       const RowMatrix logits = forward_all_positions(*m.gpt, prompt);
       const auto expected = r["last_logits"].get<std::vector<float>>();

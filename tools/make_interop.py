@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Writes tests/data/interop/: a tiny random GPT-2 saved as Hugging Face model directories in both
 # tensor layouts (hub names, and save_pretrained's "transformer." names with lm_head and attention
-# buffers), in F32 and F16, plus reference logits and greedy continuations from the independent
+# buffers), in F32, F16 and BF16, plus reference logits and greedy continuations from the independent
 # float64 PyTorch forward in make_golden.py. Developer tool (needs /usr/bin/python3 with torch).
 import json
 import os
@@ -39,8 +39,10 @@ def write_safetensors(path, tensors, dtype):
     """Our own writer: 8-byte LE header length, JSON header (offsets relative to the data), raw data."""
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
-        t = t.to(torch.float16 if dtype == "F16" else torch.float32).contiguous()
-        raw = t.numpy().tobytes()
+        if dtype == "BF16":  # numpy has no bfloat16: reinterpret the 16-bit patterns
+            raw = t.to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
+        else:
+            raw = t.to(torch.float16 if dtype == "F16" else torch.float32).contiguous().numpy().tobytes()
         header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
@@ -88,11 +90,13 @@ def main():
         pretrained[f"transformer.h.{l}.attn.masked_bias"] = torch.tensor(-1e4)
     write_dir("pretrained_f32", pretrained, "F32")
     write_dir("hub_f16", w, "F16")
+    write_dir("hub_bf16", w, "BF16")
     w16 = {k: v.half().float() for k, v in w.items()}  # the F16 directory's own reference
+    wbf16 = {k: v.bfloat16().float() for k, v in w.items()}
     g = torch.Generator().manual_seed(7)
     prompts = [torch.randint(0, CONFIG["vocab_size"], (n,), generator=g).tolist() for n in (1, 4, 9, 20)]
     ref = {"source": "tools/make_interop.py (independent float64 PyTorch forward)", "config": CONFIG,
-           "f32": references(w, prompts), "f16": references(w16, prompts)}
+           "f32": references(w, prompts), "f16": references(w16, prompts), "bf16": references(wbf16, prompts)}
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f, separators=(",", ":"))
     print("wrote", os.path.normpath(OUT))
