@@ -11,6 +11,7 @@ struct ConfigError : KvlabError { using KvlabError::KvlabError; };         // im
 struct InputError : KvlabError { using KvlabError::KvlabError; };          // prompt, flags, sampling
 struct TokenizerError : KvlabError { using KvlabError::KvlabError; };      // text the vocabulary lacks
 struct ModelLoadError : KvlabError { using KvlabError::KvlabError; };      // model spec / files
+struct LoadCancelled : KvlabError { using KvlabError::KvlabError; };      // the user stopped a load
 struct ContextFullError : KvlabError { using KvlabError::KvlabError; };    // no position left
 struct CacheError : KvlabError { using KvlabError::KvlabError; };          // base of KV-cache errors
 struct CacheLayerIndexError : CacheError { using CacheError::CacheError; };

@@ -64,7 +64,7 @@ std::string shape_text(const std::vector<std::int64_t>& s) {
 }
 }  // namespace
 
-LoadedModel load_hf_model_dir(const std::filesystem::path& dir) {
+LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadControl* control) {
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) throw ModelLoadError("model directory '" + dir.string() + "' not found");
   if (!std::filesystem::is_directory(dir, ec))
@@ -81,7 +81,10 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir) {
   const std::string prefix = file.find("transformer.wte.weight") ? "transformer." : "";
   GptWeights weights(config);  // refuses shapes the machine cannot hold, before allocating
   LoadedModel m;
+  std::size_t done = 0;
   for (const TensorInfo& t : weights.tensors()) {
+    if (control) control->report(done, weights.total_floats());
+    done += t.numel();
     const SafetensorsEntry* e = file.find(prefix + t.name);
     if (!e) throw ModelLoadError(weights_path.string() + ": tensor '" + prefix + t.name + "' is missing");
     if (e->shape != t.shape)

@@ -10,6 +10,6 @@ namespace kvlab {
 
 // Throws ModelLoadError (or ConfigError for impossible shapes) with one clear message naming the
 // file and tensor. NaN/Inf weights load, with a warning in LoadedModel::warnings.
-LoadedModel load_hf_model_dir(const std::filesystem::path& dir);
+LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadControl* control = nullptr);
 
 }  // namespace kvlab

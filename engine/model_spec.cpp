@@ -15,9 +15,9 @@ std::string model_spec_help() {
          "), or a model directory";
 }
 
-LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name) {
+LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name, const LoadControl* control) {
   GptWeights weights(config);
-  weights.init_random(seed);
+  weights.init_random(seed, control);
   std::vector<std::string> symbols = CharTokenizer::printable_ascii_symbols();
   if (static_cast<int>(symbols.size()) > config.vocab_size) symbols.resize(static_cast<std::size_t>(config.vocab_size));
   LoadedModel m;
@@ -37,17 +37,17 @@ std::filesystem::path default_model_dir() {
 #endif
 }
 
-LoadedModel load_model(std::string_view spec) {
+LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
   if (spec == "default") {
     const std::filesystem::path dir = default_model_dir();
     std::error_code ec;
     if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
-      LoadedModel m = load_hf_model_dir(dir);
+      LoadedModel m = load_hf_model_dir(dir, control);
       m.name = "default (" + m.name + ")";
       return m;
     }
-    return load_model("random:tinygpt");  // no shipped model found: still something to show
+    return load_model("random:tinygpt", control);  // no shipped model found: still something to show
   }
   if (spec.substr(0, 7) == "random:") {
     std::string_view rest = spec.substr(7);
@@ -64,9 +64,9 @@ LoadedModel load_model(std::string_view spec) {
     const auto preset = find_model_preset(rest);
     if (!preset)
       throw ModelLoadError("unknown random model '" + std::string(rest) + "': choose one of " + model_preset_names());
-    return make_random_model(preset->config, seed, "random:" + preset->name + " (seed " + std::to_string(seed) + ")");
+    return make_random_model(preset->config, seed, "random:" + preset->name + " (seed " + std::to_string(seed) + ")", control);
   }
-  return load_hf_model_dir(std::filesystem::path{std::string(spec)});
+  return load_hf_model_dir(std::filesystem::path{std::string(spec)}, control);
 }
 
 }  // namespace kvlab

@@ -10,8 +10,10 @@
 namespace kvlab {
 
 // Builds a random-weight model of `config` with a character tokenizer (printable ASCII + newline).
-LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name);
-LoadedModel load_model(std::string_view spec);
+LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name,
+                              const LoadControl* control = nullptr);
+// `control` (optional) reports progress and lets the caller cancel (LoadCancelled).
+LoadedModel load_model(std::string_view spec, const LoadControl* control = nullptr);
 // Where "default" is looked for: $KVLAB_ASSETS/default, else the source tree's assets/default.
 std::filesystem::path default_model_dir();
 std::string model_spec_help();  // one line listing what specs are accepted

@@ -127,10 +127,19 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 }  // namespace
 
-void GptWeights::init_random(std::uint64_t seed) {
+void LoadControl::report(std::size_t done, std::size_t total) const {
+  if (progress) progress->store(total ? static_cast<float>(done) / static_cast<float>(total) : 1.0f);
+  if (on_progress) on_progress();
+  if (cancel && cancel->load()) throw LoadCancelled("loading was cancelled; the previous model stays");
+}
+
+void GptWeights::init_random(std::uint64_t seed, const LoadControl* control) {
   SeededNormal rng{seed, false, 0.0};
   const float residual_std = 0.02f / std::sqrt(2.0f * static_cast<float>(config_.n_layer));
+  std::size_t done = 0;
   for (const auto& t : tensors_) {
+    if (control) control->report(done, total_floats_);
+    done += t.numel();
     float* p = data(t);
     const std::size_t n = t.numel();
     if (ends_with(t.name, "ln_1.weight") || ends_with(t.name, "ln_2.weight") || t.name == "ln_f.weight") {

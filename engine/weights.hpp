@@ -2,7 +2,9 @@
 // addressed through a table of named tensors (Hugging Face GPT-2 names) so a checkpoint loader can
 // fill it by name. Seeded random initialisation for any shape. No forward pass here (see gpt.hpp).
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +40,15 @@ struct BlockWeights {
   const float* mlp_proj_b = nullptr;   // (C)
 };
 
+// Lets a caller watch and stop long loads (GPT-2 has 148 tensors and 124M numbers): `progress` goes
+// from 0 to 1, and setting `cancel` makes the load throw LoadCancelled at the next tensor.
+struct LoadControl {
+  std::atomic<float>* progress = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void()> on_progress;  // e.g. the GUI worker publishing a snapshot
+  void report(std::size_t done, std::size_t total) const;  // throws LoadCancelled if cancel is set
+};
+
 class GptWeights {
  public:
   // Allocates (zero-filled) storage for `config`. Throws ConfigError if the shape is invalid or
@@ -50,7 +61,7 @@ class GptWeights {
 
   // GPT-2 style initialisation: N(0, 0.02) matrices and embeddings, N(0, 0.02/sqrt(2L)) for the
   // projections into the residual stream, LayerNorm weight 1 / bias 0, biases 0. Same seed, same bits.
-  void init_random(std::uint64_t seed);
+  void init_random(std::uint64_t seed, const LoadControl* control = nullptr);
 
   const GptConfig& config() const { return config_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -223,4 +224,20 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     REQUIRE(m.warnings.size() == 1);
     CHECK_THAT(m.warnings[0], Catch::Contains("h.0.ln_1.bias") && Catch::Contains("NaN"));
   }
+}
+
+TEST_CASE("long loads report progress and can be cancelled", "[hf][load]") {
+  std::atomic<float> progress{0.0f};
+  std::atomic<bool> cancel{false};
+  int reports = 0;
+  LoadControl control{&progress, &cancel, [&] { ++reports; }};
+  const LoadedModel m = load_model(kInterop + "/hub_f32", &control);
+  CHECK(reports == static_cast<int>(m.gpt->weights().tensors().size()));
+  CHECK(progress.load() > 0.9f);
+  reports = 0;
+  (void)load_model("random:tinygpt", &control);
+  CHECK(reports > 10);
+  cancel.store(true);
+  CHECK_THROWS_AS(load_model("random:gpt2", &control), LoadCancelled);
+  CHECK_THROWS_WITH(load_model(kInterop + "/hub_f32", &control), Catch::Contains("cancelled"));
 }

@@ -139,7 +139,10 @@ void draw_controls_panel(AppState& app, const Snapshot& snap) {
 
   if (snap.busy) {
     ImGui::TextUnformatted(snap.busy_what.c_str());
-    ImGui::ProgressBar(snap.progress > 0 ? snap.progress : -1.0f * static_cast<float>(ImGui::GetTime()), ImVec2(-1, 0));
+    ImGui::ProgressBar(snap.progress, ImVec2(-ImGui::GetFontSize() * 5, 0));
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel")) app.worker.post(cmd::Cancel{});
+    item_tooltip("Stop loading (the current model stays) or stop the sweep.");
   }
   if (!snap.error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.95f, 0.3f, 0.25f, 1));

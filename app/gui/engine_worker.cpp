@@ -103,6 +103,8 @@ void EngineWorker::run() {
         s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
         if (s.next_step < Clock::now()) s.next_step = Clock::now();  // a slow step does not cause a burst
       }
+    } catch (const LoadCancelled& e) {
+      s.notice = e.what();  // not an error: the user asked for it
     } catch (const std::exception& e) {
       s.error = describe(e);
       s.playing = false;
@@ -176,7 +178,7 @@ void EngineWorker::handle(Command& c) {
       [&](auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<T, cmd::StepToken> && !std::is_same_v<T, cmd::StepLayer> &&
-                      !std::is_same_v<T, cmd::Play>)
+                      !std::is_same_v<T, cmd::Play> && !std::is_same_v<T, cmd::Cancel>)
           s.error.clear();
         if constexpr (std::is_same_v<T, cmd::SetPrompt>) {
           const std::string previous = s.prompt;
@@ -223,18 +225,22 @@ void EngineWorker::handle(Command& c) {
           s.playing = false;
           publish();
           LoadedModel loaded;
+          cancel_.store(false);
+          load_progress_.store(0.0f);
+          const LoadControl control{&load_progress_, &cancel_, [&] { publish(); }};
           try {
             if constexpr (std::is_same_v<T, cmd::LoadModel>) {
-              loaded = load_model(v.spec);
+              loaded = load_model(v.spec, &control);
             } else {
               v.config.validate();
               loaded = make_random_model(v.config, v.seed,
                                          "random " + std::to_string(v.config.n_layer) + "x" + std::to_string(v.config.n_head) +
                                              "x" + std::to_string(v.config.n_embd) + ", context " +
-                                             std::to_string(v.config.n_ctx));
+                                             std::to_string(v.config.n_ctx), &control);
             }
           } catch (...) {
             s.busy_what.clear();  // the previous model stays loaded
+            cancel_.store(false);
             throw;
           }
           s.busy_what.clear();
@@ -308,7 +314,7 @@ void EngineWorker::publish() {
   snap->sampling = s.sampling;
   snap->busy = !s.busy_what.empty();
   snap->busy_what = s.busy_what;
-  snap->progress = s.progress;
+  snap->progress = s.busy_what.rfind("Loading", 0) == 0 ? load_progress_.load() : s.progress;
   snap->error = s.error;
   snap->notice = s.notice;
   snap->sweep = s.sweep;

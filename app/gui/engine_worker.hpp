@@ -63,6 +63,7 @@ class EngineWorker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> cancel_{false};
   std::atomic<bool> working_{false};
+  std::atomic<float> load_progress_{0.0f};  // written by loads on the worker, read when publishing
   std::thread thread_;
 };
 

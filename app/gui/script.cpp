@@ -17,7 +17,7 @@ const std::vector<std::pair<std::string, int>> kVerbs = {
     {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
     {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
     {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
-    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}};
+    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0}};
 
 int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
   try {
@@ -35,7 +35,7 @@ std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
-         "sleep MS | screenshot FILE | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
+         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {
@@ -87,7 +87,8 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
   // sleep/frames/screenshot may run while the worker is busy (to measure or show a generation in
   // progress); every other action waits until the worker is idle.
   const bool needs_idle = next_ >= actions_.size() || (actions_[next_].verb != "sleep" && actions_[next_].verb != "frames" &&
-                                                       actions_[next_].verb != "screenshot" && actions_[next_].verb != "quit");
+                                                       actions_[next_].verb != "screenshot" && actions_[next_].verb != "quit" &&
+                                                       actions_[next_].verb != "cancel");
   if (needs_idle && !worker_idle) return true;
   if (next_ >= actions_.size()) {
     if (!finished_) {
@@ -161,6 +162,7 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
         app.memory.seq_len = presets[i].config.n_ctx;
       }
   } else if (a.verb == "attention") app.attention_layer = a.args[0] == "all" ? -1 : std::atoi(a.args[0].c_str());
+  else if (a.verb == "cancel") app.worker.post(cmd::Cancel{});
   else if (a.verb == "quit") { app.want_quit = true; return false; }  // like closing the window, even mid-step
   else if (a.verb == "hover") app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
   return true;
