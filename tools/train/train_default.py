@@ -95,6 +95,8 @@ def main():
     ap.add_argument("--corpus", default="/tmp/kvlab-corpus.txt")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "default"))
     ap.add_argument("--minutes", type=float, default=55.0, help="wall-clock training budget")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="train exactly this many steps (schedule over steps): bit-for-bit reruns on one machine")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--layers", type=int, default=4)
@@ -140,9 +142,10 @@ def main():
     step = 0
     while True:
         elapsed = time.time() - start
-        if elapsed > budget:
+        if (args.steps and step >= args.steps) or (not args.steps and elapsed > budget):
             break
-        frac = elapsed / budget  # cosine schedule over wall-clock time, short warm-up
+        # cosine schedule over the step count, or over wall-clock time when only --minutes is given
+        frac = step / args.steps if args.steps else elapsed / budget
         lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
