@@ -1,11 +1,11 @@
 // config.json reading, tensor-name mapping for both GPT-2 layouts, shape checks, F16/BF16 conversion
 // and the tokenizer choice (GPT-2 BPE files, or the character vocabulary kvlab_chars.json).
+// Reads only model.safetensors: no pickle (pytorch_model.bin), no sharded checkpoints, no downloads.
 #include "hf_model.hpp"
 
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "bpe_tokenizer.hpp"
 #include "errors.hpp"
@@ -32,7 +32,7 @@ GptConfig read_config(const std::filesystem::path& path) {
     if (!k || !j.contains(k)) throw ModelLoadError(path.string() + ": missing \"" + key + "\"");
     const auto& v = j[k];
     if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 10'000'000)
-      throw ModelLoadError(path.string() + ": \"" + k + "\" must be a positive whole number");
+      throw ModelLoadError(path.string() + ": \"" + k + "\" must be a whole number from 1 to 10,000,000");
     return static_cast<int>(v.get<std::int64_t>());
   };
   GptConfig c;
@@ -62,6 +62,48 @@ std::string shape_text(const std::vector<std::int64_t>& s) {
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + ")";
 }
+
+bool file_exists(const std::filesystem::path& p) {
+  std::error_code ec;  // a permission problem reads as "missing" rather than a filesystem_error
+  return std::filesystem::is_regular_file(p, ec);
+}
+
+// Read before the weights are allocated: a broken vocabulary should not cost a 500 MB load first.
+std::shared_ptr<const Tokenizer> load_tokenizer(const std::filesystem::path& dir) {
+  const auto vocab = dir / "vocab.json", merges = dir / "merges.txt", chars = dir / "kvlab_chars.json";
+  if (file_exists(vocab) && file_exists(merges)) {
+    try {
+      return Gpt2BpeTokenizer::from_files(vocab, merges);
+    } catch (const TokenizerError& e) {
+      throw ModelLoadError(e.what());  // already names the file; a bad file is a load failure
+    }
+  }
+  if (file_exists(chars)) {
+    const nlohmann::json j = read_json(chars);
+    if (!j.is_array()) throw ModelLoadError(chars.string() + ": expected a JSON array of characters");
+    std::vector<std::string> symbols;
+    for (const auto& v : j) {
+      if (!v.is_string()) throw ModelLoadError(chars.string() + ": every entry must be a string");
+      symbols.push_back(v.get<std::string>());
+    }
+    try {
+      return std::make_shared<const CharTokenizer>(std::move(symbols));
+    } catch (const TokenizerError& e) {
+      throw ModelLoadError(chars.string() + ": " + e.what());
+    }
+  }
+  throw ModelLoadError("'" + dir.string() + "' has no tokenizer files: expected vocab.json + merges.txt, or kvlab_chars.json");
+}
+
+// Tensors a GPT-2 checkpoint may carry that the engine rebuilds or ties instead of loading.
+bool is_ignored_tensor(const std::string& name, const std::string& prefix) {
+  if (name == "lm_head.weight") return true;  // tied to wte
+  if (name.rfind(prefix + "h.", 0) != 0) return false;
+  const auto ends_with = [&](std::string_view tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with(".attn.bias") || ends_with(".attn.masked_bias");  // causal-mask buffers
+}
 }  // namespace
 
 LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadControl* control) {
@@ -70,15 +112,27 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
   if (!std::filesystem::is_directory(dir, ec))
     throw ModelLoadError("'" + dir.string() + "' is a file, but a model is a directory (config.json + model.safetensors)");
   const auto config_path = dir / "config.json", weights_path = dir / "model.safetensors";
-  if (!std::filesystem::exists(config_path))
+  if (!file_exists(config_path))
     throw ModelLoadError("'" + dir.string() + "' has no config.json: a model directory needs config.json + model.safetensors");
-  if (!std::filesystem::exists(weights_path))
-    throw ModelLoadError("'" + dir.string() + "' has no model.safetensors (only the safetensors format is read)");
+  if (!file_exists(weights_path)) {
+    std::string hint = " (only the safetensors format is read)";
+    if (file_exists(dir / "model.safetensors.index.json")) hint = ": sharded checkpoints (model-0000N-of-M) are not supported";
+    else if (file_exists(dir / "pytorch_model.bin")) hint = ": pytorch_model.bin (pickle) is not read, only safetensors";
+    throw ModelLoadError("'" + dir.string() + "' has no model.safetensors" + hint);
+  }
 
   const GptConfig config = read_config(config_path);
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(dir);
+  if (tokenizer->vocab_size() > config.vocab_size)
+    throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                         " tokens but config.json's vocab_size is " + std::to_string(config.vocab_size));
   const SafetensorsFile file = SafetensorsFile::open(weights_path);
   // Decide the layout from the file: save_pretrained prefixes every name with "transformer."
   const std::string prefix = file.find("transformer.wte.weight") ? "transformer." : "";
+  const std::vector<std::int64_t> wte_shape{config.vocab_size, config.n_embd};
+  if (const SafetensorsEntry* head = file.find("lm_head.weight"); head && head->shape != wte_shape)
+    throw ModelLoadError(weights_path.string() + ": tensor 'lm_head.weight' has shape " + shape_text(head->shape) +
+                         " but the engine ties it to wte.weight " + shape_text(wte_shape));
   GptWeights weights(config);  // refuses shapes the machine cannot hold, before allocating
   LoadedModel m;
   std::size_t done = 0;
@@ -96,28 +150,21 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
     for (std::size_t i = 0; i < e->numel; ++i) bad += !std::isfinite(out[i]);
     if (bad) m.warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
   }
-
-  std::shared_ptr<const Tokenizer> tokenizer;
-  if (std::filesystem::exists(dir / "vocab.json") && std::filesystem::exists(dir / "merges.txt")) {
-    tokenizer = Gpt2BpeTokenizer::from_files(dir / "vocab.json", dir / "merges.txt");
-  } else if (std::filesystem::exists(dir / "kvlab_chars.json")) {
-    const nlohmann::json j = read_json(dir / "kvlab_chars.json");
-    if (!j.is_array()) throw ModelLoadError((dir / "kvlab_chars.json").string() + ": expected a JSON array of characters");
-    std::vector<std::string> symbols;
-    for (const auto& v : j) {
-      if (!v.is_string()) throw ModelLoadError((dir / "kvlab_chars.json").string() + ": every entry must be a string");
-      symbols.push_back(v.get<std::string>());
-    }
-    tokenizer = std::make_shared<const CharTokenizer>(std::move(symbols));
-  } else {
-    throw ModelLoadError("'" + dir.string() + "' has no tokenizer files: expected vocab.json + merges.txt, or kvlab_chars.json");
+  // Tensors nobody reads usually mean a different architecture saved under GPT-2's config: say so.
+  std::vector<std::string> unused;
+  for (const SafetensorsEntry& e : file.entries()) {
+    const bool ours = e.name.rfind(prefix, 0) == 0 && weights.find(std::string_view(e.name).substr(prefix.size()));
+    if (!ours && !is_ignored_tensor(e.name, prefix)) unused.push_back(e.name);
   }
-  if (tokenizer->vocab_size() > config.vocab_size)
-    throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-                         " tokens but config.json's vocab_size is " + std::to_string(config.vocab_size));
+  if (!unused.empty())
+    m.warnings.push_back(std::to_string(unused.size()) + " tensor(s) in model.safetensors are not part of GPT-2 and were " +
+                         "ignored, e.g. '" + unused.front() + "'");
+
   m.gpt = std::make_shared<const Gpt>(std::move(weights));
   m.tokenizer = std::move(tokenizer);
-  m.name = std::filesystem::absolute(dir).lexically_normal().filename().string();
+  std::filesystem::path full = std::filesystem::absolute(dir, ec).lexically_normal();
+  if (!full.has_filename()) full = full.parent_path();  // "models/gpt2/" names "gpt2" too
+  m.name = full.filename().string();
   if (m.name.empty()) m.name = dir.string();
   return m;
 }

@@ -20,6 +20,13 @@ constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;  // real GPT-2 headers a
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;
 
 std::size_t dtype_size(StDtype d) { return d == StDtype::F32 ? 4 : 2; }
+
+// Every dtype the safetensors spec defines: these get "not supported", anything else "unknown".
+bool is_known_dtype(const std::string& d) {
+  static const char* const known[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
+                                      "I32", "U32", "F32", "F64", "I64", "U64"};
+  return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return d == k; });
+}
 }  // namespace
 
 const char* st_dtype_name(StDtype d) { return d == StDtype::F32 ? "F32" : d == StDtype::F16 ? "F16" : "BF16"; }
@@ -133,18 +140,24 @@ void SafetensorsFile::parse() {
   if (!header.is_object()) fail("the header is not a JSON object");
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") continue;
-    auto bad = [&](const std::string& why) { fail("tensor '" + name + "': " + why); };
+    // a hostile header may hold a megabyte-long name: the message shows its start only
+    const std::string shown = name.size() > 200 ? name.substr(0, 200) + "..." : name;
+    auto bad = [&](const std::string& why) { fail("tensor '" + shown + "': " + why); };
     if (!v.is_object()) bad("its entry is not an object");
-    if (!v.contains("dtype") || !v["dtype"].is_string()) bad("missing \"dtype\"");
-    if (!v.contains("shape") || !v["shape"].is_array()) bad("missing \"shape\"");
-    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2) bad("\"data_offsets\" must be [begin, end]");
+    if (!v.contains("dtype") || !v["dtype"].is_string()) bad("\"dtype\" is missing or not a string");
+    if (!v.contains("shape") || !v["shape"].is_array()) bad("\"shape\" is missing or not an array");
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+      bad("\"data_offsets\" is missing or not [begin, end]");
     SafetensorsEntry e;
     e.name = name;
     const std::string dtype = v["dtype"].get<std::string>();
     if (dtype == "F32") e.dtype = StDtype::F32;
     else if (dtype == "F16") e.dtype = StDtype::F16;
     else if (dtype == "BF16") e.dtype = StDtype::BF16;
-    else bad("dtype " + dtype + " is not supported (F32, F16 and BF16 are)");
+    else if (is_known_dtype(dtype))
+      bad("dtype " + dtype + " is not supported (the engine loads F32, F16 and BF16 weights)");
+    else
+      bad("unknown dtype \"" + dtype.substr(0, 40) + "\" (not a safetensors dtype)");
     std::uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
       if (!d.is_number_integer() || d.get<std::int64_t>() < 0 || d.get<std::int64_t>() > kMaxDim) bad("shape has an invalid dimension");
@@ -170,9 +183,22 @@ void SafetensorsFile::parse() {
   std::vector<const SafetensorsEntry*> by_offset;
   for (const auto& e : entries_) by_offset.push_back(&e);
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
-  for (std::size_t i = 1; i < by_offset.size(); ++i)
-    if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end)
-      fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data section");
+  // Compare each tensor with the one reaching furthest so far, not just its neighbour: an empty
+  // tensor sorted between two overlapping ones must not hide the overlap.
+  const SafetensorsEntry* furthest = nullptr;
+  for (const SafetensorsEntry* e : by_offset) {
+    if (e->begin == e->end) continue;  // empty tensors occupy no bytes
+    if (furthest && e->begin < furthest->end)
+      fail("tensors '" + furthest->name + "' and '" + e->name + "' overlap in the data section");
+    if (!furthest || e->end > furthest->end) furthest = e;
+  }
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& e : entries_) out.push_back(e.name);
+  return out;
 }
 
 const SafetensorsEntry* SafetensorsFile::find(std::string_view name) const {

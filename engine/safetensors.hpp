@@ -22,6 +22,7 @@ struct SafetensorsEntry {
   std::size_t begin = 0, end = 0;  // byte offsets inside the data section
   std::size_t numel = 0;
 };
+using TensorEntry = SafetensorsEntry;
 
 class SafetensorsFile {
  public:
@@ -35,6 +36,7 @@ class SafetensorsFile {
 
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
   const SafetensorsEntry* find(std::string_view name) const;
+  std::vector<std::string> names() const;  // in header order (JSON object order: sorted by name)
   // Copies the tensor into `out` (numel floats), converting F16/BF16.
   void read_f32(const SafetensorsEntry& e, float* out) const;
   const std::string& origin() const { return origin_; }

@@ -1,5 +1,6 @@
-// Hugging Face GPT-2 directories: both layouts and F16 match the independent PyTorch reference
-// (tools/make_interop.py), and every malformed-file case gets its clear error (no crash).
+// Hugging Face GPT-2 directories: both layouts, F16 and BF16 match the independent PyTorch reference
+// (tools/make_interop.py), and every malformed directory gets its clear error (no crash).
+// The safetensors reader's own catalogue and fuzz tests are in test_safetensors.cpp.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -39,11 +40,6 @@ std::string safetensors_bytes(const std::vector<Tensor>& tensors, std::string he
   for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
   return out + header + data;
 }
-std::string floats(std::size_t n, float v = 0.5f) {
-  std::string b(n * 4, '\0');
-  for (std::size_t i = 0; i < n; ++i) std::memcpy(&b[i * 4], &v, 4);
-  return b;
-}
 
 struct TempDir {
   fs::path path;
@@ -69,6 +65,18 @@ void write_valid_model(const TempDir& d, std::string prefix = "") {
   d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":"gelu_new"})");
   nlohmann::json chars = CharTokenizer::printable_ascii_symbols();
   d.write("kvlab_chars.json", chars.dump());
+}
+
+// The tensors of d's model.safetensors as F32 entries, for tests that edit a valid model.
+std::vector<Tensor> model_tensors(const TempDir& d) {
+  const auto full = SafetensorsFile::open(d.path / "model.safetensors");
+  std::vector<Tensor> ts;
+  for (const auto& e : full.entries()) {
+    std::string bytes(e.numel * 4, '\0');
+    full.read_f32(e, reinterpret_cast<float*>(bytes.data()));
+    ts.push_back({e.name, "F32", e.shape, bytes, ""});
+  }
+  return ts;
 }
 }  // namespace
 
@@ -104,47 +112,6 @@ TEST_CASE("HF GPT-2 directories in both layouts, F16 and BF16 match the PyTorch 
   CHECK(load_model(kInterop + "/hub_f32").name == "hub_f32");
 }
 
-TEST_CASE("F16 and BF16 conversion handles zeros, subnormals, infinities and NaN", "[safetensors]") {
-  CHECK(f16_to_f32(0x3C00) == 1.0f);
-  CHECK(f16_to_f32(0xC000) == -2.0f);
-  CHECK(f16_to_f32(0x0000) == 0.0f);
-  CHECK(f16_to_f32(0x0001) == Approx(5.9604645e-8f));  // smallest subnormal
-  CHECK(f16_to_f32(0x7BFF) == 65504.0f);
-  CHECK(std::isinf(f16_to_f32(0x7C00)));
-  CHECK(std::isnan(f16_to_f32(0x7E00)));
-  CHECK(bf16_to_f32(0x3F80) == 1.0f);
-}
-
-TEST_CASE("malformed safetensors files get one clear error each", "[safetensors]") {
-  auto err = [](const std::string& bytes) -> std::string {
-    try {
-      SafetensorsFile::from_bytes(bytes, "bad.safetensors");
-    } catch (const ModelLoadError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  const std::string ok = safetensors_bytes({{"a", "F32", {2, 2}, floats(4), ""}});
-  CHECK_NOTHROW(SafetensorsFile::from_bytes(ok, "ok"));
-  CHECK_THAT(err(""), Catch::Contains("empty"));
-  CHECK_THAT(err("abc"), Catch::Contains("too short"));
-  CHECK_THAT(err(ok.substr(0, 20)), Catch::Contains("truncated"));
-  std::string huge = ok;
-  huge[7] = 0x10;  // 2^60
-  CHECK_THAT(err(huge), Catch::Contains("100 MB"));
-  CHECK_THAT(err(safetensors_bytes({}, "{not json")), Catch::Contains("not valid JSON"));
-  CHECK_THAT(err(safetensors_bytes({}, "[1,2]")), Catch::Contains("not a JSON object"));
-  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2, 2}, floats(4), "[0, 64]"}})), Catch::Contains("outside the data"));
-  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2, 2}, floats(4), "[0, 12]"}})), Catch::Contains("needs 16"));
-  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {2}, floats(2), ""}, {"b", "F32", {2}, floats(2), "[4, 12]"}})),
-             Catch::Contains("overlap"));
-  CHECK_THAT(err(safetensors_bytes({{"a", "I64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("I64 is not supported"));
-  CHECK_THAT(err(safetensors_bytes({{"a", "F32", {-1}, floats(1), ""}})), Catch::Contains("invalid dimension"));
-  CHECK_THAT(err(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1]}})")), Catch::Contains("data_offsets"));
-  CHECK_THAT(err(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})")),
-             Catch::Contains("absurdly large"));
-}
-
 TEST_CASE("malformed model directories get one clear error each", "[hf]") {
   {
     TempDir d;
@@ -163,16 +130,43 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
   {  // a required tensor missing
     TempDir d;
     write_valid_model(d);
-    const auto full = SafetensorsFile::open(d.path / "model.safetensors");
-    std::vector<Tensor> ts;
-    for (const auto& e : full.entries()) {
-      if (e.name == "h.1.mlp.c_fc.bias") continue;
-      std::string bytes(e.numel * 4, '\0');
-      full.read_f32(e, reinterpret_cast<float*>(bytes.data()));
-      ts.push_back({e.name, "F32", e.shape, bytes, ""});
-    }
+    auto ts = model_tensors(d);
+    std::erase_if(ts, [](const Tensor& t) { return t.name == "h.1.mlp.c_fc.bias"; });
     d.write("model.safetensors", safetensors_bytes(ts));
+    CHECK_THROWS_AS(load_hf_model_dir(d.path), ModelLoadError);
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("'h.1.mlp.c_fc.bias' is missing"));
+  }
+  {  // model.safetensors missing: say what else was found
+    TempDir d;
+    write_valid_model(d);
+    fs::remove(d.path / "model.safetensors");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no model.safetensors"));
+    d.write("model.safetensors.index.json", "{}");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("sharded"));
+  }
+  {  // a malformed weights file reaches the user as the reader's message, naming the file
+    TempDir d;
+    write_valid_model(d);
+    d.write("model.safetensors", "");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("model.safetensors: the file is empty"));
+  }
+  {  // lm_head must be tied-compatible; unknown extra tensors load with a warning
+    TempDir d;
+    write_valid_model(d);
+    auto ts = model_tensors(d);
+    ts.push_back({"lm_head.weight", "F32", {96, 4}, std::string(96 * 4 * 4, '\0'), ""});
+    d.write("model.safetensors", safetensors_bytes(ts));
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("lm_head.weight") && Catch::Contains("(96, 8)"));
+    ts.back() = {"h.0.attn.q_attn.weight", "F32", {2}, std::string(8, '\0'), ""};
+    d.write("model.safetensors", safetensors_bytes(ts));
+    const LoadedModel m = load_hf_model_dir(d.path);
+    REQUIRE(m.warnings.size() == 1);
+    CHECK_THAT(m.warnings[0], Catch::Contains("not part of GPT-2") && Catch::Contains("h.0.attn.q_attn.weight"));
+  }
+  {  // the name is the directory's, with or without a trailing slash
+    TempDir d;
+    write_valid_model(d);
+    CHECK(load_hf_model_dir(d.path.string() + "/").name == d.path.filename().string());
   }
   {  // shape disagreeing with config.json
     TempDir d;
@@ -195,7 +189,10 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     CHECK_THROWS_AS(load_hf_model_dir(d.path), ConfigError);
     // more memory than the machine has: refused before allocating
     d.write("config.json", R"({"vocab_size":50257,"n_positions":65536,"n_embd":65536,"n_layer":256,"n_head":64})");
+    CHECK_THROWS_AS(load_hf_model_dir(d.path), ConfigError);
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("MiB"));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"n_embd":1e9})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("\"n_embd\" must be a whole number"));
   }
   {  // tokenizer files
     TempDir d;
@@ -203,26 +200,29 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     fs::remove(d.path / "kvlab_chars.json");
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no tokenizer files"));
     d.write("kvlab_chars.json", R"(["a","a"])");
-    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("twice"));
+    CHECK_THROWS_AS(load_hf_model_dir(d.path), ModelLoadError);
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("kvlab_chars.json") && Catch::Contains("twice"));
+    d.write("kvlab_chars.json", R"({"a":0})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("JSON array"));
+    nlohmann::json many = nlohmann::json::array();
+    for (int i = 0; i < 97; ++i) many.push_back(std::string(1, static_cast<char>(i + 20)));
+    d.write("kvlab_chars.json", many.dump());
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("97 tokens") && Catch::Contains("vocab_size is 96"));
   }
-  {  // NaN in weights: loads, with a warning the UI shows
+  {  // NaN and Inf in weights: loads, with a warning the UI shows
     TempDir d;
     write_valid_model(d);
-    const auto full = SafetensorsFile::open(d.path / "model.safetensors");
-    std::vector<Tensor> ts;
-    for (const auto& e : full.entries()) {
-      std::string bytes(e.numel * 4, '\0');
-      full.read_f32(e, reinterpret_cast<float*>(bytes.data()));
-      if (e.name == "h.0.ln_1.bias") {
-        const float nan = std::numeric_limits<float>::quiet_NaN();
-        std::memcpy(bytes.data(), &nan, 4);
+    auto ts = model_tensors(d);
+    for (auto& t : ts) {
+      if (t.name == "h.0.ln_1.bias") {
+        const float bad[2] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()};
+        std::memcpy(t.bytes.data(), bad, sizeof bad);
       }
-      ts.push_back({e.name, "F32", e.shape, bytes, ""});
     }
     d.write("model.safetensors", safetensors_bytes(ts));
     const LoadedModel m = load_hf_model_dir(d.path);
     REQUIRE(m.warnings.size() == 1);
-    CHECK_THAT(m.warnings[0], Catch::Contains("h.0.ln_1.bias") && Catch::Contains("NaN"));
+    CHECK_THAT(m.warnings[0], Catch::Contains("h.0.ln_1.bias") && Catch::Contains("2 NaN/Inf"));
   }
 }
 
