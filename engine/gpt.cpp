@@ -14,80 +14,35 @@ namespace kvlab {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-using ConstMap = Eigen::Map<const RowMatrix>;
-using StridedMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 using ConstVec = Eigen::Map<const Eigen::RowVectorXf>;
 
-// out[i] = (x[i] - mean) / sqrt(var + eps) * w + b, per row, over the first `rows` rows.
-void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, const float* b, float eps) {
-  const Eigen::Index C = x.cols();
-  const ConstVec weight(w, C), bias(b, C);
-  for (int r = 0; r < rows; ++r) {
-    const auto row = x.row(r);
-    const float mean = row.mean();
-    const float var = (row.array() - mean).square().mean();
-    const float inv_std = 1.0f / std::sqrt(var + eps);
-    out.row(r) = ((row.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
-  }
-}
-
-// GELU, tanh approximation ("gelu_new" in GPT-2): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-template <typename Block>
-void gelu_inplace(Block&& a) {
-  constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
-  auto x = a.array();
-  x = 0.5f * x * (1.0f + (k * (x + 0.044715f * x.cube())).tanh());
+float* scratch_of(ForwardWorkspace& ws, int thread) {
+  auto& v = ws.convert[static_cast<std::size_t>(thread)];
+  return v.empty() ? nullptr : v.data();
 }
 
 // y (s, out) = x (s, in) @ W (in, out) + b (out), all row-major; W stored as GPT-2's Conv1D does.
 // Each thread computes a slice of the output columns, so each reads only its slice of W: decode is
 // bound by reading weights, and this splits that reading across cores.
-template <typename Out>
-void linear(WorkerPool& pool, const RowMatrix& x, int s, const float* w, const float* b, int in, int out, Out&& y) {
-  pool.run([&](int thread, int threads) {
+void linear(ForwardWorkspace& ws, const RowMatrix& x, int s, const WeightMatrix& W, const float* b, RowMatrix& y) {
+  const int out = W.cols;
+  ws.pool->run([&](int thread, int threads) {
     const auto [c0, c1] = WorkerPool::slice(out, thread, threads);
     if (c0 >= c1) return;
-    const StridedMap W(w + c0, in, c1 - c0, Eigen::OuterStride<>(out));  // (in, c1 - c0)
-    auto y_slice = y.middleCols(c0, c1 - c0);
-    y_slice.noalias() = x.topRows(s) * W;
-    y_slice.rowwise() += ConstVec(b + c0, c1 - c0);
+    matmul_weights(x.data(), x.outerStride(), s, W, 0, W.rows, c0, c1, y.data() + c0, y.outerStride(), false,
+                   scratch_of(ws, thread));
+    y.block(0, c0, s, c1 - c0).rowwise() += ConstVec(b + c0, c1 - c0);
   });
-}
-
-void attention_heads(ForwardWorkspace& ws, RowMatrix& scores, int h0, int h1, int s, int first_pos, const Tensor4View& K,
-                     const Tensor4View& V, int hs, float* attention_row_out, int T) {
-  const int n = K.shape[2];
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  for (int h = h0; h < h1; ++h) {
-    const auto Q = ws.qkv.block(0, h * hs, s, hs);                  // (s, hs)
-    const StridedMap Kh(K.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(K.stride[2]));  // (n, hs)
-    const StridedMap Vh(V.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(V.stride[2]));  // (n, hs)
-    auto S = scores.topLeftCorner(s, n);                          // (s, n)
-    S.noalias() = Q * Kh.transpose();
-    for (int i = 0; i < s; ++i) {  // scale, causal mask, softmax, one query row at a time
-      const int visible = first_pos + i + 1;  // keys 0..first_pos+i
-      auto row = S.row(i);
-      row.head(visible) *= scale;
-      const float max = row.head(visible).maxCoeff();
-      row.head(visible) = (row.head(visible).array() - max).exp().matrix();
-      row.head(visible) /= row.head(visible).sum();
-      if (visible < n) row.tail(n - visible).setZero();
-    }
-    ws.att_y.block(0, h * hs, s, hs).noalias() = S * Vh;
-    if (attention_row_out) {
-      float* dst = attention_row_out + static_cast<std::ptrdiff_t>(h) * T;
-      for (int j = 0; j < n; ++j) dst[j] = S(s - 1, j);
-    }
-  }
 }
 
 // partial (s, C) = a[:, k0:k1] (s, k1-k0) @ W[k0:k1, :] (k1-k0, C): one thread's share of a product
 // split along its inner dimension ("split-K"); the shares are summed by add_partials. Rows of W are
 // contiguous, so each thread streams its own block of the weights.
-void partial_product(const RowMatrix& a, int s, int k0, int k1, const float* w, int out, RowMatrix& partial) {
+void partial_product(ForwardWorkspace& ws, int thread, const RowMatrix& a, int s, int k0, int k1, const WeightMatrix& W) {
   if (k0 >= k1) return;
-  const ConstMap W(w + static_cast<std::ptrdiff_t>(k0) * out, k1 - k0, out);
-  partial.topRows(s).noalias() = a.block(0, k0, s, k1 - k0) * W;
+  RowMatrix& partial = ws.partial[static_cast<std::size_t>(thread)];
+  matmul_weights(a.data() + k0, a.outerStride(), s, W, k0, k1, 0, W.cols, partial.data(), partial.outerStride(), false,
+                 scratch_of(ws, thread));
 }
 
 // x += bias + the partial products of the threads that had a share of [0, total).
@@ -110,12 +65,15 @@ const char* pass_kind_name(PassKind k) {
   return "?";
 }
 
-ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads)
+ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype matrix_dtype)
     : pool(std::make_unique<WorkerPool>(threads)), x(c.n_ctx, c.n_embd), xn(c.n_ctx, c.n_embd),
       qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
       scores(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_ctx)), fc(c.n_ctx, c.n_inner()),
       partial(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_embd)),
-      logits(c.vocab_size) {}
+      convert(static_cast<std::size_t>(pool->size())), logits(c.vocab_size) {
+  if (matrix_dtype == WeightDtype::F16)
+    for (auto& v : convert) v.resize(matmul_scratch_floats(c.n_inner()));
+}
 
 int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
 
@@ -150,9 +108,10 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
   // x = wte[token] + wpe[position]
   const GptWeights& w = model.weights();
   const Eigen::Index C = c.n_embd;
-  for (int i = 0; i < s; ++i)
-    ws.x.row(i) = ConstVec(w.wte() + static_cast<std::ptrdiff_t>(tokens[static_cast<std::size_t>(i)]) * C, C) +
-                  ConstVec(w.wpe() + static_cast<std::ptrdiff_t>(first_pos + i) * C, C);
+  for (int i = 0; i < s; ++i) {
+    weight_row_to_f32(w.wte(), tokens[static_cast<std::size_t>(i)], ws.x.row(i).data());
+    ws.x.row(i) += ConstVec(w.wpe() + static_cast<std::ptrdiff_t>(first_pos + i) * C, C);
+  }
 }
 
 LayerStats ForwardPass::run_next_layer() {
@@ -166,7 +125,7 @@ LayerStats ForwardPass::run_next_layer() {
   // Three parallel regions per layer (thread hand-offs cost more than the small serial steps):
   // 1. ln_1, then Q, K, V for the s new positions only (threads split the 3C output columns)
   layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
-  linear(*ws.pool, ws.xn, s, w.c_attn_w, w.c_attn_b, C, 3 * C, ws.qkv.topRows(s));
+  linear(ws, ws.xn, s, w.c_attn_w, w.c_attn_b, ws.qkv);
   stats.kv_projections = s;
   // 2. K, V of the new positions as (1, H, s, hs) views into qkv
   const std::ptrdiff_t row = ws.qkv.outerStride();
@@ -185,8 +144,9 @@ LayerStats ForwardPass::run_next_layer() {
   // 4. attention and its output projection per thread's heads (split-K over those heads' rows), residual
   ws.pool->run([&](int t, int threads) {
     const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);
-    attention_heads(ws, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, K, V, hs, att_out, c.n_ctx);
-    partial_product(ws.att_y, s, h0 * hs, h1 * hs, w.attn_proj_w, C, ws.partial[static_cast<std::size_t>(t)]);
+    attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, K, V, hs, att_out,
+                    c.n_ctx);
+    partial_product(ws, t, ws.att_y, s, h0 * hs, h1 * hs, w.attn_proj_w);
   });
   add_partials(ws, s, H, 1, w.attn_proj_b);
   // 5. ln_2, MLP: each thread its slice of the 4C hidden units (c_fc columns, GELU, c_proj rows), residual
@@ -194,11 +154,14 @@ LayerStats ForwardPass::run_next_layer() {
   ws.pool->run([&](int t, int threads) {
     const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
     if (f0 >= f1) return;
-    auto hidden = ws.fc.block(0, f0, s, f1 - f0);
-    hidden.noalias() = ws.xn.topRows(s) * StridedMap(w.c_fc_w + f0, C, f1 - f0, Eigen::OuterStride<>(4 * C));
-    hidden.rowwise() += ConstVec(w.c_fc_b + f0, f1 - f0);
-    gelu_inplace(hidden);
-    partial_product(ws.fc, s, f0, f1, w.mlp_proj_w, C, ws.partial[static_cast<std::size_t>(t)]);
+    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
+                   false, scratch_of(ws, t));
+    for (int i = 0; i < s; ++i) {
+      auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
+      hidden += ConstVec(w.c_fc_b + f0, f1 - f0);
+      gelu_inplace(hidden.data(), f1 - f0);
+    }
+    partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
   });
   add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
 
@@ -223,8 +186,7 @@ void ForwardPass::finish() {
   ws.pool->run([&](int thread, int threads) {
     const auto [v0, v1] = WorkerPool::slice(c.vocab_size, thread, threads);
     if (v0 >= v1) return;
-    const ConstMap wte_rows(w.wte() + static_cast<std::ptrdiff_t>(v0) * c.n_embd, v1 - v0, c.n_embd);
-    ws.logits.segment(v0, v1 - v0).noalias() = wte_rows * ws.xn.row(last).transpose();
+    matvec_rows(w.wte(), v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
   });
   if (cache_) cache_->advance();
   model_ = nullptr;
@@ -235,11 +197,13 @@ RowMatrix ForwardPass::all_logits() const {
   const GptWeights& w = model_->weights();
   RowMatrix xn(s_, c.n_embd);
   layer_norm(ws_->x, xn, s_, w.ln_f_w(), w.ln_f_b(), c.layer_norm_eps);
-  return xn * ConstMap(w.wte(), c.vocab_size, c.n_embd).transpose();
+  RowMatrix logits(s_, c.vocab_size);
+  for (int i = 0; i < s_; ++i) matvec_rows(w.wte(), 0, c.vocab_size, xn.row(i).data(), logits.row(i).data());
+  return logits;
 }
 
 RowMatrix forward_all_positions(const Gpt& model, std::span<const int> tokens, int threads) {
-  ForwardWorkspace ws(model.config(), threads);
+  ForwardWorkspace ws(model.config(), threads, model.weights().matrix_dtype());
   ForwardPass pass;
   pass.begin(model, ws, nullptr, tokens, 0, 0, nullptr);
   while (!pass.done()) pass.run_next_layer();

@@ -10,13 +10,12 @@
 #include <vector>
 
 #include "gpt_config.hpp"
+#include "kernels.hpp"
 #include "kv_cache.hpp"
 #include "weights.hpp"
 #include "worker_pool.hpp"
 
 namespace kvlab {
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 class Gpt {
  public:
@@ -32,7 +31,8 @@ class Gpt {
 // session and reused, so decoding a token allocates nothing.
 struct ForwardWorkspace {
   // threads: how many threads share each matrix product and the attention heads (>= 1).
-  explicit ForwardWorkspace(const GptConfig& c, int threads = 1);
+  // matrix_dtype: how the model's weights are stored (F16 needs per-thread conversion scratch).
+  explicit ForwardWorkspace(const GptConfig& c, int threads = 1, WeightDtype matrix_dtype = WeightDtype::F32);
   std::unique_ptr<WorkerPool> pool;
   RowMatrix x;       // (T, C)  residual stream of the positions in this pass
   RowMatrix xn;      // (T, C)  LayerNorm output
@@ -41,6 +41,7 @@ struct ForwardWorkspace {
   std::vector<RowMatrix> scores;  // per thread (T, T): one head's weights (s queries x n keys)
   RowMatrix fc;      // (T, 4C) MLP hidden activations
   std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
+  std::vector<std::vector<float>> convert;  // per thread: F16 rows widened for a prefill GEMM (empty for F32)
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
 

@@ -133,22 +133,24 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
   if (const SafetensorsEntry* head = file.find("lm_head.weight"); head && head->shape != wte_shape)
     throw ModelLoadError(weights_path.string() + ": tensor 'lm_head.weight' has shape " + shape_text(head->shape) +
                          " but the engine ties it to wte.weight " + shape_text(wte_shape));
-  GptWeights weights(config);  // refuses shapes the machine cannot hold, before allocating
+  // An F16 checkpoint stays F16 in memory (decode then reads half the bytes); F32 and BF16 become F32.
+  const SafetensorsEntry* wte_entry = file.find(prefix + "wte.weight");
+  const WeightDtype matrix_dtype = wte_entry && wte_entry->dtype == StDtype::F16 ? WeightDtype::F16 : WeightDtype::F32;
+  GptWeights weights(config, matrix_dtype);  // refuses shapes the machine cannot hold, before allocating
   LoadedModel m;
   std::size_t done = 0;
   for (const TensorInfo& t : weights.tensors()) {
-    if (control) control->report(done, weights.total_floats());
+    if (control) control->report(done, weights.total_numbers());
     done += t.numel();
     const SafetensorsEntry* e = file.find(prefix + t.name);
     if (!e) throw ModelLoadError(weights_path.string() + ": tensor '" + prefix + t.name + "' is missing");
     if (e->shape != t.shape)
       throw ModelLoadError(weights_path.string() + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
                            " but config.json implies " + shape_text(t.shape));
-    float* out = weights.data(t);
-    file.read_f32(*e, out);
-    std::size_t bad = 0;
-    for (std::size_t i = 0; i < e->numel; ++i) bad += !std::isfinite(out[i]);
-    if (bad) m.warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
+    if (t.dtype == WeightDtype::F32) file.read_f32(*e, weights.data(t));
+    else file.read_f16(*e, static_cast<std::uint16_t*>(weights.raw(t)));
+    if (const std::size_t bad = weights.count_non_finite(t))
+      m.warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
   }
   // Tensors nobody reads usually mean a different architecture saved under GPT-2's config: say so.
   std::vector<std::string> unused;

@@ -11,12 +11,13 @@
 namespace kvlab {
 
 std::string model_spec_help() {
-  return "a model is 'default', 'random:NAME' or 'random:NAME:seed=N' (NAME is one of " + model_preset_names() +
-         "), or a model directory";
+  return "a model is 'default', 'random:NAME' with optional ':seed=N' and ':f16' (NAME is one of " +
+         model_preset_names() + "), or a model directory";
 }
 
-LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name, const LoadControl* control) {
-  GptWeights weights(config);
+LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::string name, const LoadControl* control,
+                              WeightDtype matrix_dtype) {
+  GptWeights weights(config, matrix_dtype);
   weights.init_random(seed, control);
   std::vector<std::string> symbols = CharTokenizer::printable_ascii_symbols();
   if (static_cast<int>(symbols.size()) > config.vocab_size) symbols.resize(static_cast<std::size_t>(config.vocab_size));
@@ -51,20 +52,30 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   }
   if (spec.substr(0, 7) == "random:") {
     std::string_view rest = spec.substr(7);
+    const std::string_view preset_name = rest.substr(0, rest.find(':'));
+    rest = rest.substr(preset_name.size());
     std::uint64_t seed = 0;
-    if (const auto colon = rest.find(':'); colon != std::string_view::npos) {
-      const std::string_view option = rest.substr(colon + 1);
-      rest = rest.substr(0, colon);
-      const std::string_view value = option.substr(option.find('=') == std::string_view::npos ? option.size() : option.find('=') + 1);
+    WeightDtype dtype = WeightDtype::F32;
+    while (!rest.empty()) {  // options: ":seed=N", ":f16", ":f32"
+      rest.remove_prefix(1);
+      const std::string_view option = rest.substr(0, rest.find(':'));
+      rest = rest.substr(option.size());
+      if (option == "f16" || option == "f32") {
+        dtype = option == "f16" ? WeightDtype::F16 : WeightDtype::F32;
+        continue;
+      }
+      const std::string_view value = option.substr(std::min(option.size(), std::size_t{5}));
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seed);
       if (option.substr(0, 5) != "seed=" || value.empty() || ec != std::errc() || ptr != value.data() + value.size())
         throw ModelLoadError("cannot read '" + std::string(option) + "' in model spec '" + std::string(spec) +
-                             "': the only option is seed=N with N a whole number >= 0");
+                             "': the options are seed=N (N a whole number >= 0) and f16");
     }
-    const auto preset = find_model_preset(rest);
+    const auto preset = find_model_preset(preset_name);
     if (!preset)
-      throw ModelLoadError("unknown random model '" + std::string(rest) + "': choose one of " + model_preset_names());
-    return make_random_model(preset->config, seed, "random:" + preset->name + " (seed " + std::to_string(seed) + ")", control);
+      throw ModelLoadError("unknown random model '" + std::string(preset_name) + "': choose one of " + model_preset_names());
+    std::string name = "random:" + preset->name + " (seed " + std::to_string(seed) +
+                       (dtype == WeightDtype::F16 ? ", f16)" : ")");
+    return make_random_model(preset->config, seed, std::move(name), control, dtype);
   }
   return load_hf_model_dir(std::filesystem::path{std::string(spec)}, control);
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
+#include "f16.hpp"
 
 namespace kvlab {
 
@@ -31,27 +32,7 @@ bool is_known_dtype(const std::string& d) {
 
 const char* st_dtype_name(StDtype d) { return d == StDtype::F32 ? "F32" : d == StDtype::F16 ? "F16" : "BF16"; }
 
-float f16_to_f32(std::uint16_t h) {
-  const std::uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
-  std::uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;  // +-0
-    } else {        // subnormal: normalise
-      int e = -1;
-      std::uint32_t m = mant;
-      do { ++e; m <<= 1; } while ((m & 0x400u) == 0);
-      bits = sign | ((127 - 15 - e) << 23) | ((m & 0x3FFu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+float f16_to_f32(std::uint16_t h) { return f16_bits_to_f32(h); }
 
 float bf16_to_f32(std::uint16_t b) {
   const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
@@ -216,6 +197,20 @@ void SafetensorsFile::read_f32(const SafetensorsEntry& e, float* out) const {
   for (std::size_t i = 0; i < e.numel; ++i) {
     const auto v = static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
     out[i] = e.dtype == StDtype::F16 ? f16_to_f32(v) : bf16_to_f32(v);
+  }
+}
+
+void SafetensorsFile::read_f16(const SafetensorsEntry& e, std::uint16_t* out) const {
+  const unsigned char* p = base_ + data_start_ + e.begin;
+  if (e.dtype == StDtype::F16) {
+    std::memcpy(out, p, e.numel * 2);
+    return;
+  }
+  float v = 0.0f;
+  for (std::size_t i = 0; i < e.numel; ++i) {
+    if (e.dtype == StDtype::F32) std::memcpy(&v, p + 4 * i, 4);
+    else v = bf16_to_f32(static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8)));
+    out[i] = f32_to_f16_bits(v);
   }
 }
 

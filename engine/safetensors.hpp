@@ -1,6 +1,6 @@
 // Reads the safetensors format (8-byte little-endian header length, JSON header, raw data) from a
 // memory-mapped file or from bytes, validating everything before trusting it: sizes, offsets,
-// overlaps, dtypes, shapes. Converts F16/BF16 to F32 on request. Writes nothing.
+// overlaps, dtypes, shapes. Converts between F32, F16 and BF16 on request. Writes nothing (hf_writer.hpp does).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +39,8 @@ class SafetensorsFile {
   std::vector<std::string> names() const;  // in header order (JSON object order: sorted by name)
   // Copies the tensor into `out` (numel floats), converting F16/BF16.
   void read_f32(const SafetensorsEntry& e, float* out) const;
+  // Copies the tensor into `out` (numel F16 numbers), rounding F32/BF16 to nearest even.
+  void read_f16(const SafetensorsEntry& e, std::uint16_t* out) const;
   const std::string& origin() const { return origin_; }
 
  private:

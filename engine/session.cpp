@@ -15,7 +15,7 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 }  // namespace
 
 GenerationSession::GenerationSession(LoadedModel model, SessionOptions options)
-    : model_(std::move(model)), options_(options), cache_requested_(options.use_cache), ws_(model_.gpt->config(), options.threads),
+    : model_(std::move(model)), options_(options), cache_requested_(options.use_cache), ws_(model_.gpt->config(), options.threads, model_.gpt->weights().matrix_dtype()),
       sampler_(options.sampling, model_.gpt->config().vocab_size) {
   const GptConfig& c = config();
   if (model_.tokenizer && model_.tokenizer->vocab_size() > c.vocab_size)

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "f16.hpp"
 
 namespace kvlab {
 
@@ -23,11 +24,24 @@ std::uint64_t physical_memory_bytes() {
   return (pages > 0 && page > 0) ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
 }
 
-void GptWeights::AlignedFree::operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+const char* weight_dtype_name(WeightDtype d) { return d == WeightDtype::F16 ? "f16" : "f32"; }
+std::size_t weight_dtype_size(WeightDtype d) { return d == WeightDtype::F16 ? 2 : 4; }
 
-GptWeights::GptWeights(const GptConfig& config) : config_(config) {
+void GptWeights::AlignedFree::operator()(unsigned char* p) const { ::operator delete[](p, std::align_val_t(64)); }
+
+namespace {
+bool is_big_matrix(const std::string& name) {
+  const auto ends = [&](std::string_view tail) { return name.size() >= tail.size() && name.ends_with(tail); };
+  return name == "wte.weight" || ends("c_attn.weight") || ends("c_proj.weight") || ends("c_fc.weight");
+}
+}  // namespace
+
+GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype) : config_(config), matrix_dtype_(matrix_dtype) {
   config_.validate();
-  const std::uint64_t need = static_cast<std::uint64_t>(config_.weight_bytes_f32());
+  // Checked with F32 sizes before anything else is computed: an upper bound, and the F32 path of a
+  // later conversion needs it anyway.
+  const std::uint64_t need = static_cast<std::uint64_t>(config_.weight_bytes_f32()) /
+                             (matrix_dtype == WeightDtype::F16 ? 2 : 1);
   const std::uint64_t have = physical_memory_bytes();
   if (have != 0 && need > have / 10 * 8)
     throw ConfigError("this model needs " + std::to_string(need >> 20) + " MiB for its weights but the machine has " +
@@ -36,8 +50,10 @@ GptWeights::GptWeights(const GptConfig& config) : config_(config) {
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
   std::size_t cursor = 0;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {
-    TensorInfo t{std::move(name), std::move(shape), cursor};
-    cursor += (t.numel() + 15) / 16 * 16;  // keep every tensor 64-byte aligned
+    const WeightDtype dtype = is_big_matrix(name) ? matrix_dtype_ : WeightDtype::F32;
+    TensorInfo t{std::move(name), std::move(shape), dtype, cursor};
+    total_numbers_ += t.numel();
+    cursor += (t.bytes() + 63) / 64 * 64;  // keep every tensor 64-byte aligned
     tensors_.push_back(std::move(t));
   };
   add("wte.weight", {V, C});
@@ -59,14 +75,18 @@ GptWeights::GptWeights(const GptConfig& config) : config_(config) {
   }
   add("ln_f.weight", {C});
   add("ln_f.bias", {C});
-  total_floats_ = cursor;
+  total_bytes_ = cursor;
 
-  float* raw = static_cast<float*>(::operator new[](total_floats_ * sizeof(float), std::align_val_t(64)));
-  storage_.reset(raw);
-  std::memset(raw, 0, total_floats_ * sizeof(float));
+  auto* bytes = static_cast<unsigned char*>(::operator new[](total_bytes_, std::align_val_t(64)));
+  storage_.reset(bytes);
+  std::memset(bytes, 0, total_bytes_);
 
-  auto ptr = [&](const std::string& name) { return storage_.get() + find(name)->offset; };
-  wte_ = ptr("wte.weight");
+  auto ptr = [&](const std::string& name) { return data(*find(name)); };
+  auto matrix = [&](const std::string& name) {
+    const TensorInfo& t = *find(name);
+    return WeightMatrix{raw(t), t.dtype, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1])};
+  };
+  wte_ = matrix("wte.weight");
   wpe_ = ptr("wpe.weight");
   ln_f_w_ = ptr("ln_f.weight");
   ln_f_b_ = ptr("ln_f.bias");
@@ -76,17 +96,69 @@ GptWeights::GptWeights(const GptConfig& config) : config_(config) {
     BlockWeights& b = blocks_[static_cast<std::size_t>(l)];
     b.ln_1_w = ptr(p + "ln_1.weight");
     b.ln_1_b = ptr(p + "ln_1.bias");
-    b.c_attn_w = ptr(p + "attn.c_attn.weight");
+    b.c_attn_w = matrix(p + "attn.c_attn.weight");
     b.c_attn_b = ptr(p + "attn.c_attn.bias");
-    b.attn_proj_w = ptr(p + "attn.c_proj.weight");
+    b.attn_proj_w = matrix(p + "attn.c_proj.weight");
     b.attn_proj_b = ptr(p + "attn.c_proj.bias");
     b.ln_2_w = ptr(p + "ln_2.weight");
     b.ln_2_b = ptr(p + "ln_2.bias");
-    b.c_fc_w = ptr(p + "mlp.c_fc.weight");
+    b.c_fc_w = matrix(p + "mlp.c_fc.weight");
     b.c_fc_b = ptr(p + "mlp.c_fc.bias");
-    b.mlp_proj_w = ptr(p + "mlp.c_proj.weight");
+    b.mlp_proj_w = matrix(p + "mlp.c_proj.weight");
     b.mlp_proj_b = ptr(p + "mlp.c_proj.bias");
   }
+}
+
+float* GptWeights::data(const TensorInfo& t) {
+  if (t.dtype != WeightDtype::F32) throw KvlabError("tensor '" + t.name + "' is stored as F16, not F32");
+  return reinterpret_cast<float*>(storage_.get() + t.offset);
+}
+const float* GptWeights::data(const TensorInfo& t) const { return const_cast<GptWeights*>(this)->data(t); }
+
+void GptWeights::set_from_f32(const TensorInfo& t, const float* values) {
+  const std::size_t n = t.numel();
+  if (t.dtype == WeightDtype::F32) {
+    std::memcpy(raw(t), values, n * sizeof(float));
+    return;
+  }
+  auto* out = static_cast<std::uint16_t*>(raw(t));
+  for (std::size_t i = 0; i < n; ++i) out[i] = f32_to_f16_bits(values[i]);
+}
+
+std::size_t GptWeights::count_non_finite(const TensorInfo& t) const {
+  const std::size_t n = t.numel();
+  std::size_t bad = 0;
+  if (t.dtype == WeightDtype::F32) {
+    const float* p = data(t);
+    for (std::size_t i = 0; i < n; ++i) bad += !std::isfinite(p[i]);
+  } else {
+    const auto* p = static_cast<const std::uint16_t*>(raw(t));
+    for (std::size_t i = 0; i < n; ++i) bad += (p[i] & 0x7C00u) == 0x7C00u;  // exponent all ones
+  }
+  return bad;
+}
+
+GptWeights GptWeights::converted(WeightDtype matrix_dtype) const {
+  GptWeights out(config_, matrix_dtype);
+  std::vector<float> row;
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorInfo& from = tensors_[i];
+    const TensorInfo& to = out.tensors_[i];
+    if (from.dtype == to.dtype) {
+      std::memcpy(out.raw(to), raw(from), from.bytes());
+      continue;
+    }
+    const std::size_t n = from.numel();
+    row.resize(n);
+    if (from.dtype == WeightDtype::F32) {
+      std::memcpy(row.data(), raw(from), n * sizeof(float));
+    } else {
+      const auto* p = static_cast<const std::uint16_t*>(raw(from));
+      for (std::size_t k = 0; k < n; ++k) row[k] = f16_bits_to_f32(p[k]);
+    }
+    out.set_from_f32(to, row.data());
+  }
+  return out;
 }
 
 const TensorInfo* GptWeights::find(std::string_view name) const {
@@ -137,11 +209,13 @@ void GptWeights::init_random(std::uint64_t seed, const LoadControl* control) {
   SeededNormal rng{seed, false, 0.0};
   const float residual_std = 0.02f / std::sqrt(2.0f * static_cast<float>(config_.n_layer));
   std::size_t done = 0;
+  std::vector<float> values;
   for (const auto& t : tensors_) {
-    if (control) control->report(done, total_floats_);
+    if (control) control->report(done, total_numbers_);
     done += t.numel();
-    float* p = data(t);
     const std::size_t n = t.numel();
+    values.resize(n);
+    float* p = values.data();
     if (ends_with(t.name, "ln_1.weight") || ends_with(t.name, "ln_2.weight") || t.name == "ln_f.weight") {
       for (std::size_t i = 0; i < n; ++i) p[i] = 1.0f;
     } else if (ends_with(t.name, ".bias")) {
@@ -151,6 +225,7 @@ void GptWeights::init_random(std::uint64_t seed, const LoadControl* control) {
       const float stddev = into_residual ? residual_std : 0.02f;
       for (std::size_t i = 0; i < n; ++i) p[i] = stddev * static_cast<float>(rng.normal());
     }
+    set_from_f32(t, p);
   }
 }
 

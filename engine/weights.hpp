@@ -1,6 +1,7 @@
-// GptWeights: every parameter of a GPT-2 model in ONE contiguous, 64-byte aligned F32 allocation,
-// addressed through a table of named tensors (Hugging Face GPT-2 names) so a checkpoint loader can
-// fill it by name. Seeded random initialisation for any shape. No forward pass here (see gpt.hpp).
+// GptWeights: every parameter of a GPT-2 model in ONE contiguous, 64-byte aligned allocation, addressed
+// through a table of named tensors (Hugging Face GPT-2 names) so a checkpoint loader can fill it by name.
+// The big matrices are F32 or F16 (kept F16 in memory: decode reads half the bytes); vectors are F32.
+// Seeded random initialisation for any shape. No forward pass here (see gpt.hpp).
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -15,28 +16,46 @@
 
 namespace kvlab {
 
+// How the big matrices (wte and the four per-block linear weights) are stored. LayerNorm parameters,
+// biases and wpe are always F32: they are small, and wpe is read one row per token.
+enum class WeightDtype : std::uint8_t { F32, F16 };
+const char* weight_dtype_name(WeightDtype d);  // "f32" / "f16"
+std::size_t weight_dtype_size(WeightDtype d);  // bytes per number
+
 // One named tensor inside the weight allocation. Linear weights are stored (in, out) row-major,
 // exactly as GPT-2's Conv1D checkpoints store them, so loading is a plain copy.
 struct TensorInfo {
   std::string name;              // e.g. "h.0.attn.c_attn.weight"
   std::vector<std::int64_t> shape;
-  std::size_t offset = 0;        // in floats from the start of the allocation
+  WeightDtype dtype = WeightDtype::F32;
+  std::size_t offset = 0;        // in bytes from the start of the allocation (a multiple of 64)
   std::size_t numel() const;
+  std::size_t bytes() const { return numel() * weight_dtype_size(dtype); }
+};
+
+// A (rows, cols) row-major matrix inside the weight allocation, F32 or F16.
+struct WeightMatrix {
+  const void* data = nullptr;
+  WeightDtype dtype = WeightDtype::F32;
+  int rows = 0, cols = 0;
+  const float* f32() const { return static_cast<const float*>(data); }
+  const std::uint16_t* f16() const { return static_cast<const std::uint16_t*>(data); }
+  std::size_t bytes() const { return static_cast<std::size_t>(rows) * cols * weight_dtype_size(dtype); }
 };
 
 // Raw pointers into the allocation for one transformer block (shapes in the legend of gpt_config.hpp).
 struct BlockWeights {
   const float* ln_1_w = nullptr;       // (C)
   const float* ln_1_b = nullptr;       // (C)
-  const float* c_attn_w = nullptr;     // (C, 3C)  columns: [Q | K | V], head h at [h*hs, (h+1)*hs)
+  WeightMatrix c_attn_w;               // (C, 3C)  columns: [Q | K | V], head h at [h*hs, (h+1)*hs)
   const float* c_attn_b = nullptr;     // (3C)
-  const float* attn_proj_w = nullptr;  // (C, C)
+  WeightMatrix attn_proj_w;            // (C, C)
   const float* attn_proj_b = nullptr;  // (C)
   const float* ln_2_w = nullptr;       // (C)
   const float* ln_2_b = nullptr;       // (C)
-  const float* c_fc_w = nullptr;       // (C, 4C)
+  WeightMatrix c_fc_w;                 // (C, 4C)
   const float* c_fc_b = nullptr;       // (4C)
-  const float* mlp_proj_w = nullptr;   // (4C, C)
+  WeightMatrix mlp_proj_w;             // (4C, C)
   const float* mlp_proj_b = nullptr;   // (C)
 };
 
@@ -51,39 +70,51 @@ struct LoadControl {
 
 class GptWeights {
  public:
-  // Allocates (zero-filled) storage for `config`. Throws ConfigError if the shape is invalid or
-  // the weights would not fit in this machine's memory: refused before allocating.
-  explicit GptWeights(const GptConfig& config);
+  // Allocates (zero-filled) storage for `config`, the big matrices as `matrix_dtype`. Throws ConfigError
+  // if the shape is invalid or the weights would not fit in this machine's memory: refused before allocating.
+  explicit GptWeights(const GptConfig& config, WeightDtype matrix_dtype = WeightDtype::F32);
   GptWeights(GptWeights&&) noexcept = default;
   GptWeights& operator=(GptWeights&&) noexcept = default;
   GptWeights(const GptWeights&) = delete;
   GptWeights& operator=(const GptWeights&) = delete;
 
   // GPT-2 style initialisation: N(0, 0.02) matrices and embeddings, N(0, 0.02/sqrt(2L)) for the
-  // projections into the residual stream, LayerNorm weight 1 / bias 0, biases 0. Same seed, same bits.
+  // projections into the residual stream, LayerNorm weight 1 / bias 0, biases 0. Same seed, same bits;
+  // an F16 model holds the F32 model's numbers rounded to F16.
   void init_random(std::uint64_t seed, const LoadControl* control = nullptr);
+  // The same numbers with the big matrices stored as `matrix_dtype` (F32 -> F16 rounds to nearest even).
+  GptWeights converted(WeightDtype matrix_dtype) const;
+  // Copies numel() F32 numbers into tensor `t`, rounding to F16 if that is how it is stored.
+  void set_from_f32(const TensorInfo& t, const float* values);
+  // Counts NaN/Inf values in tensor `t` (checked after loading: a warning, not an error).
+  std::size_t count_non_finite(const TensorInfo& t) const;
 
   const GptConfig& config() const { return config_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find(std::string_view name) const;  // nullptr if there is no such tensor
-  float* data(const TensorInfo& t) { return storage_.get() + t.offset; }
-  const float* data(const TensorInfo& t) const { return storage_.get() + t.offset; }
-  std::size_t total_floats() const { return total_floats_; }
-  std::size_t bytes() const { return total_floats_ * sizeof(float); }
+  WeightDtype matrix_dtype() const { return matrix_dtype_; }
+  // Raw storage of tensor `t`: float* if t.dtype is F32, std::uint16_t* (F16 bits) if F16.
+  void* raw(const TensorInfo& t) { return storage_.get() + t.offset; }
+  const void* raw(const TensorInfo& t) const { return storage_.get() + t.offset; }
+  float* data(const TensorInfo& t);  // F32 tensors only (throws for F16 ones)
+  const float* data(const TensorInfo& t) const;
+  std::size_t total_numbers() const { return total_numbers_; }
+  std::size_t bytes() const { return total_bytes_; }  // the allocation, exactly
 
-  const float* wte() const { return wte_; }    // (V, C) token embedding, also the tied LM head
+  const WeightMatrix& wte() const { return wte_; }  // (V, C) token embedding, also the tied LM head
   const float* wpe() const { return wpe_; }    // (T, C) learned position embedding
   const float* ln_f_w() const { return ln_f_w_; }  // (C)
   const float* ln_f_b() const { return ln_f_b_; }  // (C)
   const BlockWeights& block(int layer) const { return blocks_[static_cast<std::size_t>(layer)]; }
 
  private:
-  struct AlignedFree { void operator()(float* p) const; };
+  struct AlignedFree { void operator()(unsigned char* p) const; };
   GptConfig config_;
+  WeightDtype matrix_dtype_ = WeightDtype::F32;
   std::vector<TensorInfo> tensors_;
-  std::size_t total_floats_ = 0;
-  std::unique_ptr<float[], AlignedFree> storage_;
-  const float* wte_ = nullptr;
+  std::size_t total_numbers_ = 0, total_bytes_ = 0;
+  std::unique_ptr<unsigned char[], AlignedFree> storage_;
+  WeightMatrix wte_;
   const float* wpe_ = nullptr;
   const float* ln_f_w_ = nullptr;
   const float* ln_f_b_ = nullptr;

@@ -71,16 +71,18 @@ TEST_CASE("forward pass matches the independent PyTorch reference", "[gpt][golde
 }
 
 TEST_CASE("prefill and decode give the uncached logits at every position", "[gpt][cache]") {
+  for (WeightDtype dtype : {WeightDtype::F32, WeightDtype::F16})
   for (int layers : {1, 3})
     for (int heads : {1, 2, 4})
       for (int prompt_len : {1, 7}) {
         const GptConfig c = test::tiny_config(layers, heads);
-        const LoadedModel m = test::spiky_model(c);
+        LoadedModel m = test::spiky_model(c);
+        if (dtype == WeightDtype::F16) m.gpt = std::make_shared<const Gpt>(m.gpt->weights().converted(dtype));
         std::vector<int> seq;
         for (int i = 0; i < c.n_ctx; ++i) seq.push_back((i * 37 + 11) % c.vocab_size);
         const RowMatrix reference = forward_all_positions(*m.gpt, seq);  // (T, V) one uncached pass
 
-        ForwardWorkspace ws(c);
+        ForwardWorkspace ws(c, 1, dtype);
         KVCache cache(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
         ForwardPass pass;
         // prefill the prompt
@@ -97,8 +99,8 @@ TEST_CASE("prefill and decode give the uncached logits at every position", "[gpt
           pass.finish();
           worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
         }
-        INFO("layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
-        CHECK(worst < 1e-5);
+        INFO(weight_dtype_name(dtype) << " weights, layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
+        CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
         CHECK(cache.seq_len() == c.n_ctx);
         // a full cache refuses one more position instead of writing past its end
         CHECK_THROWS_AS(pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data(), 1), c.n_ctx, 0, nullptr),

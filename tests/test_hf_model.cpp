@@ -88,6 +88,8 @@ TEST_CASE("HF GPT-2 directories in both layouts, F16 and BF16 match the PyTorch 
     const char* reference = dir == "hub_f16" ? "f16" : dir == "hub_bf16" ? "bf16" : "f32";
     const LoadedModel m = load_hf_model_dir(kInterop + "/" + dir);
     CHECK(m.warnings.empty());
+    // an F16 checkpoint stays F16 in memory; BF16 (and F32) become F32
+    CHECK(m.gpt->weights().matrix_dtype() == (dir == "hub_f16" ? WeightDtype::F16 : WeightDtype::F32));
     for (const auto& r : ref[reference]) {
       const auto prompt = r["prompt"].get<std::vector<int>>();
       const RowMatrix logits = forward_all_positions(*m.gpt, prompt);

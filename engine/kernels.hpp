@@ -1,0 +1,47 @@
+// The numeric kernels of the forward pass: products with the (in, out) weight matrices in F32 or F16,
+// LayerNorm, GELU, causal attention for a block of heads. Pure functions on caller-owned memory: no
+// threads, no allocation, no model or cache objects (gpt.cpp decides who calls what on which slice).
+#pragma once
+#include <Eigen/Core>
+#include <cstddef>
+
+#include "kv_cache.hpp"
+#include "weights.hpp"
+
+namespace kvlab {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Rows of W converted to F32 at a time by the F16 path of matmul_weights when s > 1 (then a GEMM).
+inline constexpr int kF16ConvertRows = 256;
+// Scratch floats matmul_weights may need per call for a product with at most `max_cols` columns.
+inline std::size_t matmul_scratch_floats(int max_cols) { return static_cast<std::size_t>(kF16ConvertRows) * max_cols; }
+
+// y (s, c1-c0) = x (s, k1-k0) @ W[k0:k1, c0:c1]   (or += with accumulate). x and y are row-major with
+// the given row strides (in floats); x points at column k0 of its first row, y at column c0.
+// F32 weights: Eigen's GEMM/GEMV. F16 weights: one row = a GEMV converting 16 numbers per instruction
+// in registers; several rows = blocks of kF16ConvertRows rows converted into `scratch`, then a GEMM.
+void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const WeightMatrix& W, int k0, int k1, int c0, int c1,
+                    float* y, std::ptrdiff_t y_stride, bool accumulate, float* scratch);
+
+// y[r - r0] = W[r, :] . x for rows r in [r0, r1): the tied LM head (W = wte, (V, C)).
+void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y);
+
+// out = W[row, :] as F32 (the token embedding lookup).
+void weight_row_to_f32(const WeightMatrix& W, int row, float* out);
+
+// out[r] = (x[r] - mean) / sqrt(var + eps) * w + b for the first `rows` rows.
+void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, const float* b, float eps);
+
+// GELU, tanh approximation ("gelu_new" in GPT-2), in place on n contiguous numbers.
+void gelu_inplace(float* values, std::ptrdiff_t n);
+
+// Causal attention for heads [h0, h1) of s queries at positions first_pos.. over n = K.shape[2] keys.
+// Q comes from `qkv` (s, 3C) columns [h*hs, (h+1)*hs); the output goes to att_y (s, C) at the same
+// columns; `scores` (>= s, >= n) is scratch. If attention_row_out is given, the newest query's weights
+// for head h are written to attention_row_out[h * row_stride + j], j < n.
+void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, int h0, int h1, int s, int first_pos,
+                     const Tensor4View& K, const Tensor4View& V, int hs, float* attention_row_out,
+                     std::ptrdiff_t row_stride);
+
+}  // namespace kvlab
