@@ -19,13 +19,21 @@ namespace kvlab::cli {
 
 using nlohmann::json;
 
-namespace {
-
 std::string with_commas(std::uint64_t v) {
   std::string s = std::to_string(v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
   return s;
 }
+
+int threads_or_default(int threads) { return threads > 0 ? threads : default_thread_count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+namespace {
 
 // Checks that prompt + new tokens fit the model's context before any work starts.
 std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, int new_tokens) {
@@ -37,14 +45,6 @@ std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, 
                      " new tokens is " + std::to_string(ids.size() + static_cast<std::size_t>(new_tokens)) +
                      ", more than this model's context of " + std::to_string(n_ctx) + " positions");
   return ids;
-}
-
-int threads_or_default(int threads) { return threads > 0 ? threads : default_thread_count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace
@@ -199,6 +199,7 @@ double time_generation(GenerationSession& session, int first_token, int n, std::
 }  // namespace
 
 int run_bench(const BenchArgs& a) {
+  if (a.mode != "course") return run_bench_modes(a);
   const LoadedModel model = load_model(a.model);
   const GptConfig& c = model.gpt->config();
   const std::vector<int> prompt = encode_prompt(model, a.prompt, 0);

@@ -1,4 +1,4 @@
-// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, demo).
+// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save, demo).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -9,7 +9,7 @@
 
 namespace {
 void add_model(CLI::App* cmd, std::string& model) {
-  cmd->add_option("--model", model, "model: default, random:NAME[:seed=N], or a model directory");
+  cmd->add_option("--model", model, "model: default, random:NAME[:seed=N][:f16], or a model directory");
 }
 void add_threads(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "threads to compute with (default: every core)")->check(CLI::Range(1, 256));
@@ -68,9 +68,16 @@ int main(int argc, char** argv) {
   m->add_flag("--json", mem.json, "print JSON");
 
   BenchArgs bench;
-  auto* b = app.add_subcommand("bench", "measure tokens/s with and without the cache for several lengths");
+  auto* b = app.add_subcommand("bench", "measure tokens/s: cached vs uncached per length, or decode/prefill/uncached "
+                                         "against this machine's roofline");
   add_model(b, bench.model);
   add_threads(b, bench.threads);
+  b->add_option("--mode", bench.mode, "course (default: cached vs uncached for --lengths), decode, prefill, uncached, all")
+      ->check(CLI::IsMember({"course", "decode", "prefill", "uncached", "all"}));
+  b->add_option("--prompt-tokens", bench.prompt_tokens, "decode/uncached/prefill: prompt length (default 16; prefill 512)")
+      ->check(CLI::Range(1, 1000000));
+  b->add_option("--tokens", bench.gen_tokens, "decode/uncached: tokens generated after the prompt (default 128)")
+      ->check(CLI::Range(1, 1000000));
   b->add_option("--lengths", bench.lengths, "comma-separated numbers of generated tokens")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
@@ -78,6 +85,19 @@ int main(int argc, char** argv) {
   b->add_option("--repeats", bench.repeats, "runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
   b->add_option("--csv", bench.csv, "also write the table to this CSV file");
   b->add_flag("--json", bench.json, "print JSON");
+
+  MachineArgs mach;
+  auto* mc = app.add_subcommand("machine", "measure this machine's memory read bandwidth and SGEMM rate (the rooflines)");
+  add_threads(mc, mach.threads);
+  mc->add_option("--read-mib", mach.read_mib, "MiB read by the bandwidth test (default 1024)")->check(CLI::Range(16, 65536));
+  mc->add_flag("--json", mach.json, "print JSON");
+
+  SaveArgs save;
+  auto* sv = app.add_subcommand("save", "write a model as a Hugging Face GPT-2 directory (F32 or F16 safetensors)");
+  add_model(sv, save.model);
+  sv->add_option("--out", save.out, "directory to write")->required();
+  sv->add_option("--dtype", save.dtype, "f32 or f16")->check(CLI::IsMember({"f32", "f16"}));
+  sv->add_flag("--force", save.force, "overwrite a model already in --out");
 
   DemoArgs demo;
   auto* d = app.add_subcommand("demo", "step through a generation in the terminal, cache on vs off");
@@ -95,7 +115,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench or demo";
+      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save or demo";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
@@ -110,6 +130,8 @@ int main(int argc, char** argv) {
     if (m->parsed()) return run_memory(mem);
     if (b->parsed()) return run_bench(bench);
     if (d->parsed()) return run_demo(demo);
+    if (mc->parsed()) return run_machine(mach);
+    if (sv->parsed()) return run_save(save);
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;

@@ -1,0 +1,182 @@
+// kvlab-cli machine (memory bandwidth, GEMM rate) and bench --mode decode|prefill|uncached|all: tokens/s
+// with the fraction of this machine's roofline each reaches. The course-style table (cached vs uncached
+// per length) stays in commands.cpp. Output formats are in docs/cli.md.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "machine.hpp"
+#include "model_spec.hpp"
+#include "session.hpp"
+
+namespace kvlab::cli {
+
+using nlohmann::json;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The shape of GPT-2 small's prefill MLP product: what "this machine's GEMM rate" means here.
+constexpr int kGemmM = 512, kGemmK = 768, kGemmN = 3072;
+
+struct Limits {
+  double read_bytes_per_s;  // reading a buffer as large as what one decoded token reads
+  double gemm_flops_per_s;
+};
+
+// Bandwidth is measured over the decode working set (the weights): a small model that fits in the
+// caches has a higher roofline than one streamed from DRAM, and each is judged against its own.
+Limits measure_limits(int threads, double working_set_bytes) {
+  std::fprintf(stderr, "\rbench: measuring this machine (bandwidth, GEMM) ...");
+  const auto bytes = static_cast<std::size_t>(working_set_bytes);
+  const int repeats = static_cast<int>(std::clamp(4e9 / working_set_bytes, 5.0, 2000.0));
+  return {measure_read_bandwidth(bytes, threads, repeats), measure_gemm_flops(kGemmM, kGemmK, kGemmN, threads, 5)};
+}
+
+struct ModeResult {
+  std::string mode;
+  int prompt_tokens = 0, tokens = 0;
+  std::vector<double> tokens_per_s;  // one per repeat
+  double roofline_tokens_per_s = 0;  // what the machine's limit allows
+  std::string bound;                 // "bandwidth" or "GEMM"
+  double per_token = 0;              // bytes (decode) or FLOPs (prefill, uncached) per token
+};
+
+std::vector<int> synthetic_prompt(int n, int vocab) {
+  std::vector<int> ids;
+  for (int i = 0; i < n; ++i) ids.push_back((i * 7 + 3) % std::min(vocab, 96));  // printable characters
+  return ids;
+}
+}  // namespace
+
+int run_machine(const MachineArgs& a) {
+  const int all = threads_or_default(a.threads);
+  const std::size_t bytes = static_cast<std::size_t>(a.read_mib) << 20;
+  json out{{"read_bytes", bytes}, {"gemm_shape", {kGemmM, kGemmK, kGemmN}}};
+  if (!a.json) std::printf("memory read bandwidth (sum over %d MiB, best of 5) and SGEMM (%dx%dx%d, Eigen, best of 5)\n",
+                           a.read_mib, kGemmM, kGemmK, kGemmN);
+  std::vector<int> counts{1};
+  if (all > 1) counts.push_back(all);
+  json rows = json::array();
+  for (int t : counts) {
+    const double bw = measure_read_bandwidth(bytes, t, 5);
+    const double gemm = measure_gemm_flops(kGemmM, kGemmK, kGemmN, t, 5);
+    rows.push_back({{"threads", t}, {"read_gb_per_s", bw / 1e9}, {"gemm_gflop_per_s", gemm / 1e9}});
+    if (!a.json) std::printf("  %d thread%s: read %6.1f GB/s   SGEMM %6.1f GFLOP/s\n", t, t == 1 ? " " : "s", bw / 1e9, gemm / 1e9);
+  }
+  out["results"] = rows;
+  if (a.json) std::cout << out.dump() << "\n";
+  return 0;
+}
+
+int run_bench_modes(const BenchArgs& a) {
+  std::vector<std::string> modes;
+  if (a.mode == "all") modes = {"decode", "prefill", "uncached"};
+  else if (a.mode == "decode" || a.mode == "prefill" || a.mode == "uncached") modes = {a.mode};
+  else throw UsageError("unknown bench mode '" + a.mode + "': choose course, decode, prefill, uncached or all");
+  const LoadedModel model = load_model(a.model);
+  const GptConfig& c = model.gpt->config();
+  const GptWeights& w = model.gpt->weights();
+  const int threads = threads_or_default(a.threads);
+  std::vector<ModeResult> results;
+  for (const std::string& mode : modes) {  // every length is checked before anything is measured
+    ModeResult r;
+    r.mode = mode;
+    r.prompt_tokens = a.prompt_tokens > 0 ? a.prompt_tokens : mode == "prefill" ? std::min(512, c.n_ctx - 1) : 16;
+    r.tokens = mode == "prefill" ? 0 : a.gen_tokens;
+    if (r.prompt_tokens + std::max(r.tokens, 1) > c.n_ctx)  // the prompt's pass also picks one new token
+      throw UsageError(mode + ": a prompt of " + std::to_string(r.prompt_tokens) + " tokens plus " + std::to_string(r.tokens) +
+                       " generated does not fit this model's context of " + std::to_string(c.n_ctx) + " positions");
+    results.push_back(std::move(r));
+  }
+  const Limits limits = measure_limits(threads, decode_bytes_per_token(w, 0));
+
+  for (ModeResult& r : results) {
+    const std::string& mode = r.mode;
+    SessionOptions o;
+    o.capture_attention = false;
+    o.threads = threads;
+    o.use_cache = mode != "uncached";
+    GenerationSession session(model, o);  // made once: its buffers, cache and threads are not timed
+    const std::vector<int> prompt = synthetic_prompt(r.prompt_tokens, c.vocab_size);
+    for (int rep = -1; rep < a.repeats; ++rep) {  // run -1 warms up (pages in the weights)
+      std::fprintf(stderr, "\rbench: %s, run %d/%d ...                    ", mode.c_str(), rep + 1, a.repeats);
+      session.start(prompt);
+      double tps;
+      if (mode == "prefill") {
+        const auto t0 = Clock::now();
+        session.step_token();  // one pass over the whole prompt (plus the LM head and sampling of its last position)
+        tps = r.prompt_tokens / seconds_since(t0);
+      } else {
+        session.step_token();  // the prompt's pass is not part of this figure
+        const auto t0 = Clock::now();
+        for (int i = 0; i < r.tokens; ++i) session.step_token();
+        tps = r.tokens / seconds_since(t0);
+      }
+      if (rep >= 0) r.tokens_per_s.push_back(tps);
+    }
+    if (mode == "decode") {
+      double bytes = 0;
+      for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos);
+      r.per_token = bytes / r.tokens;
+      r.roofline_tokens_per_s = limits.read_bytes_per_s / r.per_token;
+      r.bound = "bandwidth";
+    } else if (mode == "prefill") {
+      r.per_token = forward_flops(c, 0, r.prompt_tokens - 1) / r.prompt_tokens;
+      r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
+      r.bound = "GEMM";
+    } else {  // uncached: generating the token at position n recomputes positions 0..n
+      double flops = 0;
+      for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) flops += forward_flops(c, 0, pos);
+      r.per_token = flops / r.tokens;
+      r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
+      r.bound = "GEMM";
+    }
+  }
+  std::fprintf(stderr, "\r%70s\r", "");
+
+  if (a.json) {
+    json rows = json::array();
+    for (const ModeResult& r : results) {
+      const double med = median(r.tokens_per_s);
+      rows.push_back({{"mode", r.mode}, {"prompt_tokens", r.prompt_tokens}, {"generated_tokens", r.tokens},
+                      {"tokens_per_s", med},
+                      {"min", *std::min_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
+                      {"max", *std::max_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
+                      {"roofline_tokens_per_s", r.roofline_tokens_per_s}, {"fraction_of_roofline", med / r.roofline_tokens_per_s},
+                      {"bound", r.bound}, {r.bound == "bandwidth" ? "bytes_per_token" : "flops_per_token", r.per_token}});
+    }
+    std::cout << json{{"model", model.name}, {"weights", weight_dtype_name(w.matrix_dtype())}, {"weight_bytes", w.bytes()},
+                      {"threads", threads}, {"repeats", a.repeats}, {"read_gb_per_s", limits.read_bytes_per_s / 1e9},
+                      {"gemm_gflop_per_s", limits.gemm_flops_per_s / 1e9}, {"results", rows}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  std::printf("model %s, %s weights (%.1f MB), %d thread%s, median of %d runs\n", model.name.c_str(),
+              weight_dtype_name(w.matrix_dtype()), static_cast<double>(w.bytes()) / 1e6, threads, threads == 1 ? "" : "s",
+              a.repeats);
+  std::printf("machine (%d thread%s): read %.1f GB/s over %.1f MB (the weights), SGEMM %.1f GFLOP/s (%dx%dx%d)\n", threads,
+              threads == 1 ? "" : "s", limits.read_bytes_per_s / 1e9, decode_bytes_per_token(w, 0) / 1e6,
+              limits.gemm_flops_per_s / 1e9, kGemmM, kGemmK, kGemmN);
+  std::printf("%-9s %-22s %13s %22s %9s  %s\n", "mode", "tokens", "tok/s", "(min-max)", "roofline", "of roofline, bound by");
+  for (const ModeResult& r : results) {
+    const double med = median(r.tokens_per_s);
+    char what[64], range[48], per[64];
+    if (r.mode == "prefill") std::snprintf(what, sizeof what, "%d-token prompt", r.prompt_tokens);
+    else std::snprintf(what, sizeof what, "%d after %d prompt", r.tokens, r.prompt_tokens);
+    std::snprintf(range, sizeof range, "(%.1f-%.1f)", *std::min_element(r.tokens_per_s.begin(), r.tokens_per_s.end()),
+                  *std::max_element(r.tokens_per_s.begin(), r.tokens_per_s.end()));
+    if (r.bound == "bandwidth") std::snprintf(per, sizeof per, "%.1f MB read per token", r.per_token / 1e6);
+    else std::snprintf(per, sizeof per, "%.1f MFLOP per token", r.per_token / 1e6);
+    std::printf("%-9s %-22s %13.1f %22s %9.1f  %3.0f%%, %s (%s)\n", r.mode.c_str(), what, med, range, r.roofline_tokens_per_s,
+                100.0 * med / r.roofline_tokens_per_s, r.bound.c_str(), per);
+  }
+  return 0;
+}
+
+}  // namespace kvlab::cli
