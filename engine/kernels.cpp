@@ -100,6 +100,32 @@ float dot_f16(const std::uint16_t* w, const float* x, int n) {
   return total;
 }
 
+// y[r] = W[r, :] . x for four consecutive rows of an F16 matrix with row length n (ld apart): x is
+// loaded once for all four, and the four sums are reduced only at the end.
+void dot4_f16(const std::uint16_t* w, std::ptrdiff_t ld, const float* x, int n, float* y) {
+  const std::uint16_t *r0 = w, *r1 = w + ld, *r2 = w + 2 * ld, *r3 = w + 3 * ld;
+  int i = 0;
+  float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+  if constexpr (kLanes > 0) {
+    Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+    for (; i + kLanes <= n; i += kLanes) {
+      const Vec xv = load(x + i);
+      a0 = fma(load(r0 + i), xv, a0);
+      a1 = fma(load(r1 + i), xv, a1);
+      a2 = fma(load(r2 + i), xv, a2);
+      a3 = fma(load(r3 + i), xv, a3);
+    }
+    t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
+  }
+  for (; i < n; ++i) {
+    t0 += f16_bits_to_f32(r0[i]) * x[i];
+    t1 += f16_bits_to_f32(r1[i]) * x[i];
+    t2 += f16_bits_to_f32(r2[i]) * x[i];
+    t3 += f16_bits_to_f32(r3[i]) * x[i];
+  }
+  y[0] = t0, y[1] = t1, y[2] = t2, y[3] = t3;
+}
+
 // out[0:n] = w[0:n] widened to F32.
 void f16_to_f32_row(const std::uint16_t* w, int n, float* out) {
   int i = 0;
@@ -149,7 +175,9 @@ void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y
     Eigen::Map<Eigen::VectorXf>(y, r1 - r0).noalias() = rows * Eigen::Map<const Eigen::VectorXf>(x, W.cols);
     return;
   }
-  for (int r = r0; r < r1; ++r) y[r - r0] = dot_f16(W.f16() + static_cast<std::ptrdiff_t>(r) * W.cols, x, W.cols);
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) dot4_f16(W.f16() + static_cast<std::ptrdiff_t>(r) * W.cols, W.cols, x, W.cols, y + (r - r0));
+  for (; r < r1; ++r) y[r - r0] = dot_f16(W.f16() + static_cast<std::ptrdiff_t>(r) * W.cols, x, W.cols);
 }
 
 void weight_row_to_f32(const WeightMatrix& W, int row, float* out) {
