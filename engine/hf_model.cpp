@@ -126,7 +126,9 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
   if (tokenizer->vocab_size() > config.vocab_size)
     throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
                          " tokens but config.json's vocab_size is " + std::to_string(config.vocab_size));
-  const SafetensorsFile file = SafetensorsFile::open(weights_path);
+  // Shared: the weights keep the mapping alive when they point into it.
+  const auto mapped = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(weights_path));
+  const SafetensorsFile& file = *mapped;
   // Decide the layout from the file: save_pretrained prefixes every name with "transformer."
   const std::string prefix = file.find("transformer.wte.weight") ? "transformer." : "";
   const std::vector<std::int64_t> wte_shape{config.vocab_size, config.n_embd};
@@ -136,7 +138,16 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
   // An F16 checkpoint stays F16 in memory (decode then reads half the bytes); F32 and BF16 become F32.
   const SafetensorsEntry* wte_entry = file.find(prefix + "wte.weight");
   const WeightDtype matrix_dtype = wte_entry && wte_entry->dtype == StDtype::F16 ? WeightDtype::F16 : WeightDtype::F32;
-  GptWeights weights(config, matrix_dtype);  // refuses shapes the machine cannot hold, before allocating
+  GptWeights weights(config, matrix_dtype, false);  // refuses shapes the machine cannot hold, before allocating
+  // Tensors already in the dtype the engine keeps them in are used in place, from the mapped file: no
+  // copy, and their memory is the page cache's (weights cost their size once). The rest is converted.
+  weights.map_external(mapped, [&](const TensorInfo& t) -> const void* {
+    const SafetensorsEntry* e = file.find(prefix + t.name);
+    if (!e || e->shape != t.shape) return nullptr;  // reported below
+    const bool same = (t.dtype == WeightDtype::F32 && e->dtype == StDtype::F32) ||
+                      (t.dtype == WeightDtype::F16 && e->dtype == StDtype::F16);
+    return same ? file.tensor_data(*e) : nullptr;
+  });
   LoadedModel m;
   std::size_t done = 0;
   for (const TensorInfo& t : weights.tensors()) {
@@ -147,8 +158,13 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
     if (e->shape != t.shape)
       throw ModelLoadError(weights_path.string() + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
                            " but config.json implies " + shape_text(t.shape));
-    if (t.dtype == WeightDtype::F32) file.read_f32(*e, weights.data(t));
-    else file.read_f16(*e, static_cast<std::uint16_t*>(weights.raw(t)));
+    if (t.external) {
+      // used in place
+    } else if (t.dtype == WeightDtype::F32) {
+      file.read_f32(*e, weights.data(t));
+    } else {
+      file.read_f16(*e, static_cast<std::uint16_t*>(weights.raw(t)));
+    }
     if (const std::size_t bad = weights.count_non_finite(t))
       m.warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
   }

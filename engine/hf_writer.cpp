@@ -69,7 +69,10 @@ void save_hf_model_dir(const LoadedModel& m, const std::filesystem::path& dir, S
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
-  std::ofstream f(dir / "model.safetensors", std::ios::binary);
+  // Written under a temporary name and renamed at the end: a program that has the old file mapped
+  // (kvlab keeps weights mapped) keeps reading the old inode instead of crashing on a truncated file.
+  const std::filesystem::path final_path = dir / "model.safetensors", temp_path = dir / "model.safetensors.partial";
+  std::ofstream f(temp_path, std::ios::binary);
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
   f.write(reinterpret_cast<const char*>(length), 8);
@@ -85,7 +88,12 @@ void save_hf_model_dir(const LoadedModel& m, const std::filesystem::path& dir, S
     }
   }
   f.close();
-  if (!f) throw ModelLoadError((dir / "model.safetensors").string() + ": cannot write the file (disk full?)");
+  if (!f) {
+    std::filesystem::remove(temp_path, ec);
+    throw ModelLoadError(final_path.string() + ": cannot write the file (disk full?)");
+  }
+  std::filesystem::rename(temp_path, final_path, ec);
+  if (ec) throw ModelLoadError(final_path.string() + ": cannot replace the file: " + ec.message());
 }
 
 }  // namespace kvlab

@@ -39,6 +39,8 @@ class SafetensorsFile {
   std::vector<std::string> names() const;  // in header order (JSON object order: sorted by name)
   // Copies the tensor into `out` (numel floats), converting F16/BF16.
   void read_f32(const SafetensorsEntry& e, float* out) const;
+  // Where the tensor's bytes are (little-endian, in its own dtype), valid while this object lives.
+  const void* tensor_data(const SafetensorsEntry& e) const { return base_ + data_start_ + e.begin; }
   // Copies the tensor into `out` (numel F16 numbers), rounding F32/BF16 to nearest even.
   void read_f16(const SafetensorsEntry& e, std::uint16_t* out) const;
   const std::string& origin() const { return origin_; }

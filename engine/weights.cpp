@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -36,7 +37,8 @@ bool is_big_matrix(const std::string& name) {
 }
 }  // namespace
 
-GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype) : config_(config), matrix_dtype_(matrix_dtype) {
+GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype, bool allocate)
+    : config_(config), matrix_dtype_(matrix_dtype) {
   config_.validate();
   // Checked with F32 sizes before anything else is computed: an upper bound, and the F32 path of a
   // later conversion needs it anyway.
@@ -48,12 +50,10 @@ GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype) : conf
                       std::to_string(have >> 20) + " MiB of memory; choose fewer layers, a smaller width or vocabulary");
 
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
-  std::size_t cursor = 0;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {
     const WeightDtype dtype = is_big_matrix(name) ? matrix_dtype_ : WeightDtype::F32;
-    TensorInfo t{std::move(name), std::move(shape), dtype, cursor};
+    TensorInfo t{std::move(name), std::move(shape), dtype, 0, nullptr};
     total_numbers_ += t.numel();
-    cursor += (t.bytes() + 63) / 64 * 64;  // keep every tensor 64-byte aligned
     tensors_.push_back(std::move(t));
   };
   add("wte.weight", {V, C});
@@ -75,16 +75,44 @@ GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype) : conf
   }
   add("ln_f.weight", {C});
   add("ln_f.bias", {C});
-  total_bytes_ = cursor;
+  if (allocate) allocate_storage();
+}
 
-  auto* bytes = static_cast<unsigned char*>(::operator new[](total_bytes_, std::align_val_t(64)));
+void GptWeights::map_external(std::shared_ptr<const void> keep_alive,
+                              const std::function<const void*(const TensorInfo&)>& locate) {
+  if (storage_) throw KvlabError("map_external() must come before the weights are allocated");
+  keep_alive_ = std::move(keep_alive);
+  for (TensorInfo& t : tensors_) {
+    const void* p = locate(t);
+    // kernels read F32 as float and F16 as uint16_t: the address must suit the type
+    if (p && reinterpret_cast<std::uintptr_t>(p) % weight_dtype_size(t.dtype) == 0) {
+      t.external = p;
+      mapped_bytes_ += t.bytes();
+    }
+  }
+  allocate_storage();
+}
+
+void GptWeights::allocate_storage() {
+  std::size_t cursor = 0;
+  for (TensorInfo& t : tensors_) {
+    if (t.external) continue;
+    t.offset = cursor;
+    cursor += (t.bytes() + 63) / 64 * 64;  // keep every tensor 64-byte aligned
+  }
+  total_bytes_ = cursor;
+  auto* bytes = static_cast<unsigned char*>(::operator new[](std::max<std::size_t>(total_bytes_, 64), std::align_val_t(64)));
   storage_.reset(bytes);
   std::memset(bytes, 0, total_bytes_);
+  bind_pointers();
+}
 
-  auto ptr = [&](const std::string& name) { return data(*find(name)); };
+void GptWeights::bind_pointers() {
+  const GptWeights& self = *this;  // the read-only accessors: mapped tensors are fine here
+  auto ptr = [&](const std::string& name) { return static_cast<const float*>(self.raw(*find(name))); };
   auto matrix = [&](const std::string& name) {
     const TensorInfo& t = *find(name);
-    return WeightMatrix{raw(t), t.dtype, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1])};
+    return WeightMatrix{self.raw(t), t.dtype, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1])};
   };
   wte_ = matrix("wte.weight");
   wpe_ = ptr("wpe.weight");
@@ -109,11 +137,19 @@ GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype) : conf
   }
 }
 
+void* GptWeights::raw(const TensorInfo& t) {
+  if (t.external) throw KvlabError("tensor '" + t.name + "' is read-only: it is mapped from the model file");
+  return storage_.get() + t.offset;
+}
+
 float* GptWeights::data(const TensorInfo& t) {
   if (t.dtype != WeightDtype::F32) throw KvlabError("tensor '" + t.name + "' is stored as F16, not F32");
-  return reinterpret_cast<float*>(storage_.get() + t.offset);
+  return static_cast<float*>(raw(t));
 }
-const float* GptWeights::data(const TensorInfo& t) const { return const_cast<GptWeights*>(this)->data(t); }
+const float* GptWeights::data(const TensorInfo& t) const {
+  if (t.dtype != WeightDtype::F32) throw KvlabError("tensor '" + t.name + "' is stored as F16, not F32");
+  return static_cast<const float*>(raw(t));
+}
 
 void GptWeights::set_from_f32(const TensorInfo& t, const float* values) {
   const std::size_t n = t.numel();

@@ -29,6 +29,7 @@ struct TensorInfo {
   std::vector<std::int64_t> shape;
   WeightDtype dtype = WeightDtype::F32;
   std::size_t offset = 0;        // in bytes from the start of the allocation (a multiple of 64)
+  const void* external = nullptr;  // set when the numbers live in a memory-mapped file instead
   std::size_t numel() const;
   std::size_t bytes() const { return numel() * weight_dtype_size(dtype); }
 };
@@ -72,7 +73,14 @@ class GptWeights {
  public:
   // Allocates (zero-filled) storage for `config`, the big matrices as `matrix_dtype`. Throws ConfigError
   // if the shape is invalid or the weights would not fit in this machine's memory: refused before allocating.
-  explicit GptWeights(const GptConfig& config, WeightDtype matrix_dtype = WeightDtype::F32);
+  // With allocate == false nothing is allocated yet: call map_external() next (the loader does).
+  explicit GptWeights(const GptConfig& config, WeightDtype matrix_dtype = WeightDtype::F32, bool allocate = true);
+
+  // Points every tensor for which `locate` returns an address (suitably aligned, already in this
+  // tensor's dtype) at that read-only memory, and allocates zeroed storage for the others only.
+  // `keep_alive` owns the memory (e.g. the mapped checkpoint) for as long as these weights live.
+  // Weights then cost their size once: the file's pages, shared with the page cache.
+  void map_external(std::shared_ptr<const void> keep_alive, const std::function<const void*(const TensorInfo&)>& locate);
   GptWeights(GptWeights&&) noexcept = default;
   GptWeights& operator=(GptWeights&&) noexcept = default;
   GptWeights(const GptWeights&) = delete;
@@ -94,12 +102,13 @@ class GptWeights {
   const TensorInfo* find(std::string_view name) const;  // nullptr if there is no such tensor
   WeightDtype matrix_dtype() const { return matrix_dtype_; }
   // Raw storage of tensor `t`: float* if t.dtype is F32, std::uint16_t* (F16 bits) if F16.
-  void* raw(const TensorInfo& t) { return storage_.get() + t.offset; }
-  const void* raw(const TensorInfo& t) const { return storage_.get() + t.offset; }
+  void* raw(const TensorInfo& t);  // throws for tensors in read-only mapped memory
+  const void* raw(const TensorInfo& t) const { return t.external ? t.external : storage_.get() + t.offset; }
   float* data(const TensorInfo& t);  // F32 tensors only (throws for F16 ones)
   const float* data(const TensorInfo& t) const;
   std::size_t total_numbers() const { return total_numbers_; }
-  std::size_t bytes() const { return total_bytes_; }  // the allocation, exactly
+  std::size_t bytes() const { return total_bytes_ + mapped_bytes_; }  // own allocation + mapped tensors
+  std::size_t mapped_bytes() const { return mapped_bytes_; }        // the part read from a mapped file
 
   const WeightMatrix& wte() const { return wte_; }  // (V, C) token embedding, also the tied LM head
   const float* wpe() const { return wpe_; }    // (T, C) learned position embedding
@@ -112,8 +121,11 @@ class GptWeights {
   GptConfig config_;
   WeightDtype matrix_dtype_ = WeightDtype::F32;
   std::vector<TensorInfo> tensors_;
-  std::size_t total_numbers_ = 0, total_bytes_ = 0;
+  std::size_t total_numbers_ = 0, total_bytes_ = 0, mapped_bytes_ = 0;
   std::unique_ptr<unsigned char[], AlignedFree> storage_;
+  std::shared_ptr<const void> keep_alive_;  // owner of the external (mapped) tensors' memory
+  void allocate_storage();  // lays out the non-external tensors, allocates them zeroed, binds pointers
+  void bind_pointers();
   WeightMatrix wte_;
   const float* wpe_ = nullptr;
   const float* ln_f_w_ = nullptr;

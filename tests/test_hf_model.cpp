@@ -14,6 +14,7 @@
 #include "errors.hpp"
 #include "gpt.hpp"
 #include "hf_model.hpp"
+#include "hf_writer.hpp"
 #include "model_spec.hpp"
 #include "safetensors.hpp"
 
@@ -242,4 +243,32 @@ TEST_CASE("long loads report progress and can be cancelled", "[hf][load]") {
   cancel.store(true);
   CHECK_THROWS_AS(load_model("random:gpt2", &control), LoadCancelled);
   CHECK_THROWS_WITH(load_model(kInterop + "/hub_f32", &control), Catch::Contains("cancelled"));
+}
+
+TEST_CASE("weights are used in place from the mapped file, and rewriting the file leaves a loaded model intact", "[hf][mmap]") {
+  TempDir d;
+  const LoadedModel original = load_model("random:tinygpt:seed=1");
+  save_hf_model_dir(original, d.path, StDtype::F32);
+  const LoadedModel m = load_hf_model_dir(d.path);
+  const GptWeights& w = m.gpt->weights();
+  // every F32 tensor is read straight from the mapping: the model's own allocation is empty
+  CHECK(w.mapped_bytes() == w.bytes());
+  for (const TensorInfo& t : w.tensors()) CHECK(t.external != nullptr);
+  const std::vector<int> prompt{5, 17, 33};
+  const RowMatrix before = forward_all_positions(*m.gpt, prompt);
+  CHECK((before - forward_all_positions(*original.gpt, prompt)).cwiseAbs().maxCoeff() == 0.0f);
+  // another model saved over the same directory: the loaded one keeps its (old) file
+  save_hf_model_dir(load_model("random:tinygpt:seed=2"), d.path, StDtype::F32, true);
+  CHECK((before - forward_all_positions(*m.gpt, prompt)).cwiseAbs().maxCoeff() == 0.0f);
+  CHECK((before - forward_all_positions(*load_hf_model_dir(d.path).gpt, prompt)).cwiseAbs().maxCoeff() > 0.0f);
+  // and without overwrite permission the writer refuses
+  CHECK_THROWS_WITH(save_hf_model_dir(original, d.path, StDtype::F32), Catch::Contains("already holds"));
+
+  // F16 file: the matrices are used in place (F16), the small vectors are converted to F32
+  TempDir d16;
+  save_hf_model_dir(original, d16.path, StDtype::F16);
+  const LoadedModel h = load_hf_model_dir(d16.path);
+  CHECK(h.gpt->weights().matrix_dtype() == WeightDtype::F16);
+  for (const TensorInfo& t : h.gpt->weights().tensors()) CHECK((t.external != nullptr) == (t.dtype == WeightDtype::F16));
+  CHECK((before - forward_all_positions(*h.gpt, prompt)).cwiseAbs().maxCoeff() < 1e-2);
 }

@@ -121,7 +121,8 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
   ImGui::SetNextWindowSize(vp->WorkSize);
   ImGui::Begin("KV Cache Lab", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
-                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings);
+                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                   ImGuiWindowFlags_NoBackground);  // glClear already paints WindowBg: one full-screen fill less
   menu_bar(app, snap);
   const float fs = ImGui::GetFontSize();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
