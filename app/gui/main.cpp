@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
     double frame_sum = 0.0;
     long frame_count = 0;
     float worst = 0.0f;
+    double build_sum = 0.0, vertex_sum = 0.0;  // where a frame's time goes: building the UI vs drawing it
 
     while (!glfwWindowShouldClose(window) && !app.want_quit) {
       if (runner) glfwPollEvents();
@@ -136,10 +137,13 @@ int main(int argc, char** argv) {
       // Scripts control the mouse: parked outside the window unless a hover is asked for, so a stray
       // pointer position does not put tooltips into screenshots.
       if (runner) ImGui::GetIO().MousePos = app.hover_request.x >= 0 ? app.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
+      const auto build_start = std::chrono::steady_clock::now();
       ImGui::NewFrame();
       handle_shortcuts(app, *snap);
       draw_main_window(app, *snap);
       ImGui::Render();
+      build_sum += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
+      vertex_sum += ImGui::GetDrawData()->TotalVtxCount;
       int fb_w = 0, fb_h = 0;
       glfwGetFramebufferSize(window, &fb_w, &fb_h);
       glViewport(0, 0, fb_w, fb_h);
@@ -190,8 +194,9 @@ int main(int argc, char** argv) {
       if (!keep_running) break;
     }
     if (runner)
-      std::fprintf(stderr, "kvlab: %ld frames, mean %.1f ms (%.0f fps), worst %.1f ms\n", frame_count,
-                   frame_sum / std::max(1L, frame_count), 1000.0 * frame_count / std::max(1.0, frame_sum), worst);
+      std::fprintf(stderr, "kvlab: %ld frames, mean %.1f ms (%.0f fps), worst %.1f ms; building the UI %.1f ms, %.0f vertices a frame\n",
+                   frame_count, frame_sum / std::max(1L, frame_count), 1000.0 * frame_count / std::max(1.0, frame_sum), worst,
+                   build_sum / std::max(1L, frame_count), vertex_sum / std::max(1L, frame_count));
     closing = std::chrono::steady_clock::now();
   }  // the worker is stopped and joined here, before the GL context goes away
   if (!script_path.empty())

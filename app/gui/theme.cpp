@@ -43,6 +43,11 @@ void apply_theme(bool projector, float font_scale) {
     style.Colors[ImGuiCol_WindowBg] = ImVec4(0.09f, 0.10f, 0.12f, 1.0f);
     style.Colors[ImGuiCol_ChildBg] = ImVec4(0.12f, 0.13f, 0.16f, 1.0f);
   }
+  // Drawing cost under a software renderer (llvmpipe) is per pixel: a panel background covering most
+  // of the screen costs as much as everything in it. So panels are transparent and glClear paints the
+  // panel colour (the main window draws no background); borders still separate the panels.
+  style.Colors[ImGuiCol_WindowBg] = style.Colors[ImGuiCol_ChildBg];
+  style.Colors[ImGuiCol_ChildBg].w = 0.0f;
   style.FrameRounding = 4.0f;
   style.ChildRounding = 6.0f;
   style.WindowRounding = 0.0f;
