@@ -27,6 +27,10 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
 // y[r - r0] = W[r, :] . x for rows r in [r0, r1): the tied LM head (W = wte, (V, C)).
 void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y);
 
+// Sum of n floats with 8 independent vector accumulators: a pure read stream at the memory's speed
+// (machine.cpp measures bandwidth with it, so the decode roofline uses the same instructions).
+float sum_floats(const float* p, std::size_t n);
+
 // out = W[row, :] as F32 (the token embedding lookup).
 void weight_row_to_f32(const WeightMatrix& W, int row, float* out);
 

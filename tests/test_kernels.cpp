@@ -158,3 +158,14 @@ TEST_CASE("random:NAME:f16 builds F16 weights and bad options are refused", "[ke
   CHECK(m.name == "random:tinygpt (seed 2, f16)");
   CHECK_THROWS_WITH(load_model("random:tinygpt:f8"), Catch::Contains("seed=N") && Catch::Contains("f16"));
 }
+
+TEST_CASE("sum_floats (the bandwidth probe) adds every number exactly once", "[kernels]") {
+  for (std::size_t n : {0u, 1u, 17u, 128u, 1000u, 4099u}) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 7);
+    double want = 0;
+    for (float x : v) want += x;
+    INFO("n = " << n);
+    CHECK(sum_floats(v.data(), n) == Approx(want));
+  }
+}
