@@ -35,6 +35,19 @@ void linear(ForwardWorkspace& ws, const RowMatrix& x, int s, const WeightMatrix&
   });
 }
 
+// Decode products of at least this many bytes stream whole rows per thread (see run_next_layer).
+constexpr std::size_t kStreamRowsBytes = std::size_t{4} << 20;
+
+// out (n) = bias + the row partials of the threads that had rows of [0, rows).
+void sum_row_partials(ForwardWorkspace& ws, int rows, int n, const float* bias, float* out) {
+  Eigen::Map<Eigen::RowVectorXf> y(out, n);
+  y = ConstVec(bias, n);
+  const int threads = ws.pool->size();
+  for (int t = 0; t < threads; ++t)
+    if (const auto [k0, k1] = WorkerPool::slice(rows, t, threads); k0 < k1)
+      y += ConstVec(ws.row_partial[static_cast<std::size_t>(t)].data(), n);
+}
+
 // partial (s, C) = a[:, k0:k1] (s, k1-k0) @ W[k0:k1, :] (k1-k0, C): one thread's share of a product
 // split along its inner dimension ("split-K"); the shares are summed by add_partials. Rows of W are
 // contiguous, so each thread streams its own block of the weights.
@@ -70,7 +83,9 @@ ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype 
       qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
       scores(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_ctx)), fc(c.n_ctx, c.n_inner()),
       partial(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_embd)),
-      convert(static_cast<std::size_t>(pool->size())), logits(c.vocab_size) {
+      convert(static_cast<std::size_t>(pool->size())),
+      row_partial(static_cast<std::size_t>(pool->size()), std::vector<float>(static_cast<std::size_t>(c.n_inner()))),
+      logits(c.vocab_size) {
   if (matrix_dtype == WeightDtype::F16)
     for (auto& v : convert) v.resize(matmul_scratch_floats(c.n_inner()));
 }
@@ -122,10 +137,25 @@ LayerStats ForwardPass::run_next_layer() {
   const int s = s_, C = c.n_embd, H = c.n_head, hs = c.head_size();
   LayerStats stats;
 
+  // Decoding one position of a model too big for the caches is bound by streaming weights from
+  // memory: then each thread reads whole contiguous rows of c_attn and c_fc (split-K, partial sums
+  // added afterwards) instead of half of every row, which the prefetchers follow ~15-20% faster.
+  // It costs one more hand-off per layer, so small models keep the column split.
+  const bool stream_rows = s == 1 && ws.pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
+
   // Three parallel regions per layer (thread hand-offs cost more than the small serial steps):
   // 1. ln_1, then Q, K, V for the s new positions only (threads split the 3C output columns)
   layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
-  linear(ws, ws.xn, s, w.c_attn_w, w.c_attn_b, ws.qkv);
+  if (stream_rows) {
+    ws.pool->run([&](int t, int threads) {
+      const auto [k0, k1] = WorkerPool::slice(C, t, threads);
+      matmul_weights(ws.xn.data() + k0, ws.xn.outerStride(), 1, w.c_attn_w, k0, k1, 0, 3 * C,
+                     ws.row_partial[static_cast<std::size_t>(t)].data(), 3 * C, false, nullptr);
+    });
+    sum_row_partials(ws, C, 3 * C, w.c_attn_b, ws.qkv.data());
+  } else {
+    linear(ws, ws.xn, s, w.c_attn_w, w.c_attn_b, ws.qkv);
+  }
   stats.kv_projections = s;
   // 2. K, V of the new positions as (1, H, s, hs) views into qkv
   const std::ptrdiff_t row = ws.qkv.outerStride();
@@ -151,11 +181,24 @@ LayerStats ForwardPass::run_next_layer() {
   add_partials(ws, s, H, 1, w.attn_proj_b);
   // 5. ln_2, MLP: each thread its slice of the 4C hidden units (c_fc columns, GELU, c_proj rows), residual
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
+  if (stream_rows)  // c_fc by rows first; the hidden units are then summed per thread below
+    ws.pool->run([&](int t, int threads) {
+      const auto [k0, k1] = WorkerPool::slice(C, t, threads);
+      matmul_weights(ws.xn.data() + k0, ws.xn.outerStride(), 1, w.c_fc_w, k0, k1, 0, 4 * C,
+                     ws.row_partial[static_cast<std::size_t>(t)].data(), 4 * C, false, nullptr);
+    });
   ws.pool->run([&](int t, int threads) {
     const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
     if (f0 >= f1) return;
-    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
-                   false, scratch_of(ws, t));
+    if (stream_rows) {
+      ws.fc.row(0).segment(f0, f1 - f0).setZero();
+      for (int u = 0; u < threads; ++u)
+        if (const auto [k0, k1] = WorkerPool::slice(C, u, threads); k0 < k1)
+          ws.fc.row(0).segment(f0, f1 - f0) += ConstVec(ws.row_partial[static_cast<std::size_t>(u)].data() + f0, f1 - f0);
+    } else {
+      matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
+                     false, scratch_of(ws, t));
+    }
     for (int i = 0; i < s; ++i) {
       auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
       hidden += ConstVec(w.c_fc_b + f0, f1 - f0);

@@ -42,6 +42,7 @@ struct ForwardWorkspace {
   RowMatrix fc;      // (T, 4C) MLP hidden activations
   std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
   std::vector<std::vector<float>> convert;  // per thread: F16 rows widened for a prefill GEMM (empty for F32)
+  std::vector<std::vector<float>> row_partial;  // per thread (4C): its rows' share of a decode product
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
 

@@ -140,3 +140,29 @@ TEST_CASE("the forward pass refuses bad tokens and positions", "[gpt]") {
   CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, too_long, 0, 0, nullptr), ContextFullError);
   CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, std::span<const int>{}, 0, 0, nullptr), InputError);
 }
+
+TEST_CASE("decoding a layer too big for the caches (rows streamed per thread) gives the uncached logits", "[gpt][cache]") {
+  // c_fc of at least 4 MB switches decode to whole-row (split-K) products: 512 wide in F32, 768 in F16
+  for (auto [width, dtype] : {std::pair{512, WeightDtype::F32}, std::pair{768, WeightDtype::F16}})
+    for (int threads : {2, 3}) {
+      GptConfig c = test::tiny_config(1, 8, 12, width);
+      LoadedModel m = test::spiky_model(c);
+      if (dtype == WeightDtype::F16) m.gpt = std::make_shared<const Gpt>(m.gpt->weights().converted(dtype));
+      REQUIRE(m.gpt->weights().block(0).c_fc_w.bytes() >= std::size_t{4} << 20);
+      std::vector<int> seq;
+      for (int i = 0; i < c.n_ctx; ++i) seq.push_back((i * 13 + 2) % c.vocab_size);
+      const RowMatrix reference = forward_all_positions(*m.gpt, seq, threads);
+      ForwardWorkspace ws(c, threads, dtype);
+      KVCache cache(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
+      ForwardPass pass;
+      double worst = 0.0;
+      for (int p = 0; p < c.n_ctx; ++p) {
+        pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data() + p, 1), p, p, nullptr);
+        while (!pass.done()) pass.run_next_layer();
+        pass.finish();
+        worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
+      }
+      INFO(weight_dtype_name(dtype) << ", width " << width << ", " << threads << " threads");
+      CHECK(worst < 1e-4);
+    }
+}
