@@ -25,24 +25,25 @@ std::uint64_t physical_memory_bytes() {
 
 void GptWeights::AlignedFree::operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
 
-GptWeights::GptWeights(const GptConfig& config) : config_(config) {
-  config_.validate();
-  const std::uint64_t need = static_cast<std::uint64_t>(config_.weight_bytes_f32());
+std::vector<TensorInfo> GptWeights::layout(const GptConfig& config) {
+  config.validate();
+  const std::uint64_t need = static_cast<std::uint64_t>(config.weight_bytes_f32());
   const std::uint64_t have = physical_memory_bytes();
   if (have != 0 && need > have / 10 * 8)
     throw ConfigError("this model needs " + std::to_string(need >> 20) + " MiB for its weights but the machine has " +
                       std::to_string(have >> 20) + " MiB of memory; choose fewer layers, a smaller width or vocabulary");
 
-  const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
+  const std::int64_t V = config.vocab_size, T = config.n_ctx, C = config.n_embd;
+  std::vector<TensorInfo> tensors;
   std::size_t cursor = 0;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {
     TensorInfo t{std::move(name), std::move(shape), cursor};
     cursor += (t.numel() + 15) / 16 * 16;  // keep every tensor 64-byte aligned
-    tensors_.push_back(std::move(t));
+    tensors.push_back(std::move(t));
   };
   add("wte.weight", {V, C});
   add("wpe.weight", {T, C});
-  for (int l = 0; l < config_.n_layer; ++l) {
+  for (int l = 0; l < config.n_layer; ++l) {
     const std::string p = "h." + std::to_string(l) + ".";
     add(p + "ln_1.weight", {C});
     add(p + "ln_1.bias", {C});
@@ -59,7 +60,12 @@ GptWeights::GptWeights(const GptConfig& config) : config_(config) {
   }
   add("ln_f.weight", {C});
   add("ln_f.bias", {C});
-  total_floats_ = cursor;
+  return tensors;
+}
+
+GptWeights::GptWeights(const GptConfig& config) : config_(config), tensors_(layout(config)) {
+  const TensorInfo& last = tensors_.back();
+  total_floats_ = last.offset + (last.numel() + 15) / 16 * 16;
 
   float* raw = static_cast<float*>(::operator new[](total_floats_ * sizeof(float), std::align_val_t(64)));
   storage_.reset(raw);

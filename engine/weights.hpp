@@ -54,6 +54,10 @@ class GptWeights {
   // Allocates (zero-filled) storage for `config`. Throws ConfigError if the shape is invalid or
   // the weights would not fit in this machine's memory: refused before allocating.
   explicit GptWeights(const GptConfig& config);
+  // The tensor table the constructor would build (names, shapes, offsets), after the same checks
+  // (ConfigError for an invalid shape or one too big for this machine), without allocating anything:
+  // a loader compares a checkpoint against it before paying for the allocation.
+  static std::vector<TensorInfo> layout(const GptConfig& config);
   GptWeights(GptWeights&&) noexcept = default;
   GptWeights& operator=(GptWeights&&) noexcept = default;
   GptWeights(const GptWeights&) = delete;
