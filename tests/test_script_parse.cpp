@@ -23,5 +23,8 @@ TEST_CASE("GUI scripts: bad numbers are refused when parsing, with the line", "[
   CHECK_THROWS_WITH(parse_script("sampling 1e99"), Catch::StartsWith("script line 1: 'sampling'"));
   CHECK_THROWS_WITH(parse_script("sampling nan"), Catch::StartsWith("script line 1: 'sampling'"));
   CHECK_THROWS_WITH(parse_script("step x"), Catch::StartsWith("script line 1: 'step'"));
+  // integers must be whole arguments: "21e99" was read as 21, then hover's std::stof threw on it
+  CHECK_THROWS_WITH(parse_script("hover 2 21e99"), Catch::StartsWith("script line 1: 'hover'"));
+  CHECK_THROWS_WITH(parse_script("tokens 5x"), Catch::StartsWith("script line 1: 'tokens'"));
   CHECK_THROWS_WITH(parse_script("fly to the moon"), Catch::StartsWith("script line 1: unknown action 'fly'"));
 }

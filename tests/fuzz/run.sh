@@ -2,13 +2,14 @@
 # Builds the libFuzzer targets with clang into build-fuzz/ (engine compiled with fuzzer + ASan + UBSan),
 # replays every committed regression input, then fuzzes each target for SECONDS on a temporary copy
 # of its corpus (the committed corpus is never written). Exits non-zero on any crash, leak or timeout.
-# Usage: bash tests/fuzz/run.sh SECONDS   (CI: 60). One target at a time, one worker.
+# Usage: bash tests/fuzz/run.sh SECONDS [TARGET...]   (CI: 60, all targets). One target at a time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:?usage: tests/fuzz/run.sh SECONDS}"
 BUILD_DIR="${KVLAB_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX_FUZZ="${KVLAB_FUZZ_CXX:-clang++-14}"
 TARGETS=(fuzz_safetensors fuzz_hf_config fuzz_tokenizer_files fuzz_bpe_codec fuzz_gui_script)
+if (($# > 1)); then TARGETS=("${@:2}"); fi
 # Largest input per target: a header with a handful of tensors, a config, a small vocabulary plus
 # merges, a paragraph of text, a script.
 declare -A MAX_LEN=([fuzz_safetensors]=16384 [fuzz_hf_config]=4096 [fuzz_tokenizer_files]=65536
@@ -46,7 +47,7 @@ for t in "${TARGETS[@]}"; do
   cp -r "tests/fuzz/corpus/$t/." "$work/$t/"
   echo "== $t: fuzzing for ${SECONDS_PER_TARGET}s"
   if "$bin" "${opts[@]}" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 "$work/$t" >"$work/$t.log" 2>&1; then
-    grep -E "^#[0-9]+ +DONE" "$work/$t.log" | tail -1 || true
+    grep -E "^#[0-9]+[[:space:]]+DONE" "$work/$t.log" | tail -1 || true
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/$t.log" || true
   else
     tail -60 "$work/$t.log"; failed+=("$t")
