@@ -15,9 +15,13 @@ if (($# > 1)); then TARGETS=("${@:2}"); fi
 declare -A MAX_LEN=([fuzz_safetensors]=16384 [fuzz_hf_config]=4096 [fuzz_tokenizer_files]=65536
                     [fuzz_bpe_codec]=4096 [fuzz_gui_script]=8192)
 
-cmake -S . -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVLAB_FUZZ=ON \
-  -DKVLAB_BUILD_GUI=OFF -DBUILD_TESTING=OFF -DKVLAB_NATIVE=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${TARGETS[@]}" >/dev/null
+log="$(mktemp)"
+if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVLAB_FUZZ=ON \
+         -DKVLAB_BUILD_GUI=OFF -DBUILD_TESTING=OFF -DKVLAB_NATIVE=OFF &&
+       cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${TARGETS[@]}"; } >"$log" 2>&1; then
+  tail -40 "$log"; rm -f "$log"; echo "fuzz: building the fuzz targets failed (see above)"; exit 1
+fi
+rm -f "$log"
 
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
