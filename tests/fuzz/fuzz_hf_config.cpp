@@ -16,7 +16,8 @@
 namespace {
 namespace fs = std::filesystem;
 
-// A model directory in /tmp (removed at exit) whose config.json each accepted input overwrites.
+// A model directory in TMPDIR whose config.json each accepted input overwrites. Removed at a normal
+// exit; libFuzzer itself ends with _Exit, so run.sh points TMPDIR into its own temporary folder.
 const fs::path& model_dir() {
   static const fs::path dir = [] {
     std::string templ = (fs::temp_directory_path() / "kvlab-fuzz-config-XXXXXX").string();

@@ -29,6 +29,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 COMMON=(-timeout=10 -rss_limit_mb=2048)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# fuzz_hf_config keeps a model directory in TMPDIR; libFuzzer ends with _Exit (no atexit clean-up)
+mkdir -p "$work/tmp"
+export TMPDIR="$work/tmp"
 mkdir -p "$BUILD_DIR/artifacts"
 failed=()
 for t in "${TARGETS[@]}"; do
