@@ -175,7 +175,11 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-std::string json_quoted(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+// Quoted for an error message. merges.txt is not JSON, so a bad line may hold invalid UTF-8: shown
+// as U+FFFD instead of dump() throwing nlohmann's type_error (found by tests/fuzz/fuzz_tokenizer_files).
+std::string json_quoted(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 

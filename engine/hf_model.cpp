@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "bpe_tokenizer.hpp"
@@ -14,25 +15,32 @@
 namespace kvlab {
 
 namespace {
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream f(path);
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw ModelLoadError(path.string() + ": cannot read the file");
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelLoadError(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
-GptConfig read_config(const std::filesystem::path& path) {
-  const nlohmann::json j = read_json(path);
-  if (!j.is_object()) throw ModelLoadError(path.string() + ": expected a JSON object");
+nlohmann::json parse_json(std::string_view text, const std::string& origin) {
+  try {
+    return nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelLoadError(origin + ": not valid JSON (" + e.what() + ")");
+  }
+}
+}  // namespace
+
+GptConfig parse_hf_config(std::string_view json_text, const std::string& origin) {
+  const nlohmann::json j = parse_json(json_text, origin);
+  if (!j.is_object()) throw ModelLoadError(origin + ": expected a JSON object");
   auto get_int = [&](const char* key, const char* fallback) -> int {
     const char* k = j.contains(key) ? key : fallback;
-    if (!k || !j.contains(k)) throw ModelLoadError(path.string() + ": missing \"" + key + "\"");
+    if (!k || !j.contains(k)) throw ModelLoadError(origin + ": missing \"" + key + "\"");
     const auto& v = j[k];
     if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 10'000'000)
-      throw ModelLoadError(path.string() + ": \"" + k + "\" must be a whole number from 1 to 10,000,000");
+      throw ModelLoadError(origin + ": \"" + k + "\" must be a whole number from 1 to 10,000,000");
     return static_cast<int>(v.get<std::int64_t>());
   };
   GptConfig c;
@@ -42,21 +50,43 @@ GptConfig read_config(const std::filesystem::path& path) {
   c.n_layer = get_int("n_layer", nullptr);
   c.n_head = get_int("n_head", nullptr);
   if (j.contains("layer_norm_epsilon")) {
-    if (!j["layer_norm_epsilon"].is_number()) throw ModelLoadError(path.string() + ": \"layer_norm_epsilon\" must be a number");
-    c.layer_norm_eps = j["layer_norm_epsilon"].get<float>();
+    // Range-checked as a double first, so 1e300 gets this message rather than becoming inf.
+    const auto& eps = j["layer_norm_epsilon"];
+    if (!eps.is_number() || !(eps.get<double>() > 0.0 && eps.get<double>() < 1.0))
+      throw ModelLoadError(origin + ": \"layer_norm_epsilon\" must be a number between 0 and 1");
+    c.layer_norm_eps = static_cast<float>(eps.get<double>());
   }
+  // j.value() would throw nlohmann's type_error for a non-string (found by tests/fuzz/fuzz_hf_config).
+  if (j.contains("activation_function") && !j["activation_function"].is_string())
+    throw ModelLoadError(origin + ": \"activation_function\" must be a string such as \"gelu_new\"");
   const std::string act = j.value("activation_function", std::string("gelu_new"));
   if (act != "gelu_new" && act != "gelu_pytorch_tanh")
-    throw ModelLoadError(path.string() + ": activation_function \"" + act +
+    throw ModelLoadError(origin + ": activation_function \"" + act +
                          "\" is not supported (GPT-2 uses gelu_new, the tanh approximation)");
   if (j.contains("n_inner") && !j["n_inner"].is_null() &&
       (!j["n_inner"].is_number_integer() || j["n_inner"].get<std::int64_t>() != 4LL * c.n_embd))
-    throw ModelLoadError(path.string() + ": n_inner must be null or 4 x n_embd (" + std::to_string(4 * c.n_embd) +
+    throw ModelLoadError(origin + ": n_inner must be null or 4 x n_embd (" + std::to_string(4 * c.n_embd) +
                          "): the engine's MLP is 4C wide");
   c.validate();
   return c;
 }
 
+std::shared_ptr<const CharTokenizer> parse_char_vocab(std::string_view json_text, const std::string& origin) {
+  const nlohmann::json j = parse_json(json_text, origin);
+  if (!j.is_array()) throw ModelLoadError(origin + ": expected a JSON array of characters");
+  std::vector<std::string> symbols;
+  for (const auto& v : j) {
+    if (!v.is_string()) throw ModelLoadError(origin + ": every entry must be a string");
+    symbols.push_back(v.get<std::string>());
+  }
+  try {
+    return std::make_shared<const CharTokenizer>(std::move(symbols));
+  } catch (const TokenizerError& e) {
+    throw ModelLoadError(origin + ": " + e.what());
+  }
+}
+
+namespace {
 std::string shape_text(const std::vector<std::int64_t>& s) {
   std::string out = "(";
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -78,20 +108,7 @@ std::shared_ptr<const Tokenizer> load_tokenizer(const std::filesystem::path& dir
       throw ModelLoadError(e.what());  // already names the file; a bad file is a load failure
     }
   }
-  if (file_exists(chars)) {
-    const nlohmann::json j = read_json(chars);
-    if (!j.is_array()) throw ModelLoadError(chars.string() + ": expected a JSON array of characters");
-    std::vector<std::string> symbols;
-    for (const auto& v : j) {
-      if (!v.is_string()) throw ModelLoadError(chars.string() + ": every entry must be a string");
-      symbols.push_back(v.get<std::string>());
-    }
-    try {
-      return std::make_shared<const CharTokenizer>(std::move(symbols));
-    } catch (const TokenizerError& e) {
-      throw ModelLoadError(chars.string() + ": " + e.what());
-    }
-  }
+  if (file_exists(chars)) return parse_char_vocab(read_text(chars), chars.string());
   throw ModelLoadError("'" + dir.string() + "' has no tokenizer files: expected vocab.json + merges.txt, or kvlab_chars.json");
 }
 
@@ -121,7 +138,7 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
     throw ModelLoadError("'" + dir.string() + "' has no model.safetensors" + hint);
   }
 
-  const GptConfig config = read_config(config_path);
+  const GptConfig config = parse_hf_config(read_text(config_path), config_path.string());
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(dir);
   if (tokenizer->vocab_size() > config.vocab_size)
     throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
@@ -135,15 +152,24 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
   if (const SafetensorsEntry* head = file.find("lm_head.weight"); head && head->shape != wte_shape)
     throw ModelLoadError(weights_path.string() + ": tensor 'lm_head.weight' has shape " + shape_text(head->shape) +
                          " but the engine ties it to wte.weight " + shape_text(wte_shape));
+  // Every tensor is checked against the file before the weights are allocated: a config.json that
+  // claims a multi-gigabyte model next to a small file must fail here, not after allocating the
+  // gigabytes (found by tests/fuzz/fuzz_hf_config). layout() also refuses what the machine cannot hold.
+  for (const TensorInfo& t : GptWeights::layout(config)) {
+    const SafetensorsEntry* e = file.find(prefix + t.name);
+    if (!e) throw ModelLoadError(weights_path.string() + ": tensor '" + prefix + t.name + "' is missing");
+    if (e->shape != t.shape)
+      throw ModelLoadError(weights_path.string() + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
+                           " but config.json implies " + shape_text(t.shape));
+  }
   // An F16 checkpoint stays F16 in memory (decode then reads half the bytes); F32 and BF16 become F32.
   const SafetensorsEntry* wte_entry = file.find(prefix + "wte.weight");
   const WeightDtype matrix_dtype = wte_entry && wte_entry->dtype == StDtype::F16 ? WeightDtype::F16 : WeightDtype::F32;
-  GptWeights weights(config, matrix_dtype, false);  // refuses shapes the machine cannot hold, before allocating
+  GptWeights weights(config, matrix_dtype, false);
   // Tensors already in the dtype the engine keeps them in are used in place, from the mapped file: no
   // copy, and their memory is the page cache's (weights cost their size once). The rest is converted.
   weights.map_external(mapped, [&](const TensorInfo& t) -> const void* {
-    const SafetensorsEntry* e = file.find(prefix + t.name);
-    if (!e || e->shape != t.shape) return nullptr;  // reported below
+    const SafetensorsEntry* e = file.find(prefix + t.name);  // present, with this shape: checked above
     const bool same = (t.dtype == WeightDtype::F32 && e->dtype == StDtype::F32) ||
                       (t.dtype == WeightDtype::F16 && e->dtype == StDtype::F16);
     return same ? file.tensor_data(*e) : nullptr;
@@ -154,10 +180,6 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
     if (control) control->report(done, weights.total_numbers());
     done += t.numel();
     const SafetensorsEntry* e = file.find(prefix + t.name);
-    if (!e) throw ModelLoadError(weights_path.string() + ": tensor '" + prefix + t.name + "' is missing");
-    if (e->shape != t.shape)
-      throw ModelLoadError(weights_path.string() + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
-                           " but config.json implies " + shape_text(t.shape));
     if (t.external) {
       // used in place
     } else if (t.dtype == WeightDtype::F32) {

@@ -93,6 +93,16 @@ void GptWeights::map_external(std::shared_ptr<const void> keep_alive,
   allocate_storage();
 }
 
+std::vector<TensorInfo> GptWeights::layout(const GptConfig& config, WeightDtype matrix_dtype) {
+  std::vector<TensorInfo> table = GptWeights(config, matrix_dtype, false).tensors_;
+  std::size_t cursor = 0;
+  for (TensorInfo& t : table) {  // the offsets allocate_storage() gives when nothing is mapped
+    t.offset = cursor;
+    cursor += (t.bytes() + 63) / 64 * 64;
+  }
+  return table;
+}
+
 void GptWeights::allocate_storage() {
   std::size_t cursor = 0;
   for (TensorInfo& t : tensors_) {

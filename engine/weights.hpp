@@ -76,6 +76,11 @@ class GptWeights {
   // With allocate == false nothing is allocated yet: call map_external() next (the loader does).
   explicit GptWeights(const GptConfig& config, WeightDtype matrix_dtype = WeightDtype::F32, bool allocate = true);
 
+  // The tensor table the constructor would build (names, shapes, dtypes, offsets), after the same checks
+  // (ConfigError for an invalid shape or one too big for this machine), without allocating anything:
+  // a loader compares a checkpoint against it before paying for the allocation.
+  static std::vector<TensorInfo> layout(const GptConfig& config, WeightDtype matrix_dtype = WeightDtype::F32);
+
   // Points every tensor for which `locate` returns an address (suitably aligned, already in this
   // tensor's dtype) at that read-only memory, and allocates zeroed storage for the others only.
   // `keep_alive` owns the memory (e.g. the mapped checkpoint) for as long as these weights live.

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config git
   libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev libbenchmark-dev
   libimgui-dev libglfw3-dev libstb-dev libutf8proc-dev fonts-dejavu-core
-  xvfb xauth libgl1-mesa-dri wamerican)
+  xvfb xauth libgl1-mesa-dri wamerican
+  clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizer runtimes for tests/fuzz/run.sh (CI)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -286,6 +286,10 @@ TEST_CASE("malformed tokenizer files give clear errors", "[bpe]") {
   CHECK_THAT(merges_error(" a\n"), Catch::Contains("line 1: expected two symbols"));
   CHECK(merges_error("a b\na q\n") == R"(dir/merges.txt line 2: the merged symbol "aq" is not in the vocabulary)");
   CHECK(merges_error("a xyz\n") == R"(dir/merges.txt line 1: the symbol "xyz" is not in the vocabulary)");
+  // invalid UTF-8 in merges.txt is quoted with U+FFFD; nlohmann's dump() threw type_error before
+  // (tests/fuzz/regressions/fuzz_tokenizer_files/merges_invalid_utf8_in_message)
+  CHECK(merges_error("a x\x85\n") == "dir/merges.txt line 1: the symbol \"x\xEF\xBF\xBD\" is not in the vocabulary");
+  CHECK_THAT(merges_error("a\xC3\n"), Catch::Contains("found \"a\xEF\xBF\xBD\""));
 
   // from_files names the files themselves, whatever they are called
   const auto tmp = std::filesystem::temp_directory_path() / ("kvlab_bpe_test_" + std::to_string(std::random_device{}()));

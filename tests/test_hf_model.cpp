@@ -2,6 +2,7 @@
 // (tools/make_interop.py), and every malformed directory gets its clear error (no crash).
 // The safetensors reader's own catalogue and fuzz tests are in test_safetensors.cpp.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <atomic>
@@ -196,6 +197,32 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("MiB"));
     d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"n_embd":1e9})");
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("\"n_embd\" must be a whole number"));
+    // found by tests/fuzz/fuzz_hf_config: a non-string activation escaped as nlohmann's type_error
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":["gelu_new"]})");
+    CHECK_THROWS_AS(load_hf_model_dir(d.path), ModelLoadError);
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("\"activation_function\" must be a string"));
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"layer_norm_epsilon":1e300})");
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("\"layer_norm_epsilon\" must be a number between 0 and 1"));
+    CHECK_THROWS_WITH(parse_hf_config("[1]", "c.json"), Catch::Contains("c.json: expected a JSON object"));
+    CHECK(parse_hf_config(R"({"vocab_size":96,"n_ctx":8,"n_embd":8,"n_layer":2,"n_head":2})", "c.json") == GptConfig{96, 8, 8, 2, 2});
+  }
+  {  // a config claiming a 4 GB model next to a 4 KB file: refused by comparing the tensors first,
+     // before allocating (found by tests/fuzz/fuzz_hf_config; the loader allocated 4 GB, then failed)
+    TempDir d;
+    write_valid_model(d);
+    d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":2048,"n_layer":20,"n_head":4})");
+    if (physical_memory_bytes() > (8ull << 30)) {  // smaller machines refuse it earlier, as too big
+      const auto t0 = std::chrono::steady_clock::now();
+      CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("wte.weight") && Catch::Contains("(96, 2048)"));
+      CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));  // zeroing 4 GB takes seconds
+    }
+    // layout() is the constructor's table, without the allocation
+    const GptConfig c{96, 8, 8, 2, 2};
+    const auto table = GptWeights::layout(c);
+    const GptWeights w(c);
+    REQUIRE(table.size() == w.tensors().size());
+    for (std::size_t i = 0; i < table.size(); ++i)
+      CHECK((table[i].name == w.tensors()[i].name && table[i].shape == w.tensors()[i].shape && table[i].offset == w.tensors()[i].offset));
   }
   {  // tokenizer files
     TempDir d;

@@ -1,5 +1,5 @@
-// Script parsing and the per-frame runner. Every action waits for the worker to be idle and for two
-// rendered frames, so screenshots show settled state. Unknown input is an error with its line number.
+// The per-frame script runner: every action waits for the worker to be idle and for two rendered
+// frames, so screenshots show settled state. Parsing and validation are in script_parse.cpp.
 #include "script.hpp"
 
 #include <GLFW/glfw3.h>
@@ -11,72 +11,6 @@
 #include "main_window.hpp"
 
 namespace kvlab::gui {
-
-namespace {
-const std::vector<std::pair<std::string, int>> kVerbs = {
-    {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
-    {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
-    {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
-    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0}};
-
-int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
-  try {
-    const int v = std::stoi(a.args.at(i));
-    if (v < lo || v > hi) throw std::out_of_range("range");
-    return v;
-  } catch (...) {
-    throw std::runtime_error("script line " + std::to_string(a.line) + ": '" + a.verb + "' expects a number from " +
-                             std::to_string(lo) + " to " + std::to_string(hi));
-  }
-}
-}  // namespace
-
-std::string script_help() {
-  return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
-         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
-         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
-         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
-}
-
-std::vector<ScriptAction> parse_script(const std::string& text) {
-  std::vector<ScriptAction> out;
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
-    std::istringstream words(line.substr(first));
-    ScriptAction a;
-    a.line = number;
-    words >> a.verb;
-    const auto verb_end = line.find(a.verb, first) + a.verb.size();
-    a.rest = verb_end < line.size() ? line.substr(line.find_first_not_of(" \t", verb_end) == std::string::npos ? line.size() : line.find_first_not_of(" \t", verb_end)) : "";
-    for (std::string w; words >> w;) a.args.push_back(w);
-    const auto it = std::find_if(kVerbs.begin(), kVerbs.end(), [&](const auto& v) { return v.first == a.verb; });
-    if (it == kVerbs.end())
-      throw std::runtime_error("script line " + std::to_string(number) + ": unknown action '" + a.verb + "'; " + script_help());
-    const int want = it->second;
-    const bool optional_count = a.verb == "step" || a.verb == "layer";
-    if (want >= 0 && static_cast<int>(a.args.size()) != want && !(optional_count && a.args.empty()) &&
-        !(a.verb == "grid" && a.args.size() == 1))
-      throw std::runtime_error("script line " + std::to_string(number) + ": '" + a.verb + "' takes " + std::to_string(want) +
-                               " argument(s)");
-    if (a.verb == "prompt" && a.rest.empty())
-      throw std::runtime_error("script line " + std::to_string(number) + ": 'prompt' needs text");
-    // validate numbers now so a bad script fails before the window opens
-    if (a.verb == "step" || a.verb == "layer") { if (!a.args.empty()) to_int(a, 0, 1, 100000); }
-    if (a.verb == "tokens") to_int(a, 0, 1, 100000);
-    if (a.verb == "frames") to_int(a, 0, 0, 100000);
-    if (a.verb == "sleep") to_int(a, 0, 0, 600000);
-    if (a.verb == "random") for (std::size_t i = 0; i < 4; ++i) to_int(a, i, 1, 65536);
-    if (a.verb == "hover") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
-    out.push_back(std::move(a));
-  }
-  return out;
-}
 
 ScriptRunner::ScriptRunner(std::vector<ScriptAction> actions, std::string final_screenshot)
     : actions_(std::move(actions)), final_screenshot_(std::move(final_screenshot)) {}

@@ -6,19 +6,9 @@
 #include <vector>
 
 #include "app_state.hpp"
+#include "script_parse.hpp"
 
 namespace kvlab::gui {
-
-struct ScriptAction {
-  int line = 0;
-  std::string verb;                 // prompt, step, layer, cache, reset, model, random, panel, tab, ...
-  std::vector<std::string> args;
-  std::string rest;                 // the text after the verb (for prompt)
-};
-
-// Throws std::runtime_error("script line N: ...") for unknown verbs or bad arguments.
-std::vector<ScriptAction> parse_script(const std::string& text);
-std::string script_help();
 
 class ScriptRunner {
  public:
