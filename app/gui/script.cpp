@@ -17,7 +17,8 @@ const std::vector<std::pair<std::string, int>> kVerbs = {
     {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
     {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
     {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
-    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0}};
+    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0},
+    {"click", 2},   {"press", 2},  {"release", 0}, {"resize", 2}};
 
 int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
   try {
@@ -29,13 +30,29 @@ int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
                              std::to_string(lo) + " to " + std::to_string(hi));
   }
 }
+// Numbers that are used as floats are checked here too, so "speed fast" fails before the window opens
+// instead of stopping a running script with a bare "stof".
+float to_float(const ScriptAction& a, std::size_t i, float lo, float hi) {
+  try {
+    std::size_t used = 0;
+    const float v = std::stof(a.args.at(i), &used);
+    if (used != a.args.at(i).size() || !(v >= lo && v <= hi)) throw std::out_of_range("range");
+    return v;
+  } catch (...) {
+    std::ostringstream range;  // 0.1, not std::to_string's 0.100000
+    range << lo << " to " << hi;
+    throw std::runtime_error("script line " + std::to_string(a.line) + ": '" + a.verb + "' expects a number from " +
+                             range.str());
+  }
+}
 }  // namespace
 
 std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
-         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
+         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
+         "click X Y | press X Y | release | resize WIDTH HEIGHT";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {
@@ -72,7 +89,11 @@ std::vector<ScriptAction> parse_script(const std::string& text) {
     if (a.verb == "frames") to_int(a, 0, 0, 100000);
     if (a.verb == "sleep") to_int(a, 0, 0, 600000);
     if (a.verb == "random") for (std::size_t i = 0; i < 4; ++i) to_int(a, i, 1, 65536);
-    if (a.verb == "hover") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
+    if (a.verb == "hover" || a.verb == "click" || a.verb == "press") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
+    if (a.verb == "resize") { to_int(a, 0, 1, 10000); to_int(a, 1, 1, 10000); }
+    if (a.verb == "speed") to_float(a, 0, 0.1f, 1000.0f);
+    if (a.verb == "scale") to_float(a, 0, 0.1f, 10.0f);
+    if (a.verb == "sampling" && a.args[0] != "greedy") to_float(a, 0, 0.01f, 100.0f);
     out.push_back(std::move(a));
   }
   return out;
@@ -82,6 +103,8 @@ ScriptRunner::ScriptRunner(std::vector<ScriptAction> actions, std::string final_
     : actions_(std::move(actions)), final_screenshot_(std::move(final_screenshot)) {}
 
 bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screenshot_request) {
+  // a click holds the button for exactly one drawn frame, then lets go (ImGui sees press + release)
+  if (release_after_frame_) { app.mouse_down = false; release_after_frame_ = false; }
   if (wait_frames_ > 0) { --wait_frames_; return true; }
   if (ImGui::GetTime() < sleep_until_) return true;
   // sleep/frames/screenshot may run while the worker is busy (to measure or show a generation in
@@ -165,6 +188,12 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
   else if (a.verb == "cancel") app.worker.post(cmd::Cancel{});
   else if (a.verb == "quit") { app.want_quit = true; return false; }  // like closing the window, even mid-step
   else if (a.verb == "hover") app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
+  else if (a.verb == "click" || a.verb == "press") {
+    app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
+    app.mouse_down = true;  // press: held until `release`, so `hover` in between drags
+    release_after_frame_ = a.verb == "click";
+  } else if (a.verb == "release") app.mouse_down = false;
+  else if (a.verb == "resize") glfwSetWindowSize(glfwGetCurrentContext(), std::atoi(a.args[0].c_str()), std::atoi(a.args[1].c_str()));
   return true;
 }
 
