@@ -61,12 +61,21 @@ struct DemoArgs {
   int tokens = 24;
 };
 
+struct SoakArgs {
+  std::string model = "default";
+  int threads = 0;  // 0 = every core
+  std::string prompt = "The cache remembers";
+  int cycles = 1000;
+  double tolerance_mib = 1.0;  // RSS growth allowed after the warm-up
+};
+
 int run_generate(const GenerateArgs& a);
 int run_tokenize(const TokenizeArgs& a);
 int run_verify(const VerifyArgs& a);
 int run_memory(const MemoryArgs& a);
 int run_bench(const BenchArgs& a);
 int run_demo(const DemoArgs& a);
+int run_soak(const SoakArgs& a);  // soak.cpp
 
 // Thrown for bad command-line values found after parsing (exit code 2, like a usage error).
 struct UsageError : std::runtime_error { using std::runtime_error::runtime_error; };

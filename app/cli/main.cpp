@@ -1,4 +1,4 @@
-// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, demo).
+// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, demo, soak).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -86,6 +86,14 @@ int main(int argc, char** argv) {
   d->add_option("--prompt", demo.prompt, "text to continue");
   d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::Range(0, 1000000));
 
+  SoakArgs soak;  // soak.cpp: repeated generate/reset/cache cycles, fails if resident memory grows
+  auto* s = app.add_subcommand("soak", "run many generate/reset/cache on-off cycles and check resident memory stays flat");
+  add_model(s, soak.model);
+  add_threads(s, soak.threads);
+  s->add_option("--prompt", soak.prompt, "text every cycle starts from");
+  s->add_option("--cycles", soak.cycles, "number of cycles")->check(CLI::Range(1, 100000000));
+  s->add_option("--tolerance-mib", soak.tolerance_mib, "RSS growth allowed after warm-up, MiB")->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -95,7 +103,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench or demo";
+      what = "choose a command: generate, tokenize, verify, memory, bench, demo or soak";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
@@ -110,6 +118,7 @@ int main(int argc, char** argv) {
     if (m->parsed()) return run_memory(mem);
     if (b->parsed()) return run_bench(bench);
     if (d->parsed()) return run_demo(demo);
+    if (s->parsed()) return run_soak(soak);
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;
