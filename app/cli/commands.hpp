@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sampler.hpp"
+#include "session.hpp"
 
 namespace kvlab::cli {
 
@@ -68,6 +69,9 @@ struct SoakArgs {
   int cycles = 1000;
   double tolerance_mib = 1.0;  // RSS growth allowed after the warm-up
 };
+
+// load_model() plus its warnings printed on stderr (commands.cpp; soak.cpp uses it too).
+LoadedModel load_model_for_cli(const std::string& spec);
 
 int run_generate(const GenerateArgs& a);
 int run_tokenize(const TokenizeArgs& a);

@@ -57,7 +57,7 @@ void run_cycle(GenerationSession& s, const std::vector<int>& prompt, int cycle) 
 }  // namespace
 
 int run_soak(const SoakArgs& a) {
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = model.tokenizer->encode(a.prompt);
   if (prompt.empty()) throw UsageError("the prompt is empty: give at least one character with --prompt");
   if (static_cast<int>(prompt.size()) >= model.gpt->config().n_ctx)
