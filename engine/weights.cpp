@@ -27,11 +27,16 @@ void GptWeights::AlignedFree::operator()(float* p) const { ::operator delete[](p
 
 GptWeights::GptWeights(const GptConfig& config) : config_(config) {
   config_.validate();
-  const std::uint64_t need = static_cast<std::uint64_t>(config_.weight_bytes_f32());
+  // Weights plus what generating with one thread will need (KV cache, workspace): checking the
+  // weights alone let a tiny model with a 65,536-position context take all the machine's memory.
+  const std::uint64_t weights = static_cast<std::uint64_t>(config_.weight_bytes_f32());
+  const std::uint64_t running = static_cast<std::uint64_t>(config_.run_bytes_f32(1));
   const std::uint64_t have = physical_memory_bytes();
-  if (have != 0 && need > have / 10 * 8)
-    throw ConfigError("this model needs " + std::to_string(need >> 20) + " MiB for its weights but the machine has " +
-                      std::to_string(have >> 20) + " MiB of memory; choose fewer layers, a smaller width or vocabulary");
+  if (have != 0 && weights + running > have / 10 * 8)
+    throw ConfigError("this model needs " + std::to_string((weights + running) >> 20) + " MiB (weights " +
+                      std::to_string(weights >> 20) + " MiB, KV cache and working memory " + std::to_string(running >> 20) +
+                      " MiB) but the machine has " + std::to_string(have >> 20) +
+                      " MiB of memory; choose fewer layers, a smaller width, context or vocabulary");
 
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
   std::size_t cursor = 0;

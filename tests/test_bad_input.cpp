@@ -164,6 +164,19 @@ TEST_CASE("catalogue: a generation that reaches the context limit stops clearly 
   }
 }
 
+TEST_CASE("catalogue: a model whose KV cache and workspace cannot fit is refused before allocating", "[bad_input][memory]") {
+  // small weights (13 GB), 137 GB of KV cache at a 65,536-position context: only checking the weights
+  // let such a model take every byte of the machine
+  const GptConfig huge_context{96, 65536, 1024, 16, 256};
+  CHECK_THROWS_AS(make_random_model(huge_context, 1, "x"), ConfigError);
+  CHECK_THROWS_WITH(make_random_model(huge_context, 1, "x"), Catch::Contains("KV cache and working memory"));
+  // each thread adds a (T, T) score matrix: 1 GiB at T = 16,384, so 256 threads are refused
+  const LoadedModel m = make_random_model(GptConfig{96, 16384, 8, 1, 1}, 1, "long");
+  SessionOptions o;
+  o.threads = 256;
+  CHECK_THROWS_WITH(GenerationSession(m, o), Catch::Contains("with 256 threads") && Catch::Contains("fewer threads"));
+}
+
 // ---- bad model directories for the CLI end-to-end tests (tests/CMakeLists.txt). Hidden: runs only
 // when ctest asks for it, writing into $KVLAB_CATALOGUE_DIR.
 namespace {
@@ -246,6 +259,8 @@ TEST_CASE("write the bad model directories of the catalogue", "[.catalogue]") {
   write_case(root, "shape_vs_config", ok, R"({"vocab_size":96,"n_positions":16,"n_embd":8,"n_layer":2,"n_head":2})");
   write_case(root, "too_big_for_memory", ok,
              R"({"vocab_size":50257,"n_positions":65536,"n_embd":65536,"n_layer":256,"n_head":64})");
+  write_case(root, "too_long_context_for_memory", ok,
+             R"({"vocab_size":96,"n_positions":65536,"n_embd":1024,"n_layer":256,"n_head":16})");
   write_case(root, "nan_inf_weights", edited([](auto& v) {
                for (auto& t : v)
                  if (t.name == "h.0.ln_1.bias") {
