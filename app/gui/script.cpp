@@ -108,10 +108,12 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
   if (wait_frames_ > 0) { --wait_frames_; return true; }
   if (ImGui::GetTime() < sleep_until_) return true;
   // sleep/frames/screenshot may run while the worker is busy (to measure or show a generation in
-  // progress); every other action waits until the worker is idle.
-  const bool needs_idle = next_ >= actions_.size() || (actions_[next_].verb != "sleep" && actions_[next_].verb != "frames" &&
-                                                       actions_[next_].verb != "screenshot" && actions_[next_].verb != "quit" &&
-                                                       actions_[next_].verb != "cancel");
+  // progress), and so may pause and the mouse/window verbs: waiting for "idle" while playing would
+  // make `play; frames 30; pause` wait for the whole generation. Every other action waits.
+  static const std::vector<std::string> kAnytime = {"sleep", "frames", "screenshot", "quit", "cancel", "pause",
+                                                    "click", "press", "release", "resize"};
+  const bool needs_idle = next_ >= actions_.size() ||
+                          std::find(kAnytime.begin(), kAnytime.end(), actions_[next_].verb) == kAnytime.end();
   if (needs_idle && !worker_idle) return true;
   if (next_ >= actions_.size()) {
     if (!finished_) {
