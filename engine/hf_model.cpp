@@ -17,6 +17,8 @@ namespace {
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream f(path);
   if (!f) throw ModelLoadError(path.string() + ": cannot read the file");
+  // an empty file would otherwise read as the parser's "unexpected end of input; expected '[', '{'"
+  if (f.peek() == std::ifstream::traits_type::eof()) throw ModelLoadError(path.string() + ": the file is empty");
   try {
     return nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
