@@ -2,6 +2,8 @@
 // No allocation of weights happens here.
 #include "gpt_config.hpp"
 
+#include <algorithm>
+
 #include "errors.hpp"
 
 namespace kvlab {
@@ -34,6 +36,15 @@ std::int64_t GptConfig::parameter_count() const {
                                  + C * 4 * C + 4 * C  // c_fc
                                  + 4 * C * C + C;     // mlp c_proj
   return V * C + T * C + L * per_layer + 2 * C;
+}
+
+std::int64_t GptConfig::run_bytes_f32(int threads) const {
+  const std::int64_t V = vocab_size, T = n_ctx, C = n_embd, L = n_layer, H = n_head, P = std::max(1, threads);
+  const std::int64_t kv_cache = 2 * L * T * C;
+  // keep in step with ForwardWorkspace's constructor: x, xn, att_y, qkv, fc, scores, partial, logits
+  const std::int64_t workspace = 3 * T * C + T * 3 * C + T * 4 * C + P * T * T + P * T * C + V;
+  const std::int64_t attention_capture = L * H * T;
+  return 4 * (kv_cache + workspace + attention_capture);
 }
 
 const std::vector<ModelPreset>& model_presets() {

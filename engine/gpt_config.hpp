@@ -34,6 +34,11 @@ struct GptConfig {
   std::int64_t parameter_count() const;
   // Bytes the weights need in F32.
   std::int64_t weight_bytes_f32() const { return parameter_count() * 4; }
+  // Bytes one GenerationSession allocates besides the weights, cache on: the KV cache, the
+  // ForwardWorkspace (gpt.cpp: per thread a (T, T) score matrix and a (T, C) partial sum) and the
+  // attention capture. Lets loaders refuse a model before allocating anything: a 65,536-position
+  // context needs 16 GiB of scores per thread even when its weights are tiny.
+  std::int64_t run_bytes_f32(int threads) const;
   bool operator==(const GptConfig&) const = default;
 };
 

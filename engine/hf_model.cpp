@@ -20,6 +20,8 @@ std::string read_text(const std::filesystem::path& path) {
   if (!f) throw ModelLoadError(path.string() + ": cannot read the file");
   std::stringstream ss;
   ss << f.rdbuf();
+  // an empty file would otherwise read as the parser's "unexpected end of input; expected '[', '{'"
+  if (ss.str().empty()) throw ModelLoadError(path.string() + ": the file is empty");
   return ss.str();
 }
 

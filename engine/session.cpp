@@ -6,16 +6,31 @@
 #include <chrono>
 
 #include "errors.hpp"
+#include "weights.hpp"
 
 namespace kvlab {
 
 namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// Loading checked the memory for one thread; each extra thread adds a (T, T) score matrix. Run from
+// the initialiser list, so a refusal comes before the workspace is allocated.
+const SessionOptions& checked_fits_memory(const LoadedModel& m, const SessionOptions& o) {
+  const GptConfig& c = m.gpt->config();
+  const std::uint64_t need = static_cast<std::uint64_t>(c.weight_bytes_f32() + c.run_bytes_f32(o.threads));
+  const std::uint64_t have = physical_memory_bytes();
+  if (o.threads > 1 && have != 0 && need > have / 10 * 8)
+    throw ConfigError("with " + std::to_string(o.threads) + " threads this model needs " + std::to_string(need >> 20) +
+                      " MiB but the machine has " + std::to_string(have >> 20) +
+                      " MiB of memory; use fewer threads or a model with a shorter context");
+  return o;
+}
 }  // namespace
 
 GenerationSession::GenerationSession(LoadedModel model, SessionOptions options)
-    : model_(std::move(model)), options_(options), cache_requested_(options.use_cache), ws_(model_.gpt->config(), options.threads, model_.gpt->weights().matrix_dtype()),
+    : model_(std::move(model)), options_(checked_fits_memory(model_, options)), cache_requested_(options.use_cache),
+      ws_(model_.gpt->config(), options.threads, model_.gpt->weights().matrix_dtype()),
       sampler_(options.sampling, model_.gpt->config().vocab_size) {
   const GptConfig& c = config();
   if (model_.tokenizer && model_.tokenizer->vocab_size() > c.vocab_size)

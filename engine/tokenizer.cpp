@@ -2,6 +2,8 @@
 // the model cannot read. Does not normalise text (no case folding, no Unicode normalisation).
 #include "tokenizer.hpp"
 
+#include <utf8proc.h>
+
 #include <cstdio>
 
 #include "errors.hpp"
@@ -55,9 +57,12 @@ std::vector<int> CharTokenizer::encode(std::string_view text) const {
   ids.reserve(text.size());
   std::size_t i = 0, char_index = 0;
   while (i < text.size()) {
-    const int len = utf8_sequence_length(static_cast<unsigned char>(text[i]));
-    if (len == 0 || i + static_cast<std::size_t>(len) > text.size())
-      throw TokenizerError("the text is not valid UTF-8 at byte " + std::to_string(i));
+    // Strict, like the BPE tokenizer: the lead byte alone let bad continuation bytes, overlong forms
+    // and surrogates through, and the error message then echoed those raw bytes to the terminal.
+    utf8proc_int32_t cp = 0;
+    const auto len = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i),
+                                      static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
+    if (len <= 0) throw TokenizerError("the text is not valid UTF-8 at byte " + std::to_string(i));
     const std::string ch(text.substr(i, static_cast<std::size_t>(len)));
     auto it = ids_.find(ch);
     if (it == ids_.end())

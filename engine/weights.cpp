@@ -40,14 +40,18 @@ bool is_big_matrix(const std::string& name) {
 GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype, bool allocate)
     : config_(config), matrix_dtype_(matrix_dtype) {
   config_.validate();
-  // Checked with F32 sizes before anything else is computed: an upper bound, and the F32 path of a
-  // later conversion needs it anyway.
-  const std::uint64_t need = static_cast<std::uint64_t>(config_.weight_bytes_f32()) /
-                             (matrix_dtype == WeightDtype::F16 ? 2 : 1);
+  // Weights (at their stored size) plus what generating with one thread will need (KV cache,
+  // workspace): checking the weights alone let a tiny model with a 65,536-position context take all
+  // the machine's memory.
+  const std::uint64_t weights = static_cast<std::uint64_t>(config_.weight_bytes_f32()) /
+                                (matrix_dtype == WeightDtype::F16 ? 2 : 1);
+  const std::uint64_t running = static_cast<std::uint64_t>(config_.run_bytes_f32(1));
   const std::uint64_t have = physical_memory_bytes();
-  if (have != 0 && need > have / 10 * 8)
-    throw ConfigError("this model needs " + std::to_string(need >> 20) + " MiB for its weights but the machine has " +
-                      std::to_string(have >> 20) + " MiB of memory; choose fewer layers, a smaller width or vocabulary");
+  if (have != 0 && weights + running > have / 10 * 8)
+    throw ConfigError("this model needs " + std::to_string((weights + running) >> 20) + " MiB (weights " +
+                      std::to_string(weights >> 20) + " MiB, KV cache and working memory " + std::to_string(running >> 20) +
+                      " MiB) but the machine has " + std::to_string(have >> 20) +
+                      " MiB of memory; choose fewer layers, a smaller width, context or vocabulary");
 
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {

@@ -49,9 +49,17 @@ std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, 
 
 }  // namespace
 
+// The engine never prints, so its load warnings (NaN/Inf in the weights, tensors GPT-2 does not have)
+// reached only the window; here each becomes one "kvlab-cli: warning: ..." line on stderr.
+LoadedModel load_model_for_cli(const std::string& spec) {
+  LoadedModel m = load_model(spec);
+  for (const std::string& w : m.warnings) std::fprintf(stderr, "kvlab-cli: warning: %s\n", w.c_str());
+  return m;
+}
+
 int run_generate(const GenerateArgs& a) {
   a.sampling.validate();
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions opts;
   opts.use_cache = !a.no_cache;
@@ -96,7 +104,7 @@ int run_generate(const GenerateArgs& a) {
 }
 
 int run_tokenize(const TokenizeArgs& a) {
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> ids = model.tokenizer->encode(a.text);
   if (a.json) {
     json pieces = json::array();
@@ -110,7 +118,7 @@ int run_tokenize(const TokenizeArgs& a) {
 }
 
 int run_verify(const VerifyArgs& a) {
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
@@ -200,7 +208,7 @@ double time_generation(GenerationSession& session, int first_token, int n, std::
 
 int run_bench(const BenchArgs& a) {
   if (a.mode != "course") return run_bench_modes(a);
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const GptConfig& c = model.gpt->config();
   const std::vector<int> prompt = encode_prompt(model, a.prompt, 0);
   for (int n : a.lengths)
@@ -274,7 +282,7 @@ int run_bench(const BenchArgs& a) {
 }
 
 int run_demo(const DemoArgs& a) {
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   const GptConfig& c = model.gpt->config();
   std::printf("KV Cache Lab (terminal demo). Model %s: %d layers, %d heads, %d wide, context %d.\n", model.name.c_str(),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sampler.hpp"
+#include "session.hpp"
 
 namespace kvlab::cli {
 
@@ -64,12 +65,24 @@ struct DemoArgs {
   int tokens = 24;
 };
 
+struct SoakArgs {
+  std::string model = "default";
+  int threads = 0;  // 0 = every core
+  std::string prompt = "The cache remembers";
+  int cycles = 1000;
+  double tolerance_mib = 1.0;  // RSS growth allowed after the warm-up
+};
+
+// load_model() plus its warnings printed on stderr (commands.cpp; soak.cpp uses it too).
+LoadedModel load_model_for_cli(const std::string& spec);
+
 int run_generate(const GenerateArgs& a);
 int run_tokenize(const TokenizeArgs& a);
 int run_verify(const VerifyArgs& a);
 int run_memory(const MemoryArgs& a);
 int run_bench(const BenchArgs& a);
 int run_demo(const DemoArgs& a);
+int run_soak(const SoakArgs& a);  // soak.cpp
 
 struct MachineArgs {
   int threads = 0;          // 0 = every core

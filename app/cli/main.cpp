@@ -1,8 +1,11 @@
-// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save, demo).
+// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save,
+// demo, soak).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -11,6 +14,24 @@ namespace {
 void add_model(CLI::App* cmd, std::string& model) {
   cmd->add_option("--model", model, "model: default, random:NAME[:seed=N][:f16], or a model directory");
 }
+// CLI11's PositiveNumber and Range(double, double) print their bounds with std::to_string, so a student
+// saw "not in range 0.000000 to 1797693...(309 digits)". This check says the same thing readably.
+CLI::Validator number_in(double lo, double hi, bool lo_included = true) {
+  std::ostringstream what;
+  if (hi < 1e18) what << "a number from " << lo << " to " << hi;  // (lo_included: the only bounded use)
+  else what << (lo_included ? "a number of at least " : "a number above ") << lo;
+  return CLI::Validator(
+      [=, what = what.str()](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(lo_included ? v >= lo : v > lo) || !(v <= hi))
+          return "'" + text + "' is not " + what;
+        return {};
+      },
+      "", "number_in");
+}
+const CLI::Validator kPositive = number_in(0, 1e308, false);
+
 void add_threads(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "threads to compute with (default: every core)")->check(CLI::Range(1, 256));
 }
@@ -32,12 +53,13 @@ int main(int argc, char** argv) {
   bool greedy_flag = false;
   auto* greedy = g->add_flag("--greedy", greedy_flag, "always pick the most likely token (the default)");
   auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
-                   ->check(CLI::PositiveNumber);
+                   ->check(kPositive);
   auto* topk = g->add_option("--top-k", gen.sampling.top_k, "sample only among the k most likely tokens (0 = all)")
                    ->check(CLI::Range(0, 100000000));
   auto* topp = g->add_option("--top-p", gen.sampling.top_p, "sample from the smallest set with this total probability")
-                   ->check(CLI::Range(0.0, 1.0));
-  auto* seed = g->add_option("--seed", gen.sampling.seed, "random seed for sampling (same seed, same text)");
+                   ->check(number_in(0, 1));
+  auto* seed = g->add_option("--seed", gen.sampling.seed, "random seed for sampling (same seed, same text)")
+                   ->check(number_in(0, 1.8e19));  // "-1" would otherwise wrap around to 2^64 - 1
   greedy->excludes(temp)->excludes(topk)->excludes(topp)->excludes(seed);
   g->add_flag("--json", gen.json, "print JSON (a stable contract, see docs/cli.md)");
 
@@ -53,17 +75,17 @@ int main(int argc, char** argv) {
   add_threads(v, ver.threads);
   v->add_option("--prompt", ver.prompt, "text to continue");
   v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::Range(0, 1000000));
-  v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(CLI::PositiveNumber);
+  v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(kPositive);
   v->add_flag("--json", ver.json, "print JSON");
 
   MemoryArgs mem;
   auto* m = app.add_subcommand("memory", "KV cache size: 2 x layers x batch x heads x seq x head_dim x bytes");
   m->add_option("--preset", mem.preset, "architecture preset (tinygpt, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3-175b)");
-  m->add_option("--layers", mem.layers, "number of layers")->check(CLI::PositiveNumber);
-  m->add_option("--heads", mem.heads, "attention heads per layer")->check(CLI::PositiveNumber);
-  m->add_option("--head-dim", mem.head_dim, "size of one head")->check(CLI::PositiveNumber);
-  m->add_option("--seq", mem.seq, "sequence length (default: the preset's context)")->check(CLI::PositiveNumber);
-  m->add_option("--batch", mem.batch, "sequences cached at once")->check(CLI::PositiveNumber);
+  m->add_option("--layers", mem.layers, "number of layers")->check(kPositive);
+  m->add_option("--heads", mem.heads, "attention heads per layer")->check(kPositive);
+  m->add_option("--head-dim", mem.head_dim, "size of one head")->check(kPositive);
+  m->add_option("--seq", mem.seq, "sequence length (default: the preset's context)")->check(kPositive);
+  m->add_option("--batch", mem.batch, "sequences cached at once")->check(kPositive);
   m->add_option("--dtype", mem.dtype, "element type")->check(CLI::IsMember({"f32", "f16", "int8"}));
   m->add_flag("--json", mem.json, "print JSON");
 
@@ -80,7 +102,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   b->add_option("--lengths", bench.lengths, "comma-separated numbers of generated tokens")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   b->add_option("--prompt", bench.prompt, "prompt; its first token starts every run (p = 1, as in the course)");
   b->add_option("--repeats", bench.repeats, "runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
   b->add_option("--csv", bench.csv, "also write the table to this CSV file");
@@ -106,6 +128,14 @@ int main(int argc, char** argv) {
   d->add_option("--prompt", demo.prompt, "text to continue");
   d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::Range(0, 1000000));
 
+  SoakArgs soak;  // soak.cpp: repeated generate/reset/cache cycles, fails if resident memory grows
+  auto* s = app.add_subcommand("soak", "run many generate/reset/cache on-off cycles and check resident memory stays flat");
+  add_model(s, soak.model);
+  add_threads(s, soak.threads);
+  s->add_option("--prompt", soak.prompt, "text every cycle starts from");
+  s->add_option("--cycles", soak.cycles, "number of cycles")->check(CLI::Range(1, 100000000));
+  s->add_option("--tolerance-mib", soak.tolerance_mib, "RSS growth allowed after warm-up, MiB")->check(number_in(0, 1e308));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -115,7 +145,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save or demo";
+      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo or soak";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
@@ -132,6 +162,7 @@ int main(int argc, char** argv) {
     if (d->parsed()) return run_demo(demo);
     if (mc->parsed()) return run_machine(mach);
     if (sv->parsed()) return run_save(save);
+    if (s->parsed()) return run_soak(soak);
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;

@@ -78,7 +78,7 @@ int run_bench_modes(const BenchArgs& a) {
   if (a.mode == "all") modes = {"decode", "prefill", "uncached"};
   else if (a.mode == "decode" || a.mode == "prefill" || a.mode == "uncached") modes = {a.mode};
   else throw UsageError("unknown bench mode '" + a.mode + "': choose course, decode, prefill, uncached or all");
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   const GptConfig& c = model.gpt->config();
   const GptWeights& w = model.gpt->weights();
   const int threads = threads_or_default(a.threads);

@@ -10,7 +10,7 @@
 namespace kvlab::cli {
 
 int run_save(const SaveArgs& a) {
-  const LoadedModel model = load_model(a.model);
+  const LoadedModel model = load_model_for_cli(a.model);
   save_hf_model_dir(model, a.out, a.dtype == "f16" ? StDtype::F16 : StDtype::F32, a.force);
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(std::filesystem::path(a.out) / "model.safetensors", ec);

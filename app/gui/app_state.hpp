@@ -62,6 +62,7 @@ struct AppState {
   bool want_quit = false;
   bool theme_dirty = true;           // rebuild fonts/colours before the next frame
   ImVec2 hover_request{-1, -1};       // scripts: put the mouse here (for tooltip screenshots)
+  bool mouse_down = false;           // scripts: the left button is held (click, press/release)
   int select_tab = -1;               // BottomTab to bring to front (scripts), -1 = leave as is
   std::string status_line;           // e.g. "Saved screenshot to ..."
 

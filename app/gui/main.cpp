@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
       // Scripts control the mouse: parked outside the window unless a hover is asked for, so a stray
       // pointer position does not put tooltips into screenshots.
       if (runner) ImGui::GetIO().MousePos = app.hover_request.x >= 0 ? app.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
+      if (runner) ImGui::GetIO().MouseDown[0] = app.mouse_down;
       const auto build_start = std::chrono::steady_clock::now();
       ImGui::NewFrame();
       handle_shortcuts(app, *snap);

@@ -16,13 +16,17 @@ ScriptRunner::ScriptRunner(std::vector<ScriptAction> actions, std::string final_
     : actions_(std::move(actions)), final_screenshot_(std::move(final_screenshot)) {}
 
 bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screenshot_request) {
+  // a click holds the button for exactly one drawn frame, then lets go (ImGui sees press + release)
+  if (release_after_frame_) { app.mouse_down = false; release_after_frame_ = false; }
   if (wait_frames_ > 0) { --wait_frames_; return true; }
   if (ImGui::GetTime() < sleep_until_) return true;
   // sleep/frames/screenshot may run while the worker is busy (to measure or show a generation in
-  // progress); every other action waits until the worker is idle.
-  const bool needs_idle = next_ >= actions_.size() || (actions_[next_].verb != "sleep" && actions_[next_].verb != "frames" &&
-                                                       actions_[next_].verb != "screenshot" && actions_[next_].verb != "quit" &&
-                                                       actions_[next_].verb != "cancel");
+  // progress), and so may pause and the mouse/window verbs: waiting for "idle" while playing would
+  // make `play; frames 30; pause` wait for the whole generation. Every other action waits.
+  static const std::vector<std::string> kAnytime = {"sleep", "frames", "screenshot", "quit", "cancel", "pause",
+                                                    "click", "press", "release", "resize"};
+  const bool needs_idle = next_ >= actions_.size() ||
+                          std::find(kAnytime.begin(), kAnytime.end(), actions_[next_].verb) == kAnytime.end();
   if (needs_idle && !worker_idle) return true;
   if (next_ >= actions_.size()) {
     if (!finished_) {
@@ -99,6 +103,12 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
   else if (a.verb == "cancel") app.worker.post(cmd::Cancel{});
   else if (a.verb == "quit") { app.want_quit = true; return false; }  // like closing the window, even mid-step
   else if (a.verb == "hover") app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
+  else if (a.verb == "click" || a.verb == "press") {
+    app.hover_request = ImVec2(std::stof(a.args[0]), std::stof(a.args[1]));
+    app.mouse_down = true;  // press: held until `release`, so `hover` in between drags
+    release_after_frame_ = a.verb == "click";
+  } else if (a.verb == "release") app.mouse_down = false;
+  else if (a.verb == "resize") glfwSetWindowSize(glfwGetCurrentContext(), std::atoi(a.args[0].c_str()), std::atoi(a.args[1].c_str()));
   return true;
 }
 

@@ -25,6 +25,7 @@ class ScriptRunner {
   int wait_frames_ = 2;        // frames to render before the next action (lets layout settle)
   double sleep_until_ = 0.0;
   bool finished_ = false;
+  bool release_after_frame_ = false;  // a `click` lets the mouse button go after one frame
 };
 
 }  // namespace kvlab::gui

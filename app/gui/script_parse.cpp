@@ -14,7 +14,8 @@ const std::vector<std::pair<std::string, int>> kVerbs = {
     {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
     {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
     {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
-    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0}};
+    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0},
+    {"click", 2},   {"press", 2},  {"release", 0}, {"resize", 2}};
 
 // The whole argument must be the number: std::stoi alone reads "21e99" as 21, and the runner reads
 // some of these arguments again with std::stof (hover), which throws on 21e99 (found by
@@ -50,7 +51,8 @@ std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
-         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y";
+         "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
+         "click X Y | press X Y | release | resize WIDTH HEIGHT";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {
@@ -87,7 +89,8 @@ std::vector<ScriptAction> parse_script(const std::string& text) {
     if (a.verb == "frames") to_int(a, 0, 0, 100000);
     if (a.verb == "sleep") to_int(a, 0, 0, 600000);
     if (a.verb == "random") for (std::size_t i = 0; i < 4; ++i) to_int(a, i, 1, 65536);
-    if (a.verb == "hover") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
+    if (a.verb == "hover" || a.verb == "click" || a.verb == "press") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
+    if (a.verb == "resize") { to_int(a, 0, 1, 10000); to_int(a, 1, 1, 10000); }
     if (a.verb == "speed") to_float(a, 0, 0.1f, 10000.0f);
     if (a.verb == "scale") to_float(a, 0, 1.0f, 2.5f);
     if (a.verb == "sampling" && a.args[0] != "greedy") to_float(a, 0, 0.001f, 100.0f);  // the sampler takes (0, 100]
