@@ -55,7 +55,17 @@ inline float sum(Vec v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
+// No vector unit known to this build (e.g. KVLAB_NATIVE off): the scalar loops do all the work. These
+// stand-ins only let the vector branches (discarded by `if constexpr`) compile; they are never called.
 constexpr int kLanes = 0;
+struct Vec {};
+inline Vec load(const float*) { return {}; }
+inline Vec load(const std::uint16_t*) { return {}; }
+inline Vec splat(float) { return {}; }
+inline Vec zero() { return {}; }
+inline Vec fma(Vec, Vec, Vec) { return {}; }
+inline void store(float*, Vec) {}
+inline float sum(Vec) { return 0.0f; }
 #endif
 
 // y[0:n] (+)= sum over k < rows of x[k] * w[k * ld + 0:n]: a vector times a row-major matrix, as
