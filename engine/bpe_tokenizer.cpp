@@ -283,13 +283,11 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
                            std::to_string(kMaxIds - 1));
     max_id = std::max(max_id, id.get<std::int64_t>());
   }
+  // Ids first (one bit each), then the 256 byte tokens, and only then the table of strings sized by
+  // the largest id: a tiny file such as {"a":16777215} is refused at once instead of after
+  // allocating half a gigabyte of empty strings.
   vocab_size = static_cast<int>(max_id + 1);
-  bytes_of.assign(static_cast<std::size_t>(vocab_size), std::string());
   present.assign(static_cast<std::size_t>(vocab_size), false);
-
-  const auto table = byte_to_codepoint();
-  std::unordered_map<std::uint32_t, int> codepoint_byte;
-  for (int b = 0; b < 256; ++b) codepoint_byte[table[static_cast<std::size_t>(b)]] = b;
   id_of.reserve(v.size());
   for (const auto& [tok, idj] : v.items()) {
     const auto id = static_cast<std::size_t>(idj.get<std::int64_t>());
@@ -301,6 +299,21 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
     }
     present[id] = true;
     id_of.emplace(tok, static_cast<int>(id));
+  }
+  const auto table = byte_to_codepoint();
+  for (int b = 0; b < 256; ++b) {
+    const auto it = id_of.find(utf8(table[static_cast<std::size_t>(b)]));
+    if (it == id_of.end())
+      throw TokenizerError(name + " lacks the single-byte token " + json_quoted(utf8(table[static_cast<std::size_t>(b)])) +
+                           " for byte " + std::to_string(b) + ": not a byte-level GPT-2 vocabulary");
+    byte_token[static_cast<std::size_t>(b)] = it->second;
+  }
+
+  bytes_of.assign(static_cast<std::size_t>(vocab_size), std::string());
+  std::unordered_map<std::uint32_t, int> codepoint_byte;
+  for (int b = 0; b < 256; ++b) codepoint_byte[table[static_cast<std::size_t>(b)]] = b;
+  for (const auto& [tok, idj] : v.items()) {
+    const auto id = static_cast<std::size_t>(idj.get<std::int64_t>());
     // Byte-level tokens map back through the inverse table; any other entry (an added special
     // token) decodes as its own text. nlohmann has checked that JSON strings are valid UTF-8.
     std::string raw;
@@ -315,13 +328,6 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
       i += n > 0 ? static_cast<std::size_t>(n) : tok.size();
     }
     bytes_of[id] = byte_level ? std::move(raw) : tok;
-  }
-  for (int b = 0; b < 256; ++b) {
-    const auto it = id_of.find(utf8(table[static_cast<std::size_t>(b)]));
-    if (it == id_of.end())
-      throw TokenizerError(name + " lacks the single-byte token " + json_quoted(utf8(table[static_cast<std::size_t>(b)])) + " for byte " +
-                           std::to_string(b) + ": not a byte-level GPT-2 vocabulary");
-    byte_token[static_cast<std::size_t>(b)] = it->second;
   }
 }
 

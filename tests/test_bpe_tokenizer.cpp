@@ -277,6 +277,8 @@ TEST_CASE("malformed tokenizer files give clear errors", "[bpe]") {
   CHECK_THAT(vocab_error(R"({"a":18446744073709551615})"), Catch::Contains("whole numbers"));
   CHECK_THAT(vocab_error(R"({"":0})"), Catch::Contains("empty string"));
   CHECK_THAT(vocab_error(R"({"a":0})"), Catch::Contains("lacks the single-byte token \"Ā\" for byte 0"));
+  // refused before allocating tables for 16M ids (fuzzing found the half-gigabyte allocation)
+  CHECK_THAT(vocab_error(R"({"a":16777215})"), Catch::Contains("lacks the single-byte token \"Ā\" for byte 0"));
 
   CHECK(merges_error("") == "dir/merges.txt is empty");
   CHECK(merges_error("\n\n") == "dir/merges.txt is empty");
