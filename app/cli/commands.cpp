@@ -208,6 +208,12 @@ double time_generation(GenerationSession& session, int first_token, int n, std::
 
 int run_bench(const BenchArgs& a) {
   if (a.mode != "course") return run_bench_modes(a);
+  // Opened first: an unwritable path is reported before minutes of benchmarking, not after.
+  std::ofstream csv;
+  if (!a.csv.empty()) {
+    csv.open(a.csv);
+    if (!csv) throw UsageError("cannot write the CSV file '" + a.csv + "'");
+  }
   const LoadedModel model = load_model_for_cli(a.model);
   const GptConfig& c = model.gpt->config();
   const std::vector<int> prompt = encode_prompt(model, a.prompt, 0);
@@ -268,9 +274,8 @@ int run_bench(const BenchArgs& a) {
                   with_commas(static_cast<std::uint64_t>(r.proj_uncached / L)).c_str(),
                   with_commas(static_cast<std::uint64_t>(r.proj_cached / L)).c_str());
   }
-  if (!a.csv.empty()) {
-    std::ofstream f(a.csv);
-    if (!f) throw UsageError("cannot write the CSV file '" + a.csv + "'");
+  if (csv.is_open()) {
+    std::ofstream& f = csv;
     f << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
          "kv_projections_uncached,kv_projections_cached\n";
     for (const Row& r : rows)
