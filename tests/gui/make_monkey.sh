@@ -32,7 +32,7 @@ while [ "$frames" -lt "$budget" ]; do
     10) echo "panel $(pick controls tokens grid counter plots memory attention sweep) $(pick on off on)" ;;
     11) echo "tab $(pick plots attention memory sweep)" ;;
     12) echo "projector $(pick on off off)" ;;
-    13) echo "scale $(pick 0.1 1.0 1.3 2.5 10)" ;;
+    13) echo "scale $(pick 1.0 1.3 2.5)" ;;  # the slider's extremes (the parser refuses values outside 1.0-2.5)
     14) echo "grid $(pick heads layers 'whole on' 'whole off' fit)" ;;
     15) echo "sweep $(pick 10,25,50 1 1,2,3 5,5,5 30)" ;;
     16) echo "memory $(pick tinygpt gpt2 gpt2-xl gpt3-175b nope)" ;;
