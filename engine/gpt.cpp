@@ -2,6 +2,7 @@
 // Shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
 #include "gpt.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -38,14 +39,29 @@ void linear(ForwardWorkspace& ws, const RowMatrix& x, int s, const WeightMatrix&
 // Decode products of at least this many bytes stream whole rows per thread (see run_next_layer).
 constexpr std::size_t kStreamRowsBytes = std::size_t{4} << 20;
 
-// out (n) = bias + the row partials of the threads that had rows of [0, rows).
-void sum_row_partials(ForwardWorkspace& ws, int rows, int n, const float* bias, float* out) {
-  Eigen::Map<Eigen::RowVectorXf> y(out, n);
-  y = ConstVec(bias, n);
-  const int threads = ws.pool->size();
-  for (int t = 0; t < threads; ++t)
-    if (const auto [k0, k1] = WorkerPool::slice(rows, t, threads); k0 < k1)
-      y += ConstVec(ws.row_partial[static_cast<std::size_t>(t)].data(), n);
+// Rows of a streamed decode product handed out at a time (about 256 KB of weights, a multiple of 4).
+int stream_chunk_rows(const WeightMatrix& W) {
+  const std::size_t row_bytes = W.bytes() / static_cast<std::size_t>(W.rows);
+  return std::max<int>(16, static_cast<int>((std::size_t{256} << 10) / row_bytes) / 4 * 4);
+}
+
+// row_partial[t] (n) = the sum over the chunks of rows thread t took of x[k0:k1] @ W[k0:k1, :]: a
+// decode product (one position) split along its inner dimension, chunks handed out on demand, so
+// each thread streams whole contiguous rows and none waits for a slower one's fixed share.
+void stream_rows_product(ForwardWorkspace& ws, const float* x, const WeightMatrix& W) {
+  const int n = W.cols, rows = W.rows, chunk = stream_chunk_rows(W);
+  for (auto& p : ws.row_partial) std::fill(p.begin(), p.begin() + n, 0.0f);
+  ws.pool->run_chunks((rows + chunk - 1) / chunk, [&](int t, int ch) {
+    const int k0 = ch * chunk, k1 = std::min(rows, k0 + chunk);
+    matmul_weights(x + k0, 0, 1, W, k0, k1, 0, n, ws.row_partial[static_cast<std::size_t>(t)].data(), n, true, nullptr);
+  });
+}
+
+// out[f0:f1] = bias[f0:f1] + every thread's row partial over [f0, f1).
+void sum_row_partials(ForwardWorkspace& ws, int f0, int f1, const float* bias, float* out) {
+  Eigen::Map<Eigen::RowVectorXf> y(out + f0, f1 - f0);
+  y = ConstVec(bias + f0, f1 - f0);
+  for (const auto& p : ws.row_partial) y += ConstVec(p.data() + f0, f1 - f0);
 }
 
 // partial (s, C) = a[:, k0:k1] (s, k1-k0) @ W[k0:k1, :] (k1-k0, C): one thread's share of a product
@@ -147,12 +163,8 @@ LayerStats ForwardPass::run_next_layer() {
   // 1. ln_1, then Q, K, V for the s new positions only (threads split the 3C output columns)
   layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
   if (stream_rows) {
-    ws.pool->run([&](int t, int threads) {
-      const auto [k0, k1] = WorkerPool::slice(C, t, threads);
-      matmul_weights(ws.xn.data() + k0, ws.xn.outerStride(), 1, w.c_attn_w, k0, k1, 0, 3 * C,
-                     ws.row_partial[static_cast<std::size_t>(t)].data(), 3 * C, false, nullptr);
-    });
-    sum_row_partials(ws, C, 3 * C, w.c_attn_b, ws.qkv.data());
+    stream_rows_product(ws, ws.xn.data(), w.c_attn_w);
+    sum_row_partials(ws, 0, 3 * C, w.c_attn_b, ws.qkv.data());
   } else {
     linear(ws, ws.xn, s, w.c_attn_w, w.c_attn_b, ws.qkv);
   }
@@ -181,24 +193,31 @@ LayerStats ForwardPass::run_next_layer() {
   add_partials(ws, s, H, 1, w.attn_proj_b);
   // 5. ln_2, MLP: each thread its slice of the 4C hidden units (c_fc columns, GELU, c_proj rows), residual
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
-  if (stream_rows)  // c_fc by rows first; the hidden units are then summed per thread below
-    ws.pool->run([&](int t, int threads) {
-      const auto [k0, k1] = WorkerPool::slice(C, t, threads);
-      matmul_weights(ws.xn.data() + k0, ws.xn.outerStride(), 1, w.c_fc_w, k0, k1, 0, 4 * C,
-                     ws.row_partial[static_cast<std::size_t>(t)].data(), 4 * C, false, nullptr);
+  if (stream_rows) {
+    // c_fc by rows first; then chunks of hidden units on demand: sum the row partials, bias, GELU,
+    // and that chunk's rows of c_proj into the thread's partial (summed by add_partials below)
+    stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
+    for (auto& p : ws.partial) p.row(0).setZero();
+    constexpr int kHiddenChunk = 128;
+    ws.pool->run_chunks((4 * C + kHiddenChunk - 1) / kHiddenChunk, [&](int t, int ch) {
+      const int f0 = ch * kHiddenChunk, f1 = std::min(4 * C, f0 + kHiddenChunk);
+      sum_row_partials(ws, f0, f1, w.c_fc_b, ws.fc.data());
+      gelu_inplace(ws.fc.data() + f0, f1 - f0);
+      RowMatrix& partial = ws.partial[static_cast<std::size_t>(t)];
+      matmul_weights(ws.fc.data() + f0, ws.fc.outerStride(), 1, w.mlp_proj_w, f0, f1, 0, C, partial.data(),
+                     partial.outerStride(), true, nullptr);
     });
+    for (const auto& p : ws.partial) ws.x.row(0) += p.row(0);
+    ws.x.row(0) += ConstVec(w.mlp_proj_b, C);
+    ++layer_;
+    stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    return stats;
+  }
   ws.pool->run([&](int t, int threads) {
     const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
     if (f0 >= f1) return;
-    if (stream_rows) {
-      ws.fc.row(0).segment(f0, f1 - f0).setZero();
-      for (int u = 0; u < threads; ++u)
-        if (const auto [k0, k1] = WorkerPool::slice(C, u, threads); k0 < k1)
-          ws.fc.row(0).segment(f0, f1 - f0) += ConstVec(ws.row_partial[static_cast<std::size_t>(u)].data() + f0, f1 - f0);
-    } else {
-      matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
-                     false, scratch_of(ws, t));
-    }
+    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
+                   false, scratch_of(ws, t));
     for (int i = 0; i < s; ++i) {
       auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
       hidden += ConstVec(w.c_fc_b + f0, f1 - f0);
@@ -226,9 +245,10 @@ void ForwardPass::finish() {
   const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
   ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
   // logits (V) = wte (V, C) @ x (C): the LM head is tied to the token embedding; threads split V
-  ws.pool->run([&](int thread, int threads) {
-    const auto [v0, v1] = WorkerPool::slice(c.vocab_size, thread, threads);
-    if (v0 >= v1) return;
+  // in chunks handed out on demand (the largest read of a step: no thread waits for a slower one)
+  constexpr int kVocabChunk = 1024;
+  ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
+    const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
     matvec_rows(w.wte(), v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
   });
   if (cache_) cache_->advance();

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+
 namespace kvlab {
 
 namespace {
@@ -68,39 +69,64 @@ inline void store(float*, Vec) {}
 inline float sum(Vec) { return 0.0f; }
 #endif
 
+// Software prefetch distance of the decode kernels, in bytes ahead of each read stream. The hardware
+// prefetchers alone stop short of the memory's bandwidth on this kind of stream (they restart at
+// every 4 KB page); measured on GPT-2's shape: F16 decode 104 -> 116 tok/s with 1 KB here, the LM
+// head a further +4% with 2 KB. Only used where a stream is contiguous (whole rows, see below).
+constexpr int kPrefetchBytes = 1024, kPrefetchBytesLmHead = 2048;
+
+template <typename T>
+inline void prefetch(const T* p) {
+  if constexpr (kLanes > 0) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+}
+
 // y[0:n] (+)= sum over k < rows of x[k] * w[k * ld + 0:n]: a vector times a row-major matrix, as
 // "axpy" over rows so every row of weights is read once, front to back. Four rows per pass over y
-// keep y's loads and stores (from L1) below the weight loads.
+// keep y's loads and stores (from L1) below the weight loads. The four rows of a pass are a quarter
+// of the block apart, not adjacent: then each of the four read streams runs through one long
+// contiguous run of memory (a quarter of the block), which the prefetchers follow far better than
+// four neighbouring rows that end after a few KB (F16 decode of GPT-2's shape: 78 -> 105 tok/s).
+// When the rows are whole (n == ld) the quarters are contiguous, and each stream is prefetched.
 template <typename T>
 void gemv_rows(const float* x, const T* w, std::ptrdiff_t ld, int rows, int n, float* y, bool accumulate) {
   if (!accumulate) std::fill(y, y + n, 0.0f);
-  int k = 0;
-  for (; k + 4 <= rows; k += 4) {
+  const int quarter = rows / 4;
+  const std::ptrdiff_t q_ld = quarter * ld;
+  constexpr int kLine = 64 / static_cast<int>(sizeof(T));  // elements per cache line
+  constexpr int kAhead = kPrefetchBytes / static_cast<int>(sizeof(T));
+  for (int k = 0; k < quarter; ++k) {
     const T* r0 = w + k * ld;
-    const T *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
-    const float x0 = x[k], x1 = x[k + 1], x2 = x[k + 2], x3 = x[k + 3];
+    const T *r1 = r0 + q_ld, *r2 = r1 + q_ld, *r3 = r2 + q_ld;
+    const float x0 = x[k], x1 = x[k + quarter], x2 = x[k + 2 * quarter], x3 = x[k + 3 * quarter];
     int c = 0;
     if constexpr (kLanes > 0) {
       const Vec a0 = splat(x0), a1 = splat(x1), a2 = splat(x2), a3 = splat(x3);
-      for (; c + kLanes <= n; c += kLanes) {
-        Vec acc = load(y + c);
-        acc = fma(a0, load(r0 + c), acc);
-        acc = fma(a1, load(r1 + c), acc);
-        acc = fma(a2, load(r2 + c), acc);
-        acc = fma(a3, load(r3 + c), acc);
-        store(y + c, acc);
-      }
+      const auto step = [&](int col) {
+        Vec acc = load(y + col);
+        acc = fma(a0, load(r0 + col), acc);
+        acc = fma(a1, load(r1 + col), acc);
+        acc = fma(a2, load(r2 + col), acc);
+        acc = fma(a3, load(r3 + col), acc);
+        store(y + col, acc);
+      };
+      if (n == ld)  // a cache line per stream at a time, each prefetched kPrefetchBytes ahead
+        for (; c + kLine <= n; c += kLine) {
+          prefetch(r0 + c + kAhead), prefetch(r1 + c + kAhead), prefetch(r2 + c + kAhead), prefetch(r3 + c + kAhead);
+          for (int u = 0; u < kLine; u += kLanes) step(c + u);
+        }
+      for (; c + kLanes <= n; c += kLanes) step(c);
     }
     for (; c < n; ++c) y[c] += x0 * to_f32(r0[c]) + x1 * to_f32(r1[c]) + x2 * to_f32(r2[c]) + x3 * to_f32(r3[c]);
   }
-  for (; k < rows; ++k) {
+  for (int k = 4 * quarter; k < rows; ++k) {
     const T* r = w + k * ld;
     for (int c = 0; c < n; ++c) y[c] += x[k] * to_f32(r[c]);
   }
 }
 
-// Sum of w[i] * x[i] for i < n, w in F16.
-float dot_f16(const std::uint16_t* w, const float* x, int n) {
+// Sum of w[i] * x[i] for i < n.
+template <typename T>
+float dot(const T* w, const float* x, int n) {
   int i = 0;
   float total = 0.0f;
   if constexpr (kLanes > 0) {
@@ -112,34 +138,52 @@ float dot_f16(const std::uint16_t* w, const float* x, int n) {
     for (; i + kLanes <= n; i += kLanes) a = fma(load(w + i), load(x + i), a);
     total = sum(a) + sum(b);
   }
-  for (; i < n; ++i) total += f16_bits_to_f32(w[i]) * x[i];
+  for (; i < n; ++i) total += to_f32(w[i]) * x[i];
   return total;
 }
 
-// y[r] = W[r, :] . x for four consecutive rows of an F16 matrix with row length n (ld apart): x is
-// loaded once for all four, and the four sums are reduced only at the end.
-void dot4_f16(const std::uint16_t* w, std::ptrdiff_t ld, const float* x, int n, float* y) {
-  const std::uint16_t *r0 = w, *r1 = w + ld, *r2 = w + 2 * ld, *r3 = w + 3 * ld;
+// y[j * y_stride] = w[j * ld : j * ld + n] . x for j < 4: x is loaded once for all four rows, the four
+// sums are reduced only at the end, and each row stream is prefetched (rows are whole and contiguous
+// here: the LM head).
+template <typename T>
+void dot4(const T* w, std::ptrdiff_t ld, const float* x, int n, float* y, std::ptrdiff_t y_stride) {
+  const T *r0 = w, *r1 = w + ld, *r2 = w + 2 * ld, *r3 = w + 3 * ld;
   int i = 0;
   float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
   if constexpr (kLanes > 0) {
+    constexpr int kLine = 64 / static_cast<int>(sizeof(T)), kAhead = kPrefetchBytesLmHead / static_cast<int>(sizeof(T));
     Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
-    for (; i + kLanes <= n; i += kLanes) {
-      const Vec xv = load(x + i);
-      a0 = fma(load(r0 + i), xv, a0);
-      a1 = fma(load(r1 + i), xv, a1);
-      a2 = fma(load(r2 + i), xv, a2);
-      a3 = fma(load(r3 + i), xv, a3);
+    const auto step = [&](int col) {
+      const Vec xv = load(x + col);
+      a0 = fma(load(r0 + col), xv, a0);
+      a1 = fma(load(r1 + col), xv, a1);
+      a2 = fma(load(r2 + col), xv, a2);
+      a3 = fma(load(r3 + col), xv, a3);
+    };
+    for (; i + kLine <= n; i += kLine) {
+      prefetch(r0 + i + kAhead), prefetch(r1 + i + kAhead), prefetch(r2 + i + kAhead), prefetch(r3 + i + kAhead);
+      for (int u = 0; u < kLine; u += kLanes) step(i + u);
     }
+    for (; i + kLanes <= n; i += kLanes) step(i);
     t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
   }
   for (; i < n; ++i) {
-    t0 += f16_bits_to_f32(r0[i]) * x[i];
-    t1 += f16_bits_to_f32(r1[i]) * x[i];
-    t2 += f16_bits_to_f32(r2[i]) * x[i];
-    t3 += f16_bits_to_f32(r3[i]) * x[i];
+    t0 += to_f32(r0[i]) * x[i];
+    t1 += to_f32(r1[i]) * x[i];
+    t2 += to_f32(r2[i]) * x[i];
+    t3 += to_f32(r3[i]) * x[i];
   }
-  y[0] = t0, y[1] = t1, y[2] = t2, y[3] = t3;
+  y[0] = t0, y[y_stride] = t1, y[2 * y_stride] = t2, y[3 * y_stride] = t3;
+}
+
+// y[r] = w[r * n : (r + 1) * n] . x for r < rows: four rows at a time, a quarter of the range apart
+// (four long sequential read streams, see gemv_rows).
+template <typename T>
+void matvec_rows_of(const T* w, int rows, int n, const float* x, float* y) {
+  const int quarter = rows / 4;
+  for (int r = 0; r < quarter; ++r)
+    dot4(w + static_cast<std::ptrdiff_t>(r) * n, static_cast<std::ptrdiff_t>(quarter) * n, x, n, y + r, quarter);
+  for (int r = 4 * quarter; r < rows; ++r) y[r] = dot(w + static_cast<std::ptrdiff_t>(r) * n, x, n);
 }
 
 // out[0:n] = w[0:n] widened to F32.
@@ -163,6 +207,10 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
   const StridedMap X(x, s, kn, Eigen::OuterStride<>(x_stride));
   const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(k0) * W.cols + c0;
   if (W.dtype == WeightDtype::F32) {
+    if (s == 1 && n == W.cols) {  // our row-streaming GEMV: 89% -> 92% of the decode roofline against Eigen's
+      gemv_rows(x, W.f32() + first, W.cols, kn, n, y, accumulate);
+      return;
+    }
     const StridedMap Wm(W.f32() + first, kn, n, Eigen::OuterStride<>(W.cols));
     if (accumulate) Y.noalias() += X * Wm;
     else Y.noalias() = X * Wm;
@@ -186,14 +234,9 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
 
 void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y) {
   if (r0 >= r1) return;
-  if (W.dtype == WeightDtype::F32) {
-    const Eigen::Map<const RowMatrix> rows(W.f32() + static_cast<std::ptrdiff_t>(r0) * W.cols, r1 - r0, W.cols);
-    Eigen::Map<Eigen::VectorXf>(y, r1 - r0).noalias() = rows * Eigen::Map<const Eigen::VectorXf>(x, W.cols);
-    return;
-  }
-  int r = r0;
-  for (; r + 4 <= r1; r += 4) dot4_f16(W.f16() + static_cast<std::ptrdiff_t>(r) * W.cols, W.cols, x, W.cols, y + (r - r0));
-  for (; r < r1; ++r) y[r - r0] = dot_f16(W.f16() + static_cast<std::ptrdiff_t>(r) * W.cols, x, W.cols);
+  const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(r0) * W.cols;
+  if (W.dtype == WeightDtype::F32) matvec_rows_of(W.f32() + first, r1 - r0, W.cols, x, y);
+  else matvec_rows_of(W.f16() + first, r1 - r0, W.cols, x, y);
 }
 
 float sum_floats(const float* p, std::size_t n) {

@@ -28,6 +28,17 @@ class WorkerPool {
     dispatch([](void* ctx, int i, int n) { (*static_cast<Job*>(ctx))(i, n); }, &job);
   }
 
+  // Calls job(thread_index, chunk) for every chunk in [0, chunks), each exactly once, handing chunks
+  // out on demand: a thread slowed down (an interrupt, a busy neighbour on the other vCPU) takes
+  // fewer, instead of making every other thread wait for its fixed share at the end.
+  template <typename Job>
+  void run_chunks(int chunks, Job&& job) {
+    next_chunk_.store(0, std::memory_order_relaxed);  // published to the helpers by dispatch()
+    run([&](int thread, int) {
+      for (int c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < chunks;) job(thread, c);
+    });
+  }
+
   // [begin, end) of `index`'s share of `total` items, in multiples of `granule` (cache-line friendly).
   static std::pair<int, int> slice(int total, int index, int count, int granule = 16);
 
@@ -46,6 +57,7 @@ class WorkerPool {
   // Written by helpers, read by the dispatcher: its own cache line, so the two never ping-pong.
   alignas(64) std::atomic<int> remaining_{0};
   alignas(64) std::atomic<int> sleepers_{0};
+  alignas(64) std::atomic<int> next_chunk_{0};  // run_chunks: the next chunk nobody has taken
 };
 
 }  // namespace kvlab

@@ -40,3 +40,21 @@ TEST_CASE("every thread runs each job once, also after sleeping", "[pool]") {
     CHECK(wrong_count.load() == 0);
   }
 }
+
+TEST_CASE("run_chunks runs every chunk exactly once, on any thread", "[pool]") {
+  for (int threads : {1, 2, 4}) {
+    WorkerPool pool(threads);
+    for (int chunks : {0, 1, 7, 1000}) {
+      std::vector<std::atomic<int>> runs(static_cast<std::size_t>(chunks));
+      std::atomic<int> bad_thread{0};
+      for (int repeat = 0; repeat < 50; ++repeat)
+        pool.run_chunks(chunks, [&](int thread, int chunk) {
+          if (thread < 0 || thread >= threads) bad_thread.fetch_add(1);
+          runs[static_cast<std::size_t>(chunk)].fetch_add(1);
+        });
+      INFO(threads << " threads, " << chunks << " chunks");
+      for (auto& r : runs) CHECK(r.load() == 50);
+      CHECK(bad_thread.load() == 0);
+    }
+  }
+}
