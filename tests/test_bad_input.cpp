@@ -17,6 +17,7 @@
 #include "errors.hpp"
 #include "model_spec.hpp"
 #include "safetensors.hpp"
+#include "safetensors_builder.hpp"
 #include "session.hpp"
 
 using namespace kvlab;
@@ -180,24 +181,8 @@ TEST_CASE("catalogue: a model whose KV cache and workspace cannot fit is refused
 // ---- bad model directories for the CLI end-to-end tests (tests/CMakeLists.txt). Hidden: runs only
 // when ctest asks for it, writing into $KVLAB_CATALOGUE_DIR.
 namespace {
-struct Tensor { std::string name, dtype; std::vector<std::int64_t> shape; std::string bytes; std::string offsets; };
-
-std::string safetensors_bytes(const std::vector<Tensor>& tensors, const std::string& header_override = "") {
-  nlohmann::json h = nlohmann::json::object();
-  std::string data;
-  for (const auto& t : tensors) {
-    nlohmann::json e{{"dtype", t.dtype}, {"shape", t.shape}};
-    e["data_offsets"] = t.offsets.empty() ? nlohmann::json::array({data.size(), data.size() + t.bytes.size()})
-                                          : nlohmann::json::parse(t.offsets);
-    h[t.name] = e;
-    data += t.bytes;
-  }
-  const std::string header = header_override.empty() ? h.dump() : header_override;
-  std::string out(8, '\0');
-  const std::uint64_t n = header.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  return out + header + data;
-}
+using test::Tensor;
+using test::safetensors_bytes;
 
 const char* kConfig = R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2})";
 

@@ -18,30 +18,16 @@
 #include "hf_writer.hpp"
 #include "model_spec.hpp"
 #include "safetensors.hpp"
+#include "safetensors_builder.hpp"
 
 using namespace kvlab;
 namespace fs = std::filesystem;
+using test::Tensor;
+using test::safetensors_bytes;
 
 namespace {
 const std::string kInterop = std::string(KVLAB_TEST_DATA) + "/interop";
 
-// A safetensors file from (name, dtype, shape, raw bytes) entries, offsets as given or computed.
-struct Tensor { std::string name, dtype; std::vector<std::int64_t> shape; std::string bytes; std::string offsets; };
-std::string safetensors_bytes(const std::vector<Tensor>& tensors, std::string header_override = "") {
-  nlohmann::json h = nlohmann::json::object();
-  std::string data;
-  for (const auto& t : tensors) {
-    nlohmann::json e{{"dtype", t.dtype}, {"shape", t.shape}};
-    e["data_offsets"] = t.offsets.empty() ? nlohmann::json::array({data.size(), data.size() + t.bytes.size()}) : nlohmann::json::parse(t.offsets);
-    h[t.name] = e;
-    data += t.bytes;
-  }
-  const std::string header = header_override.empty() ? h.dump() : header_override;
-  std::string out(8, '\0');
-  std::uint64_t n = header.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  return out + header + data;
-}
 
 struct TempDir {
   fs::path path;

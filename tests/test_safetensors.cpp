@@ -14,33 +14,15 @@
 
 #include "errors.hpp"
 #include "safetensors.hpp"
+#include "safetensors_builder.hpp"
 
 using namespace kvlab;
 namespace fs = std::filesystem;
+using test::Tensor;
+using test::safetensors_bytes;
+using test::safetensors_with_length;
 
 namespace {
-// One tensor of a hand-built file: `offsets` overrides the computed [begin, end] (JSON text).
-struct Tensor { std::string name, dtype; std::vector<std::int64_t> shape; std::string bytes; std::string offsets; };
-
-std::string with_length(const std::string& header, const std::string& data) {
-  std::string out(8, '\0');
-  const std::uint64_t n = header.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  return out + header + data;
-}
-
-std::string file_bytes(const std::vector<Tensor>& tensors, const std::string& header_override = "") {
-  nlohmann::json h = nlohmann::json::object();
-  std::string data;
-  for (const auto& t : tensors) {
-    nlohmann::json e{{"dtype", t.dtype}, {"shape", t.shape}};
-    e["data_offsets"] = t.offsets.empty() ? nlohmann::json::array({data.size(), data.size() + t.bytes.size()})
-                                          : nlohmann::json::parse(t.offsets);
-    h[t.name] = e;
-    data += t.bytes;
-  }
-  return with_length(header_override.empty() ? h.dump() : header_override, data);
-}
 
 std::string floats(const std::vector<float>& v) {
   std::string b(v.size() * 4, '\0');
@@ -106,7 +88,7 @@ TEST_CASE("valid files: entries, names, metadata and all three dtypes read as F3
       R"("b":{"dtype":"F16","shape":[3],"data_offsets":[8,14]},"c":{"dtype":"BF16","shape":[1,2],"data_offsets":[14,18]},)"
       R"("empty":{"dtype":"F32","shape":[0,4],"data_offsets":[18,18]}})";
   const std::string data = floats({1.5f, -2.0f}) + halves({0x3C00, 0x0001, 0x7C00}) + halves({0x4000, 0xBF80});
-  const auto f = SafetensorsFile::from_bytes(with_length(header, data), "ok.safetensors");
+  const auto f = SafetensorsFile::from_bytes(safetensors_with_length(header, data), "ok.safetensors");
   CHECK(f.names() == std::vector<std::string>{"a", "b", "c", "empty"});  // __metadata__ is not a tensor
   REQUIRE(f.find("b") != nullptr);
   CHECK(f.find("nope") == nullptr);
@@ -126,7 +108,7 @@ TEST_CASE("valid files: entries, names, metadata and all three dtypes read as F3
 
   // the same bytes through open(): memory-mapped, and still valid after a move
   const fs::path path = fs::temp_directory_path() / ("kvlab_st_" + std::to_string(::getpid()) + ".safetensors");
-  std::ofstream(path, std::ios::binary) << with_length(header, data);
+  std::ofstream(path, std::ios::binary) << safetensors_with_length(header, data);
   {
     SafetensorsFile mapped = SafetensorsFile::open(path);
     SafetensorsFile moved = std::move(mapped);
@@ -140,7 +122,7 @@ TEST_CASE("valid files: entries, names, metadata and all three dtypes read as F3
 }
 
 TEST_CASE("malformed safetensors files get one clear error each", "[safetensors]") {
-  const std::string ok = file_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), ""}});
+  const std::string ok = safetensors_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), ""}});
   CHECK_NOTHROW(SafetensorsFile::from_bytes(ok, "ok"));
   CHECK_THAT(error_of(ok.substr(0, 20)), Catch::StartsWith("bad.safetensors: "));  // every message names the file
 
@@ -157,48 +139,48 @@ TEST_CASE("malformed safetensors files get one clear error each", "[safetensors]
   CHECK_THAT(error_of(std::string(8, '\xFF') + "{}"), Catch::Contains("100 MB"));  // 2^64 - 1
 
   // header JSON
-  CHECK_THAT(error_of(file_bytes({}, "{not json")), Catch::Contains("not valid JSON"));
-  CHECK_THAT(error_of(file_bytes({}, "[1,2]")), Catch::Contains("not a JSON object"));
-  CHECK_THAT(error_of(file_bytes({}, std::string(200000, '[') + std::string(200000, ']'))), Catch::Contains("not a JSON object"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":5})")), Catch::Contains("'a'") && Catch::Contains("not an object"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"shape":[1],"data_offsets":[0,4]}})")), Catch::Contains("\"dtype\" is missing"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})")), Catch::Contains("not a string"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})")), Catch::Contains("\"shape\""));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":[1]}})")), Catch::Contains("data_offsets"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}})")), Catch::Contains("[begin, end]"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {1}, floats({1}), "[0.0, 4.5]"}})), Catch::Contains("non-negative integers"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {1}, floats({1}), "[-4, 0]"}})), Catch::Contains("non-negative integers"));
+  CHECK_THAT(error_of(safetensors_bytes({}, "{not json")), Catch::Contains("not valid JSON"));
+  CHECK_THAT(error_of(safetensors_bytes({}, "[1,2]")), Catch::Contains("not a JSON object"));
+  CHECK_THAT(error_of(safetensors_bytes({}, std::string(200000, '[') + std::string(200000, ']'))), Catch::Contains("not a JSON object"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":5})")), Catch::Contains("'a'") && Catch::Contains("not an object"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"shape":[1],"data_offsets":[0,4]}})")), Catch::Contains("\"dtype\" is missing"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})")), Catch::Contains("not a string"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})")), Catch::Contains("\"shape\""));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1]}})")), Catch::Contains("data_offsets"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}})")), Catch::Contains("[begin, end]"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {1}, floats({1}), "[0.0, 4.5]"}})), Catch::Contains("non-negative integers"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {1}, floats({1}), "[-4, 0]"}})), Catch::Contains("non-negative integers"));
 
   // dtypes: the spec's other dtypes are refused by name, anything else is unknown
-  CHECK_THAT(error_of(file_bytes({{"a", "I64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("'a'") && Catch::Contains("I64 is not supported"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("F64 is not supported"));
-  CHECK_THAT(error_of(file_bytes({{"a", "Q4", {1}, std::string(8, '\0'), ""}})), Catch::Contains("unknown dtype \"Q4\""));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "I64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("'a'") && Catch::Contains("I64 is not supported"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F64", {1}, std::string(8, '\0'), ""}})), Catch::Contains("F64 is not supported"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "Q4", {1}, std::string(8, '\0'), ""}})), Catch::Contains("unknown dtype \"Q4\""));
 
   // shapes
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {-1}, floats({1}), ""}})), Catch::Contains("invalid dimension"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})")), Catch::Contains("invalid dimension"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})")),
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {-1}, floats({1}), ""}})), Catch::Contains("invalid dimension"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})")), Catch::Contains("invalid dimension"));
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})")),
              Catch::Contains("invalid dimension"));
-  CHECK_THAT(error_of(file_bytes({}, R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})")),
+  CHECK_THAT(error_of(safetensors_bytes({}, R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})")),
              Catch::Contains("absurdly large"));
 
   // offsets
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), "[0, 64]"}})), Catch::Contains("outside the data"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {0}, floats({1}), "[8, 4]"}})), Catch::Contains("after end"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), "[0, 12]"}})), Catch::Contains("needs 16"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F16", {4}, floats({1, 2, 3}), ""}})), Catch::Contains("holds 12 bytes but F16 x shape needs 8"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {2}, floats({1, 2}), ""}, {"b", "F32", {2}, floats({1, 2}), "[4, 12]"}})),
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), "[0, 64]"}})), Catch::Contains("outside the data"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {0}, floats({1}), "[8, 4]"}})), Catch::Contains("after end"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {2, 2}, floats({1, 2, 3, 4}), "[0, 12]"}})), Catch::Contains("needs 16"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F16", {4}, floats({1, 2, 3}), ""}})), Catch::Contains("holds 12 bytes but F16 x shape needs 8"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {2}, floats({1, 2}), ""}, {"b", "F32", {2}, floats({1, 2}), "[4, 12]"}})),
              Catch::Contains("overlap"));
   // an empty tensor sorted between two overlapping ones must not hide the overlap
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {4}, floats({1, 2, 3, 4}), "[0, 16]"},
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {4}, floats({1, 2, 3, 4}), "[0, 16]"},
                                   {"b", "F32", {0}, "", "[4, 4]"},
                                   {"c", "F32", {1}, "", "[8, 12]"}})),
              Catch::Contains("'a' and 'c' overlap"));
-  CHECK_THAT(error_of(file_bytes({{"a", "F32", {2}, floats({1, 2}), "[0, 8]"}, {"b", "F32", {2}, "", "[0, 8]"}})), Catch::Contains("overlap"));
+  CHECK_THAT(error_of(safetensors_bytes({{"a", "F32", {2}, floats({1, 2}), "[0, 8]"}, {"b", "F32", {2}, "", "[0, 8]"}})), Catch::Contains("overlap"));
 
   // a hostile name is shortened in the message, not echoed in full
   const std::string long_name(100000, 'x');
-  CHECK(error_of(file_bytes({{long_name, "Q4", {1}, floats({1}), ""}})).size() < 400);
+  CHECK(error_of(safetensors_bytes({{long_name, "Q4", {1}, floats({1}), ""}})).size() < 400);
 }
 
 TEST_CASE("randomly corrupted files either load or fail with ModelLoadError, never crash", "[safetensors]") {
@@ -206,7 +188,7 @@ TEST_CASE("randomly corrupted files either load or fail with ModelLoadError, nev
   for (int i = 0; i < 6; ++i)
     tensors.push_back({"t" + std::to_string(i), i % 3 == 0 ? "F32" : i % 3 == 1 ? "F16" : "BF16", {3, i + 1},
                        std::string(static_cast<std::size_t>(3 * (i + 1) * (i % 3 == 0 ? 4 : 2)), '\x3C'), ""});
-  const std::string valid = file_bytes(tensors);
+  const std::string valid = safetensors_bytes(tensors);
   std::mt19937 rng(20240611);
   int loaded = 0, refused = 0, other = 0;
   for (int round = 0; round < 4000; ++round) {
