@@ -195,7 +195,7 @@ LayerStats ForwardPass::run_next_layer() {
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
   if (stream_rows) {
     // c_fc by rows first; then chunks of hidden units on demand: sum the row partials, bias, GELU,
-    // and that chunk's rows of c_proj into the thread's partial (summed by add_partials below)
+    // and that chunk's rows of c_proj into the taking thread's partial; every partial is then added
     stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
     for (auto& p : ws.partial) p.row(0).setZero();
     constexpr int kHiddenChunk = 128;
@@ -209,23 +209,21 @@ LayerStats ForwardPass::run_next_layer() {
     });
     for (const auto& p : ws.partial) ws.x.row(0) += p.row(0);
     ws.x.row(0) += ConstVec(w.mlp_proj_b, C);
-    ++layer_;
-    stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    return stats;
+  } else {
+    ws.pool->run([&](int t, int threads) {
+      const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
+      if (f0 >= f1) return;
+      matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0,
+                     ws.fc.outerStride(), false, scratch_of(ws, t));
+      for (int i = 0; i < s; ++i) {
+        auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
+        hidden += ConstVec(w.c_fc_b + f0, f1 - f0);
+        gelu_inplace(hidden.data(), f1 - f0);
+      }
+      partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
+    });
+    add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
   }
-  ws.pool->run([&](int t, int threads) {
-    const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
-    if (f0 >= f1) return;
-    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(),
-                   false, scratch_of(ws, t));
-    for (int i = 0; i < s; ++i) {
-      auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
-      hidden += ConstVec(w.c_fc_b + f0, f1 - f0);
-      gelu_inplace(hidden.data(), f1 - f0);
-    }
-    partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
-  });
-  add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
 
   ++layer_;
   stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
