@@ -275,11 +275,10 @@ int run_bench(const BenchArgs& a) {
                   with_commas(static_cast<std::uint64_t>(r.proj_cached / L)).c_str());
   }
   if (csv.is_open()) {
-    std::ofstream& f = csv;
-    f << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
+    csv << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
          "kv_projections_uncached,kv_projections_cached\n";
     for (const Row& r : rows)
-      f << r.n << ',' << r.uncached_tps << ',' << r.uncached_min << ',' << r.uncached_max << ',' << r.cached_tps << ','
+      csv << r.n << ',' << r.uncached_tps << ',' << r.uncached_min << ',' << r.uncached_max << ',' << r.cached_tps << ','
         << r.cached_min << ',' << r.cached_max << ',' << r.speedup << ',' << r.proj_uncached << ',' << r.proj_cached
         << '\n';
   }
