@@ -36,6 +36,8 @@ void weight_row_to_f32(const WeightMatrix& W, int row, float* out);
 
 // out[r] = (x[r] - mean) / sqrt(var + eps) * w + b for the first `rows` rows.
 void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, const float* b, float eps);
+// The same for one row of n numbers.
+void layer_norm_row(const float* x, float* out, int n, const float* w, const float* b, float eps);
 
 // GELU, tanh approximation ("gelu_new" in GPT-2), in place on n contiguous numbers.
 void gelu_inplace(float* values, std::ptrdiff_t n);
