@@ -101,20 +101,12 @@ void KVCache::update(int layer, const Tensor4View& k, const Tensor4View& v, std:
     throw CacheShapeError("wrong K/V shape " + shape_text(k.shape) + ": expected (batch " + std::to_string(batch_) +
                           ", heads " + std::to_string(num_heads_) + ", new positions >= 1, head_dim " +
                           std::to_string(head_dim_) + ")");
-  if (!tokens.empty() && static_cast<int>(tokens.size()) != s)
-    throw CacheShapeError("update got " + std::to_string(tokens.size()) + " token ids for " + std::to_string(s) + " positions");
-  if (pending_[static_cast<std::size_t>(layer)] != 0)
-    throw CacheInvariantError("layer " + std::to_string(layer) + " was already written at position " +
-                              std::to_string(seq_len_) + "; call advance() before writing it again");
-  if (seq_len_ + s > capacity_)
-    throw CacheFullError("the KV cache is full: capacity is " + std::to_string(capacity_) + " positions, " +
-                         std::to_string(seq_len_) + " are used and " + std::to_string(s) + " more do not fit");
-
+  const KVWriteView dst = reserve(layer, s, tokens, step);
   for (int b = 0; b < batch_; ++b)
     for (int h = 0; h < num_heads_; ++h)
       for (int t = 0; t < s; ++t) {
-        float* kd = storage_.k(layer, b, h, seq_len_ + t);
-        float* vd = storage_.v(layer, b, h, seq_len_ + t);
+        float* kd = dst.k_at(b, h, t);
+        float* vd = dst.v_at(b, h, t);
         if (k.stride[3] == 1 && v.stride[3] == 1) {
           std::memcpy(kd, k.ptr(b, h, t), static_cast<std::size_t>(head_dim_) * sizeof(float));
           std::memcpy(vd, v.ptr(b, h, t), static_cast<std::size_t>(head_dim_) * sizeof(float));
@@ -125,8 +117,22 @@ void KVCache::update(int layer, const Tensor4View& k, const Tensor4View& v, std:
           }
         }
       }
+}
+
+KVWriteView KVCache::reserve(int layer, int s, std::span<const int> tokens, int step) {
+  check_layer(layer);
+  if (s < 1) throw CacheShapeError("a KV cache write needs at least 1 new position (got " + std::to_string(s) + ")");
+  if (!tokens.empty() && static_cast<int>(tokens.size()) != s)
+    throw CacheShapeError("update got " + std::to_string(tokens.size()) + " token ids for " + std::to_string(s) + " positions");
+  if (pending_[static_cast<std::size_t>(layer)] != 0)
+    throw CacheInvariantError("layer " + std::to_string(layer) + " was already written at position " +
+                              std::to_string(seq_len_) + "; call advance() before writing it again");
+  if (seq_len_ + s > capacity_)
+    throw CacheFullError("the KV cache is full: capacity is " + std::to_string(capacity_) + " positions, " +
+                         std::to_string(seq_len_) + " are used and " + std::to_string(s) + " more do not fit");
   pending_[static_cast<std::size_t>(layer)] = s;
   for (int t = 0; t < s; ++t) slots_.mark_written(layer, seq_len_ + t, tokens.empty() ? -1 : tokens[static_cast<std::size_t>(t)], step);
+  return {storage_.k(layer, 0, 0, seq_len_), storage_.v(layer, 0, 0, seq_len_), storage_.strides(), seq_len_, s};
 }
 
 std::pair<Tensor4View, Tensor4View> KVCache::get(int layer) const {

@@ -26,6 +26,17 @@ struct Tensor4View {
   const float* ptr(int b, int h, int t) const { return data + b * stride[0] + h * stride[1] + t * stride[2]; }
 };
 
+// Where reserve() lets a caller write K and V of positions [first, first + s) of one layer itself:
+// element (b, h, t, d) of the new positions is k[b * stride[0] + h * stride[1] + t * stride[2] + d].
+struct KVWriteView {
+  float* k = nullptr;
+  float* v = nullptr;
+  std::array<std::ptrdiff_t, 4> stride{};  // in floats
+  int first = 0, s = 0;
+  float* k_at(int b, int h, int t) const { return k + b * stride[0] + h * stride[1] + t * stride[2]; }
+  float* v_at(int b, int h, int t) const { return v + b * stride[0] + h * stride[1] + t * stride[2]; }
+};
+
 // What a slot of the cache holds right now; the GUI colours cells by it.
 enum class SlotState : std::uint8_t {
   Empty,             // never written since the last reset
@@ -104,6 +115,11 @@ class KVCache {
   // CacheInvariantError if the layer was already written in this step.
   void update(int layer, const Tensor4View& k, const Tensor4View& v,
               std::span<const int> tokens = {}, int step = -1);
+  // update() in two halves, for a caller that computes K and V straight into the cache (the fused
+  // decode step, where each thread writes only its own heads): reserve() makes every check update()
+  // makes and records the slots as written; the caller must then fill all B x H x s slots of the
+  // returned view before anything reads this layer with get().
+  KVWriteView reserve(int layer, int s, std::span<const int> tokens = {}, int step = -1);
   // Views of the valid prefix of `layer` (B, H, n, hs): positions before seq_len() plus whatever this
   // layer has written in the step in progress. No copy.
   std::pair<Tensor4View, Tensor4View> get(int layer) const;

@@ -158,3 +158,31 @@ TEST_CASE("KVCache refuses impossible sizes with a readable error", "[kv_cache]"
   CHECK_THROWS_AS(KVCache(1, 0, 2, 2, 4), CacheShapeError);
   CHECK_THROWS_WITH(KVCache(1, 8, 0, 2, 4), Catch::Contains("number of layers"));
 }
+
+TEST_CASE("KVCache reserve(): update's checks and bookkeeping, the caller writes the numbers", "[kv_cache]") {
+  KVCache cache(1, 3, 2, 2, 4);
+  const std::vector<int> token{42};
+  for (int layer = 0; layer < 2; ++layer) {
+    const KVWriteView slot = cache.reserve(layer, 1, token, 0);
+    CHECK(slot.first == 0);
+    CHECK(slot.s == 1);
+    for (int h = 0; h < 2; ++h)
+      for (int d = 0; d < 4; ++d) {
+        slot.k_at(0, h, 0)[d] = static_cast<float>(layer * 100 + h * 10 + d);
+        slot.v_at(0, h, 0)[d] = -static_cast<float>(layer * 100 + h * 10 + d);
+      }
+    CHECK(cache.slots().at(layer, 0).state == SlotState::WrittenThisStep);
+    CHECK(cache.slots().at(layer, 0).token == 42);
+    const auto [K, V] = cache.get(layer);
+    CHECK(K.shape[2] == 1);
+    CHECK(K.at(0, 1, 0, 3) == static_cast<float>(layer * 100 + 13));
+    CHECK(V.at(0, 1, 0, 3) == -static_cast<float>(layer * 100 + 13));
+  }
+  CHECK_THROWS_AS(cache.reserve(0, 1), CacheInvariantError);  // written twice in one step
+  CHECK_THROWS_WITH(cache.reserve(2, 1), Catch::Contains("layer index"));
+  CHECK_THROWS_AS(cache.reserve(0, 0), CacheShapeError);
+  cache.advance();
+  CHECK(cache.seq_len() == 1);
+  CHECK_THROWS_WITH(cache.reserve(0, 3), Catch::Contains("cache is full") && Catch::Contains("capacity is 3"));
+  CHECK(cache.pending(0) == 0);  // a refused reservation records nothing
+}
