@@ -20,7 +20,7 @@ namespace {
 constexpr auto kSpinFor = std::chrono::microseconds(200);
 }  // namespace
 
-WorkerPool::WorkerPool(int threads) : size_(std::max(1, threads)) {
+WorkerPool::WorkerPool(int threads) : size_(std::max(1, threads)), barrier_counts_(static_cast<std::size_t>(size_)) {
   for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -48,9 +48,26 @@ void WorkerPool::dispatch(Fn fn, void* ctx) {
   if (sleepers_.load() > 0) generation_.notify_all();
   fn(ctx, 0, size_);
   // wait for the helpers: they run the same short slice, so spinning is the cheap way
-  for (int r; (r = remaining_.load(std::memory_order_acquire)) != 0;) {
+  for (int i = 1; remaining_.load(std::memory_order_acquire) != 0; ++i) {
     KVLAB_PAUSE();
+    if ((i & 127) == 0) std::this_thread::yield();  // ~10 us: a descheduled helper (more threads than cores)
   }
+}
+
+void WorkerPool::barrier(int thread) {
+  if (size_ == 1) return;
+  // Each thread counts its own arrivals (release) and waits until every other thread's count has
+  // caught up (acquire): one cache line moves per thread and barrier, no line is written by two
+  // threads (a shared counter plus a phase flag cost ~2x more here). Counts only grow, so there is
+  // no reset between barriers or jobs.
+  auto& mine = barrier_counts_[static_cast<std::size_t>(thread)].reached;
+  const std::uint64_t target = mine.load(std::memory_order_relaxed) + 1;
+  mine.store(target, std::memory_order_release);
+  for (int other = 0; other < size_; ++other)
+    for (int i = 1; barrier_counts_[static_cast<std::size_t>(other)].reached.load(std::memory_order_acquire) < target; ++i) {
+      KVLAB_PAUSE();
+      if ((i & 127) == 0) std::this_thread::yield();  // ~10 us: a descheduled peer (more threads than cores)
+    }
 }
 
 void WorkerPool::worker_loop(int index) {

@@ -1,6 +1,7 @@
 // WorkerPool: a few persistent threads that run one small job together ("every thread takes its
-// slice") with no allocation per job. Threads spin briefly between jobs (decode issues ~20 jobs per
-// token) and then sleep, so an idle app uses no CPU. Not a general task system.
+// slice"), with a barrier for use inside a job and no allocation per job. Threads spin briefly
+// between jobs (decode issues several jobs per token) and then sleep, so an idle app uses no CPU.
+// Not a general task system.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -39,6 +40,11 @@ class WorkerPool {
     });
   }
 
+  // Called by every thread inside a job of run(), with its thread index: returns once all of them
+  // have called it (every thread of a job reaches the same number of barriers). Writes made before
+  // it by any thread are visible after it to all. Spins, yielding now and then: the threads run one job.
+  void barrier(int thread);
+
   // [begin, end) of `index`'s share of `total` items, in multiples of `granule` (cache-line friendly).
   static std::pair<int, int> slice(int total, int index, int count, int granule = 16);
 
@@ -58,6 +64,12 @@ class WorkerPool {
   alignas(64) std::atomic<int> remaining_{0};
   alignas(64) std::atomic<int> sleepers_{0};
   alignas(64) std::atomic<int> next_chunk_{0};  // run_chunks: the next chunk nobody has taken
+  // barrier(): how many barriers each thread has reached, ever; one cache line per thread, so that
+  // arriving is a plain store to a line only its owner writes.
+  struct alignas(64) BarrierCount {
+    std::atomic<std::uint64_t> reached{0};
+  };
+  std::vector<BarrierCount> barrier_counts_;
 };
 
 }  // namespace kvlab

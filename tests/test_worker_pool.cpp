@@ -58,3 +58,24 @@ TEST_CASE("run_chunks runs every chunk exactly once, on any thread", "[pool]") {
     }
   }
 }
+
+TEST_CASE("barrier: nobody passes until everyone arrived, and sees their writes", "[pool]") {
+  for (int threads : {1, 2, 3, 4}) {
+    WorkerPool pool(threads);
+    constexpr int kRounds = 500;
+    std::vector<int> written(static_cast<std::size_t>(threads), -1);  // plain ints: the barrier orders them
+    std::atomic<int> wrong{0};
+    for (int job = 0; job < 3; ++job)  // counts carry over from job to job
+      pool.run([&](int t, int n) {
+        for (int round = 0; round < kRounds; ++round) {
+          written[static_cast<std::size_t>(t)] = job * kRounds + round;
+          pool.barrier(t);
+          for (int u = 0; u < n; ++u)
+            if (written[static_cast<std::size_t>(u)] != job * kRounds + round) wrong.fetch_add(1);
+          pool.barrier(t);  // nobody writes the next round before everyone has read this one
+        }
+      });
+    INFO(threads << " threads");
+    CHECK(wrong.load() == 0);
+  }
+}
