@@ -101,6 +101,9 @@ ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype 
       partial(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_embd)),
       convert(static_cast<std::size_t>(pool->size())),
       row_partial(static_cast<std::size_t>(pool->size()), std::vector<float>(static_cast<std::size_t>(c.n_inner()))),
+      own(static_cast<std::size_t>(pool->size()), RowMatrix(kOwnRows, c.n_inner())),
+      new_slots(static_cast<std::size_t>(c.n_layer)), layer_kv(static_cast<std::size_t>(c.n_layer)),
+      layer_end_ms(static_cast<std::size_t>(c.n_layer)),
       logits(c.vocab_size) {
   if (matrix_dtype == WeightDtype::F16)
     for (auto& v : convert) v.resize(matmul_scratch_floats(c.n_inner()));
@@ -135,6 +138,10 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
   step_ = step;
   attention_out_ = attention_out;
   kind_ = !cache ? PassKind::Uncached : (s == 1 ? PassKind::Decode : PassKind::Prefill);
+  // Decoding one position: a model small enough to stay in the cores' caches is bound by thread
+  // hand-offs and serial steps, so each thread does its share of every layer end to end
+  // (decode_layers_owned). A bigger one is bound by streaming weights from memory (run_general_layer).
+  owned_decode_ = kind_ == PassKind::Decode && model.weights().block(0).c_fc_w.bytes() < kStreamRowsBytes;
 
   // x = wte[token] + wpe[position]
   const GptWeights& w = model.weights();
@@ -146,6 +153,23 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
 }
 
 LayerStats ForwardPass::run_next_layer() {
+  LayerStats stats;
+  run_layers({&stats, 1});
+  return stats;
+}
+
+int ForwardPass::run_layers(std::span<LayerStats> out) {
+  const int count = std::min(static_cast<int>(out.size()), num_layers_ - layer_);
+  if (count <= 0) return 0;
+  if (owned_decode_) {
+    decode_layers_owned(out.first(static_cast<std::size_t>(count)));
+  } else {
+    for (int i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = run_general_layer();
+  }
+  return count;
+}
+
+LayerStats ForwardPass::run_general_layer() {
   const auto t0 = Clock::now();
   const GptConfig& c = model_->config();
   const BlockWeights& w = model_->weights().block(layer_);
@@ -156,7 +180,6 @@ LayerStats ForwardPass::run_next_layer() {
   // Decoding one position of a model too big for the caches is bound by streaming weights from
   // memory: then each thread reads whole contiguous rows of c_attn and c_fc (split-K, partial sums
   // added afterwards) instead of half of every row, which the prefetchers follow ~15-20% faster.
-  // It costs one more hand-off per layer, so small models keep the column split.
   const bool stream_rows = s == 1 && ws.pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
 
   // Three parallel regions per layer (thread hand-offs cost more than the small serial steps):
@@ -230,6 +253,95 @@ LayerStats ForwardPass::run_next_layer() {
   return stats;
 }
 
+// Decode (one position, with a cache) of a model whose weights fit in the cores' caches: all the
+// layers asked for in one parallel region, threads meeting at four barriers per layer instead of
+// handing work back and forth. Each thread always multiplies the same block of whole rows of every
+// weight matrix (split-K: contiguous memory read at the cache's full speed, and the same bytes at
+// every token, so they stay in that core's L2; column slices were half as fast), then sums every
+// thread's partial results for its own heads and hidden units. The small serial steps (LayerNorm,
+// residual adds) every thread does on its own copy of the residual stream, adding the shares in the
+// same order (identical copies), instead of waiting while one thread does them.
+void ForwardPass::decode_layers_owned(std::span<LayerStats> out) {
+  using enum ForwardWorkspace::OwnRow;
+  const auto t0 = Clock::now();
+  const GptConfig& c = model_->config();
+  ForwardWorkspace& ws = *ws_;
+  const int C = c.n_embd, H = c.n_head, hs = c.head_size(), first = layer_, count = static_cast<int>(out.size());
+  const float eps = c.layer_norm_eps;
+  // The slot bookkeeping (and every check of update()) first; each thread writes its heads' K/V below.
+  for (int l = first; l < first + count; ++l) {
+    ws.new_slots[static_cast<std::size_t>(l)] = cache_->reserve(l, 1, tokens_, step_);
+    ws.layer_kv[static_cast<std::size_t>(l)] = cache_->get(l);
+  }
+  float *qkv = ws.qkv.data(), *att_y = ws.att_y.data(), *fc = ws.fc.data();
+  // sum_shares(row, begin, end, bias, y): y[begin:end] = every thread's row `row` there + bias
+  const auto sum_shares = [&ws](int row, int begin, int end, const float* bias, float* y) {
+    Eigen::Map<Eigen::RowVectorXf> out(y + begin, end - begin);
+    out.setZero();
+    for (const RowMatrix& other : ws.own) out += other.row(row).segment(begin, end - begin);
+    out += ConstVec(bias + begin, end - begin);
+  };
+  ws.pool->run([&](int t, int threads) {
+    RowMatrix& own = ws.own[static_cast<std::size_t>(t)];
+    float *x = own.row(kOwnX).data(), *xn = own.row(kOwnXn).data();
+    const auto [k0, k1] = WorkerPool::slice(C, t, threads);      // its rows of c_attn and c_fc
+    const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);   // its heads
+    const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);  // its hidden units
+    std::copy_n(ws.x.data(), C, x);
+    for (int l = first; l < first + count; ++l) {
+      const BlockWeights& w = model_->weights().block(l);
+      const KVWriteView& slot = ws.new_slots[static_cast<std::size_t>(l)];
+      const auto& [K, V] = ws.layer_kv[static_cast<std::size_t>(l)];
+      // 1. ln_1 of its copy of the residual stream; its rows' share of Q, K, V (C, 3C)
+      layer_norm_row(x, xn, C, w.ln_1_w, w.ln_1_b, eps);
+      matmul_weights(xn + k0, 0, 1, w.c_attn_w, k0, k1, 0, 3 * C, own.row(kOwnQkv).data(), 0, false, nullptr);
+      ws.pool->barrier(t);
+      // 2. Q, K, V of its heads = the sum of every share; K and V into the cache's new slots
+      for (int part = 0; part < 3 && h0 < h1; ++part)
+        sum_shares(kOwnQkv, part * C + h0 * hs, part * C + h1 * hs, w.c_attn_b, qkv);
+      for (int h = h0; h < h1; ++h) {
+        std::copy_n(qkv + C + h * hs, hs, slot.k_at(0, h, 0));
+        std::copy_n(qkv + 2 * C + h * hs, hs, slot.v_at(0, h, 0));
+      }
+      // 3. attention of its heads over the cache, and their rows' share of the output projection (C, C)
+      float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(l) * H * c.n_ctx : nullptr;
+      attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, 1, first_pos_, K, V, hs, att_out,
+                      c.n_ctx);
+      matmul_weights(att_y + h0 * hs, 0, 1, w.attn_proj_w, h0 * hs, h1 * hs, 0, C, own.row(kOwnAttn).data(), 0, false,
+                     nullptr);
+      ws.pool->barrier(t);
+      // 4. residual (x += every share + bias), ln_2, its rows' share of the MLP's first layer (C, 4C)
+      sum_shares(kOwnAttn, 0, C, w.attn_proj_b, xn);
+      Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
+      layer_norm_row(x, xn, C, w.ln_2_w, w.ln_2_b, eps);
+      matmul_weights(xn + k0, 0, 1, w.c_fc_w, k0, k1, 0, 4 * C, own.row(kOwnFc).data(), 0, false, nullptr);
+      ws.pool->barrier(t);
+      // 5. its hidden units = GELU(sum of every share + bias), their rows' share of c_proj (4C, C)
+      if (f0 < f1) {
+        sum_shares(kOwnFc, f0, f1, w.c_fc_b, fc);
+        gelu_inplace(fc + f0, f1 - f0);
+      }
+      matmul_weights(fc + f0, 0, 1, w.mlp_proj_w, f0, f1, 0, C, own.row(kOwnMlp).data(), 0, false, nullptr);
+      ws.pool->barrier(t);
+      // 6. residual after the MLP
+      sum_shares(kOwnMlp, 0, C, w.mlp_proj_b, xn);
+      Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
+      if (t == 0) ws.layer_end_ms[static_cast<std::size_t>(l)] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    }
+    if (t == 0) std::copy_n(x, C, ws.x.data());
+  });
+  double previous_end = 0.0;
+  for (int i = 0; i < count; ++i) {
+    LayerStats& stats = out[static_cast<std::size_t>(i)];
+    stats.kv_projections = 1;
+    stats.slots_written = 1;
+    stats.slots_read = stats.positions_attended = ws.layer_kv[static_cast<std::size_t>(first + i)].first.shape[2];
+    stats.ms = ws.layer_end_ms[static_cast<std::size_t>(first + i)] - previous_end;  // thread 0's view, waits included
+    previous_end = ws.layer_end_ms[static_cast<std::size_t>(first + i)];
+  }
+  layer_ += count;
+}
+
 void ForwardPass::finish() {
   if (!done()) throw InputError("finish() called before every layer ran");
   const GptConfig& c = model_->config();
@@ -244,8 +356,10 @@ void ForwardPass::finish() {
   ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
   // logits (V) = wte (V, C) @ x (C): the LM head is tied to the token embedding; threads split V
   // in chunks handed out on demand (the largest read of a step: no thread waits for a slower one)
+  // (a head small enough to stay in cache is quicker on this thread alone than with a hand-off)
   constexpr int kVocabChunk = 1024;
-  ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
+  if (w.wte().bytes() <= (std::size_t{256} << 10)) matvec_rows(w.wte(), 0, c.vocab_size, ws.xn.row(last).data(), ws.logits.data());
+  else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
     const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
     matvec_rows(w.wte(), v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
   });

@@ -43,6 +43,14 @@ struct ForwardWorkspace {
   std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
   std::vector<std::vector<float>> convert;  // per thread: F16 rows widened for a prefill GEMM (empty for F32)
   std::vector<std::vector<float>> row_partial;  // per thread (4C): its rows' share of a decode product
+  // Decode of small models (ForwardPass::decode_layer_owned), per thread (kOwnRows, 4C): the rows
+  // below hold its own copy of the residual stream (C), its LayerNorm output (C), and its shares of
+  // the four products, read by the other threads after a barrier (3C, C, 4C, C).
+  enum OwnRow { kOwnX, kOwnXn, kOwnQkv, kOwnAttn, kOwnFc, kOwnMlp, kOwnRows };
+  std::vector<RowMatrix> own;
+  std::vector<KVWriteView> new_slots;  // (L) where each layer's new K/V go (decode_layers_owned)
+  std::vector<std::pair<Tensor4View, Tensor4View>> layer_kv;  // (L) each layer's K/V views for attention
+  std::vector<double> layer_end_ms;    // (L) when each layer of a region finished, thread 0's clock
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
 
@@ -78,6 +86,9 @@ class ForwardPass {
   int positions() const { return s_; }
   PassKind kind() const { return kind_; }
   LayerStats run_next_layer();
+  // Runs min(out.size(), remaining) layers, their stats into `out`; returns how many ran. Decoding a
+  // small model runs them all in one parallel region (fewer thread hand-offs than a region per layer).
+  int run_layers(std::span<LayerStats> out);
   // Final LayerNorm and LM head for the last position; logits land in ws.logits. Advances the cache.
   void finish();
   // Logits of every position of the pass, (s, V). For tests and verification; allocates.
@@ -91,6 +102,9 @@ class ForwardPass {
   int first_pos_ = 0, s_ = 0, layer_ = 0, num_layers_ = 0, step_ = 0;
   float* attention_out_ = nullptr;
   PassKind kind_ = PassKind::Uncached;
+  bool owned_decode_ = false;  // decode of a model small enough for decode_layers_owned
+  LayerStats run_general_layer();
+  void decode_layers_owned(std::span<LayerStats> out);
 };
 
 // Convenience for tests and `verify`: logits of every position of `tokens` by one uncached pass, (n, V).

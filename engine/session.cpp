@@ -144,21 +144,28 @@ void GenerationSession::begin_step() {
 
 const StepTrace& GenerationSession::step_layer() {
   if (!pass_.active()) begin_step();
-  const int layer = pass_.layers_done();
-  const LayerStats stats = pass_.run_next_layer();
-  trace_.layers[static_cast<std::size_t>(layer)] = stats;
-  trace_.layers_done = layer + 1;
-  trace_.kv_projections += stats.kv_projections;
-  trace_.ms += stats.ms;
-  fill_cache_bytes();
-  if (pass_.done()) finish_step();
+  run_layers(1);
   return trace_;
 }
 
 const StepTrace& GenerationSession::step_token() {
   if (!pass_.active()) begin_step();
-  while (pass_.active()) step_layer();
+  // every remaining layer in one call: decoding a small model then runs them in one parallel region
+  run_layers(config().n_layer);
   return trace_;
+}
+
+void GenerationSession::run_layers(int count) {
+  const int first = pass_.layers_done();
+  const auto rest = std::span<LayerStats>(trace_.layers).subspan(static_cast<std::size_t>(first));
+  const int ran = pass_.run_layers(rest.first(std::min(rest.size(), static_cast<std::size_t>(count))));
+  for (const LayerStats& stats : rest.first(static_cast<std::size_t>(ran))) {
+    trace_.kv_projections += stats.kv_projections;
+    trace_.ms += stats.ms;
+  }
+  trace_.layers_done = first + ran;
+  fill_cache_bytes();
+  if (pass_.done()) finish_step();
 }
 
 void GenerationSession::finish_step() {

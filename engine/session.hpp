@@ -122,6 +122,7 @@ class GenerationSession {
   void finish_step();
   void apply_cache_setting();
   void fill_cache_bytes();
+  void run_layers(int count);  // up to `count` more layers of the step in progress, into the trace
 
   LoadedModel model_;
   SessionOptions options_;

@@ -141,6 +141,54 @@ TEST_CASE("the forward pass refuses bad tokens and positions", "[gpt]") {
   CHECK_THROWS_AS(pass.begin(*m.gpt, ws, nullptr, std::span<const int>{}, 0, 0, nullptr), InputError);
 }
 
+TEST_CASE("decoding a small model with every thread on its own rows and heads gives the uncached logits", "[gpt][cache]") {
+  // decode_layers_owned: heads that do not divide among the threads, threads without a head, F16,
+  // and the layers run one region per layer (GUI stepping) or all in one region (step_token)
+  for (WeightDtype dtype : {WeightDtype::F32, WeightDtype::F16})
+    for (int heads : {1, 3, 4})
+      for (int threads : {1, 2, 3, 4})
+        for (bool layer_by_layer : {false, true}) {
+          const GptConfig c = test::tiny_config(2, heads, 24, 48);
+          LoadedModel m = test::spiky_model(c);
+          if (dtype == WeightDtype::F16) m.gpt = std::make_shared<const Gpt>(m.gpt->weights().converted(dtype));
+          std::vector<int> seq;
+          for (int i = 0; i < c.n_ctx; ++i) seq.push_back((i * 29 + 5) % c.vocab_size);
+          const RowMatrix reference = forward_all_positions(*m.gpt, seq);
+          ForwardWorkspace ws(c, threads, dtype);
+          KVCache cache(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
+          std::vector<float> attention(static_cast<std::size_t>(c.n_layer * c.n_head * c.n_ctx));
+          ForwardPass pass;
+          pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data(), 3), 0, 0, nullptr);
+          while (!pass.done()) pass.run_next_layer();
+          pass.finish();
+          double worst = 0.0, worst_attention_sum = 0.0;
+          for (int p = 3; p < c.n_ctx; ++p) {
+            pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data() + p, 1), p, p, attention.data());
+            std::vector<LayerStats> stats(static_cast<std::size_t>(c.n_layer));
+            if (layer_by_layer)
+              for (auto& s : stats) s = pass.run_next_layer();
+            else
+              CHECK(pass.run_layers(stats) == c.n_layer);
+            for (const LayerStats& s : stats) {
+              CHECK(s.kv_projections == 1);
+              CHECK(s.positions_attended == p + 1);
+            }
+            pass.finish();
+            worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
+            for (int row = 0; row < c.n_layer * c.n_head; ++row) {
+              double sum = 0.0;
+              for (int j = 0; j <= p; ++j) sum += attention[static_cast<std::size_t>(row * c.n_ctx + j)];
+              worst_attention_sum = std::max(worst_attention_sum, std::fabs(sum - 1.0));
+            }
+          }
+          INFO(weight_dtype_name(dtype) << ", heads " << heads << ", threads " << threads
+                                        << (layer_by_layer ? ", layer by layer" : ", all layers at once"));
+          CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
+          CHECK(worst_attention_sum < 1e-5);
+          CHECK(cache.seq_len() == c.n_ctx);
+        }
+}
+
 TEST_CASE("decoding a layer too big for the caches (rows streamed per thread) gives the uncached logits", "[gpt][cache]") {
   // c_fc of at least 4 MB switches decode to whole-row (split-K) products: 512 wide in F32, 768 in F16
   for (auto [width, dtype] : {std::pair{512, WeightDtype::F32}, std::pair{768, WeightDtype::F16}})
