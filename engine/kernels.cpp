@@ -155,7 +155,8 @@ void gemv_block(const float* x, const T* w, std::ptrdiff_t ld, int rows, float* 
 
 // y[0:n] (+)= x[0:rows] @ w[rows, 0:n] for a column slice (n < ld): blocks of up to 8 vectors (4
 // without AVX-512's 32 registers) computed in registers by gemv_block, the last < kLanes columns
-// by a plain loop. tinygpt's decode (its column slices are 64-256 floats wide): 17k -> ?k tok/s.
+// by a plain loop. Three 64-column slices of a (128, 384) matrix in L2: 1.70 us with Eigen's GEMV,
+// 1.40 us here. (Decode no longer splits columns: see decode_layers_owned in gpt.cpp.)
 template <typename T>
 void gemv_cols(const float* x, const T* w, std::ptrdiff_t ld, int rows, int n, float* y, bool accumulate) {
   int c = 0;
