@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "f16.hpp"
-#include "kernels.hpp"
+#include "kernels/f16.hpp"
+#include "kernels/kernels.hpp"
 
 using namespace kvlab;
 

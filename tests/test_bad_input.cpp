@@ -13,12 +13,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 #include "errors.hpp"
-#include "model_spec.hpp"
-#include "safetensors.hpp"
+#include "model/model_spec.hpp"
+#include "model/safetensors.hpp"
 #include "safetensors_builder.hpp"
-#include "session.hpp"
+#include "run/session.hpp"
 
 using namespace kvlab;
 namespace fs = std::filesystem;

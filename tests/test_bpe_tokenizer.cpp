@@ -11,7 +11,7 @@
 #include <random>
 #include <thread>
 
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 #include "errors.hpp"
 
 using namespace kvlab;

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "model_spec.hpp"
+#include "model/model_spec.hpp"
 
 using namespace kvlab;
 

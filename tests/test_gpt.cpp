@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
-#include "gpt.hpp"
+#include "forward/gpt.hpp"
 #include "test_helpers.hpp"
 
 using namespace kvlab;

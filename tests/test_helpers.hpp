@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "model_spec.hpp"
+#include "model/model_spec.hpp"
 
 namespace kvlab::test {
 

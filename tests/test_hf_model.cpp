@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
-#include "gpt.hpp"
-#include "hf_model.hpp"
-#include "hf_writer.hpp"
-#include "model_spec.hpp"
-#include "safetensors.hpp"
+#include "forward/gpt.hpp"
+#include "model/hf_model.hpp"
+#include "model/hf_writer.hpp"
+#include "model/model_spec.hpp"
+#include "model/safetensors.hpp"
 #include "safetensors_builder.hpp"
 
 using namespace kvlab;

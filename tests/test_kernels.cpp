@@ -1,15 +1,15 @@
-// The matrix kernels against plain loops, F32 and F16 weights (engine/kernels.hpp), the F16 conversion
+// The matrix kernels against plain loops, F32 and F16 weights (engine/kernels/kernels.hpp), the F16 conversion
 // against the CPU's own instruction, and the whole model with F16 weights against the F32 model.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "f16.hpp"
-#include "gpt.hpp"
-#include "kernels.hpp"
-#include "model_spec.hpp"
-#include "session.hpp"
+#include "kernels/f16.hpp"
+#include "forward/gpt.hpp"
+#include "kernels/kernels.hpp"
+#include "model/model_spec.hpp"
+#include "run/session.hpp"
 #include "test_helpers.hpp"
 
 #if defined(__F16C__)

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "kv_cache.hpp"
+#include "cache/kv_cache.hpp"
 
 using namespace kvlab;
 

@@ -1,7 +1,7 @@
 // Memory arithmetic (the `memory` command and the GUI explorer) against the course's figures.
 #include <catch2/catch.hpp>
 
-#include "memory_calc.hpp"
+#include "cache/memory_calc.hpp"
 
 using namespace kvlab;
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "errors.hpp"
-#include "safetensors.hpp"
+#include "model/safetensors.hpp"
 #include "safetensors_builder.hpp"
 
 using namespace kvlab;

@@ -3,7 +3,7 @@
 #include <set>
 
 #include "errors.hpp"
-#include "sampler.hpp"
+#include "run/sampler.hpp"
 
 using namespace kvlab;
 

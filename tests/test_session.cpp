@@ -6,7 +6,7 @@
 #include <new>
 
 #include "errors.hpp"
-#include "session.hpp"
+#include "run/session.hpp"
 #include "test_helpers.hpp"
 
 using namespace kvlab;

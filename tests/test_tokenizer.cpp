@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "errors.hpp"
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
 using namespace kvlab;
 

@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "worker_pool.hpp"
+#include "kernels/worker_pool.hpp"
 
 using namespace kvlab;
 

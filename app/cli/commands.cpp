@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
-#include "memory_calc.hpp"
-#include "model_spec.hpp"
-#include "session.hpp"
+#include "cache/memory_calc.hpp"
+#include "model/model_spec.hpp"
+#include "run/session.hpp"
 
 namespace kvlab::cli {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "sampler.hpp"
-#include "session.hpp"
+#include "run/sampler.hpp"
+#include "run/session.hpp"
 
 namespace kvlab::cli {
 

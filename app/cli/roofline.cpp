@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "machine.hpp"
-#include "model_spec.hpp"
-#include "session.hpp"
+#include "bench/machine.hpp"
+#include "model/model_spec.hpp"
+#include "run/session.hpp"
 
 namespace kvlab::cli {
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "commands.hpp"
-#include "hf_writer.hpp"
-#include "model_spec.hpp"
+#include "model/hf_writer.hpp"
+#include "model/model_spec.hpp"
 
 namespace kvlab::cli {
 

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "commands.hpp"
-#include "gpt.hpp"
-#include "model_spec.hpp"
-#include "session.hpp"
+#include "forward/gpt.hpp"
+#include "model/model_spec.hpp"
+#include "run/session.hpp"
 
 namespace kvlab::cli {
 

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "errors.hpp"
-#include "model_spec.hpp"
+#include "model/model_spec.hpp"
 
 namespace kvlab::gui {
 

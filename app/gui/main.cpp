@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "gpt.hpp"
+#include "forward/gpt.hpp"
 #include "main_window.hpp"
 #include "script.hpp"
 #include "theme.hpp"

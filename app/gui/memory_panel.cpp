@@ -1,10 +1,10 @@
 // Memory explorer: what a KV cache costs for any architecture, sequence length, batch and dtype,
-// with presets from TinyGPT to GPT-3. Arithmetic only (engine/memory_calc.hpp): nothing is allocated.
+// with presets from TinyGPT to GPT-3. Arithmetic only (engine/cache/memory_calc.hpp): nothing is allocated.
 #include <cmath>
 #include <cstdio>
 
-#include "gpt_config.hpp"
-#include "memory_calc.hpp"
+#include "model/gpt_config.hpp"
+#include "cache/memory_calc.hpp"
 #include "panels.hpp"
 #include "plot.hpp"
 #include "theme.hpp"

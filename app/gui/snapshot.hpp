@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt_config.hpp"
-#include "sampler.hpp"
-#include "session.hpp"
+#include "model/gpt_config.hpp"
+#include "run/sampler.hpp"
+#include "run/session.hpp"
 
 namespace kvlab::gui {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 #include "errors.hpp"
-#include "hf_model.hpp"
+#include "model/hf_model.hpp"
 
 namespace {
 const std::string kRoot = KVLAB_SOURCE_DIR;

@@ -1,4 +1,4 @@
-// Fuzz target: config.json of a model directory (engine/hf_model.cpp). The input is parsed with
+// Fuzz target: config.json of a model directory (engine/model/hf_model.cpp). The input is parsed with
 // parse_hf_config; when it is accepted it is also loaded for real, next to a tiny model.safetensors
 // and kvlab_chars.json, so shapes a config can claim reach the loader: it must refuse a mismatch
 // before allocating weights (libFuzzer's malloc limit turns a gigabyte allocation into a crash).
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "errors.hpp"
-#include "hf_model.hpp"
+#include "model/hf_model.hpp"
 
 namespace {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// Fuzz target: the safetensors header and tensor table (engine/safetensors.cpp) on arbitrary bytes.
+// Fuzz target: the safetensors header and tensor table (engine/model/safetensors.cpp) on arbitrary bytes.
 // Every input must either parse into a table whose entries all lie inside the data section, or be
 // refused with ModelLoadError; each accepted tensor is then read and converted to F32.
 // Any other exception, a sanitizer report or an out-of-range entry is a bug.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "safetensors.hpp"
+#include "model/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);

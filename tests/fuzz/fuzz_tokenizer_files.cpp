@@ -1,6 +1,6 @@
 // Fuzz target: the tokenizer files of a model directory. The first byte picks the format: even, GPT-2
-// BPE (vocab.json, merges.txt; engine/bpe_tokenizer.cpp); odd, the character vocabulary
-// kvlab_chars.json (engine/hf_model.cpp, engine/tokenizer.cpp). Parts are separated by SEP below; an
+// BPE (vocab.json, merges.txt; engine/text/bpe_tokenizer.cpp); odd, the character vocabulary
+// kvlab_chars.json (engine/model/hf_model.cpp, engine/text/tokenizer.cpp). Parts are separated by SEP below; an
 // optional last part is text to encode. Accepted files must give a tokenizer whose decode inverts encode.
 #include <cstdint>
 #include <cstdlib>
@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 #include "errors.hpp"
-#include "hf_model.hpp"
+#include "model/hf_model.hpp"
 
 namespace {
 constexpr std::string_view kSep = "\n=====\n";

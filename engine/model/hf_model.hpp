@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "session.hpp"
-#include "tokenizer.hpp"
+#include "run/session.hpp"
+#include "text/tokenizer.hpp"
 
 namespace kvlab {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gpt_config.hpp"
+#include "model/gpt_config.hpp"
 
 namespace kvlab {
 

@@ -1,6 +1,6 @@
 // Weight table layout, aligned allocation and seeded GPT-2 style initialisation.
 // The random numbers come from our own splitmix/Box-Muller code so every platform draws the same weights.
-#include "weights.hpp"
+#include "model/weights.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <new>
 
 #include "errors.hpp"
-#include "f16.hpp"
+#include "kernels/f16.hpp"
 
 namespace kvlab {
 

@@ -1,6 +1,6 @@
 // Bandwidth and GEMM measurements (see machine.hpp). Timings are best-of-N: the figure is what the
 // machine can do, not what it did while something else ran.
-#include "machine.hpp"
+#include "bench/machine.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <new>
 #include <vector>
 
-#include "kernels.hpp"
-#include "worker_pool.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/worker_pool.hpp"
 
 namespace kvlab {
 

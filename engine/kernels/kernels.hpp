@@ -5,8 +5,8 @@
 #include <Eigen/Core>
 #include <cstddef>
 
-#include "kv_cache.hpp"
-#include "weights.hpp"
+#include "cache/kv_cache.hpp"
+#include "model/weights.hpp"
 
 namespace kvlab {
 

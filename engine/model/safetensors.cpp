@@ -1,6 +1,6 @@
 // safetensors parsing and validation. Every failure is one ModelLoadError that names the file and,
 // where there is one, the tensor. Arithmetic on sizes is overflow-checked: a header may claim anything.
-#include "safetensors.hpp"
+#include "model/safetensors.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
-#include "f16.hpp"
+#include "kernels/f16.hpp"
 
 namespace kvlab {
 

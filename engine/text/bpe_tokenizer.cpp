@@ -3,7 +3,7 @@
 // the byte-to-unicode table, and rank-ordered merges applied with a heap (O(n log n) per piece).
 // No regex engine and no cache of results, so encode() is thread-safe without locks. Special tokens
 // such as <|endoftext|> are never produced from text, exactly as in GPT-2.
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 
 #include <utf8proc.h>
 

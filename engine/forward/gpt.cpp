@@ -1,6 +1,6 @@
 // Kernels (LayerNorm, GELU, causal attention) and the layer-by-layer forward pass of GPT-2.
 // Shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
-#include "gpt.hpp"
+#include "forward/gpt.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 // CharTokenizer: UTF-8 characters <-> ids, with errors that say which character at which position
 // the model cannot read. Does not normalise text (no case folding, no Unicode normalisation).
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
 #include <utf8proc.h>
 

@@ -1,9 +1,9 @@
 // KV-cache memory arithmetic; presets come from the same table as random models (gpt_config.cpp).
 // Overflow-safe for every preset (GPT-3 at 2048 positions is ~10 GB, far below 2^64).
-#include "memory_calc.hpp"
+#include "cache/memory_calc.hpp"
 
-#include "gpt_config.hpp"
-#include "kv_cache.hpp"
+#include "model/gpt_config.hpp"
+#include "cache/kv_cache.hpp"
 
 namespace kvlab {
 

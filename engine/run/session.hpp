@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "gpt.hpp"
-#include "kv_cache.hpp"
-#include "sampler.hpp"
-#include "tokenizer.hpp"
+#include "forward/gpt.hpp"
+#include "cache/kv_cache.hpp"
+#include "run/sampler.hpp"
+#include "text/tokenizer.hpp"
 
 namespace kvlab {
 

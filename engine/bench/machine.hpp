@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gpt_config.hpp"
-#include "weights.hpp"
+#include "model/gpt_config.hpp"
+#include "model/weights.hpp"
 
 namespace kvlab {
 

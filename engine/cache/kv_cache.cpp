@@ -1,6 +1,6 @@
 // KVCache, KVStorage and SlotTable: storage, bookkeeping and the invariant checks between them.
 // Every error message names the limit that was hit, as a student would want to read it.
-#include "kv_cache.hpp"
+#include "cache/kv_cache.hpp"
 
 #include <algorithm>
 #include <cstring>

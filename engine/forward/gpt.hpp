@@ -9,11 +9,11 @@
 #include <span>
 #include <vector>
 
-#include "gpt_config.hpp"
-#include "kernels.hpp"
-#include "kv_cache.hpp"
-#include "weights.hpp"
-#include "worker_pool.hpp"
+#include "model/gpt_config.hpp"
+#include "kernels/kernels.hpp"
+#include "cache/kv_cache.hpp"
+#include "model/weights.hpp"
+#include "kernels/worker_pool.hpp"
 
 namespace kvlab {
 

@@ -1,16 +1,16 @@
 // config.json reading, tensor-name mapping for both GPT-2 layouts, shape checks, F16/BF16 conversion
 // and the tokenizer choice (GPT-2 BPE files, or the character vocabulary kvlab_chars.json).
 // Reads only model.safetensors: no pickle (pytorch_model.bin), no sharded checkpoints, no downloads.
-#include "hf_model.hpp"
+#include "model/hf_model.hpp"
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "bpe_tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
 #include "errors.hpp"
-#include "safetensors.hpp"
+#include "model/safetensors.hpp"
 
 namespace kvlab {
 

@@ -1,13 +1,13 @@
 // Kernels of the forward pass. F32 products go through Eigen; F16 weights stay F16 in memory and are
 // widened in registers (AVX-512 or AVX2 with F16C, else a scalar loop), because decode is bound by
 // the bytes of weights read per token, and F16 halves them. No threads here: callers pass slices.
-#include "kernels.hpp"
+#include "kernels/kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-#include "f16.hpp"
+#include "kernels/f16.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 #include <immintrin.h>

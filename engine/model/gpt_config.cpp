@@ -1,6 +1,6 @@
 // GptConfig validation and the preset table (shapes from the published GPT-2 / GPT-3 papers).
 // No allocation of weights happens here.
-#include "gpt_config.hpp"
+#include "model/gpt_config.hpp"
 
 #include <algorithm>
 

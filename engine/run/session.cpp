@@ -1,12 +1,12 @@
 // Generation stepping: which pass a step needs (uncached, prefill, decode, rebuild), the trace it
 // leaves, and the running totals. Buffers are sized once so decoding a token allocates nothing.
-#include "session.hpp"
+#include "run/session.hpp"
 
 #include <algorithm>
 #include <chrono>
 
 #include "errors.hpp"
-#include "weights.hpp"
+#include "model/weights.hpp"
 
 namespace kvlab {
 

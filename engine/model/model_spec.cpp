@@ -1,12 +1,12 @@
 // Model spec parsing and random model construction; directories go to hf_model.cpp.
-#include "model_spec.hpp"
+#include "model/model_spec.hpp"
 
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
 
 #include "errors.hpp"
-#include "hf_model.hpp"
+#include "model/hf_model.hpp"
 
 namespace kvlab {
 

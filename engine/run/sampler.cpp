@@ -1,6 +1,6 @@
 // Greedy / temperature / top-k / top-p sampling with our own splitmix64 generator, so a seed gives the
 // same text on every platform. Ties in greedy decoding go to the lowest id.
-#include "sampler.hpp"
+#include "run/sampler.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
 namespace kvlab {
 

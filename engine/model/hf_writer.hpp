@@ -5,8 +5,8 @@
 #pragma once
 #include <filesystem>
 
-#include "safetensors.hpp"
-#include "session.hpp"
+#include "model/safetensors.hpp"
+#include "run/session.hpp"
 
 namespace kvlab {
 

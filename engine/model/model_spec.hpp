@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "session.hpp"
+#include "run/session.hpp"
 
 namespace kvlab {
 

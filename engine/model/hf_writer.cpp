@@ -1,6 +1,6 @@
 // safetensors writing: an 8-byte little-endian header length, the JSON header (padded with spaces to a
 // multiple of 8 so the data stays aligned), then every tensor's bytes in header order.
-#include "hf_writer.hpp"
+#include "model/hf_writer.hpp"
 
 #include <fstream>
 #include <map>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "f16.hpp"
-#include "tokenizer.hpp"
+#include "kernels/f16.hpp"
+#include "text/tokenizer.hpp"
 
 namespace kvlab {
 

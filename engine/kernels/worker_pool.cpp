@@ -1,6 +1,6 @@
 // WorkerPool implementation: generation counter + remaining counter, spin-then-futex waiting
 // (C++20 atomic wait/notify). Exceptions must not escape jobs: the forward pass's jobs do not throw.
-#include "worker_pool.hpp"
+#include "kernels/worker_pool.hpp"
 
 #include <algorithm>
 #include <chrono>
