@@ -97,7 +97,7 @@ TEST_CASE("KVCache errors: layer index, full cache, shapes, advancing too early"
   cache.advance();
   CHECK(cache.seq_len() == 2);
   CHECK_THROWS_AS(cache.update(0, k.view, v.view), CacheFullError);
-  CHECK_THROWS_WITH(cache.update(0, k.view, v.view), Catch::Contains("cache is full") && Catch::Contains("capacity is 2"));
+  CHECK_THROWS_WITH(cache.update(0, k.view, v.view), Catch::Contains("context is full") && Catch::Contains("at most 2 tokens"));
   CHECK(cache.seq_len() == 2);  // a failed update changes nothing
 }
 
@@ -183,6 +183,6 @@ TEST_CASE("KVCache reserve(): update's checks and bookkeeping, the caller writes
   CHECK_THROWS_AS(cache.reserve(0, 0), CacheShapeError);
   cache.advance();
   CHECK(cache.seq_len() == 1);
-  CHECK_THROWS_WITH(cache.reserve(0, 3), Catch::Contains("cache is full") && Catch::Contains("capacity is 3"));
+  CHECK_THROWS_WITH(cache.reserve(0, 3), Catch::Contains("context is full") && Catch::Contains("at most 3 tokens, 1 is used and 3 more do not fit"));
   CHECK(cache.pending(0) == 0);  // a refused reservation records nothing
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "checks.hpp"
 #include "errors.hpp"
 
 namespace kvlab {
@@ -128,8 +129,7 @@ KVWriteView KVCache::reserve(int layer, int s, std::span<const int> tokens, int 
     throw CacheInvariantError("layer " + std::to_string(layer) + " was already written at position " +
                               std::to_string(seq_len_) + "; call advance() before writing it again");
   if (seq_len_ + s > capacity_)
-    throw CacheFullError("the KV cache is full: capacity is " + std::to_string(capacity_) + " positions, " +
-                         std::to_string(seq_len_) + " are used and " + std::to_string(s) + " more do not fit");
+    throw CacheFullError(context_full_message(capacity_, seq_len_, s));
   pending_[static_cast<std::size_t>(layer)] = s;
   for (int t = 0; t < s; ++t) slots_.mark_written(layer, seq_len_ + t, tokens.empty() ? -1 : tokens[static_cast<std::size_t>(t)], step);
   return {storage_.k(layer, 0, 0, seq_len_), storage_.v(layer, 0, 0, seq_len_), storage_.strides(), seq_len_, s};

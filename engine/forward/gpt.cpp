@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "checks.hpp"
 #include "errors.hpp"
 
 namespace kvlab {
@@ -117,16 +118,12 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
   const int s = static_cast<int>(tokens.size());
   if (s < 1) throw InputError("a forward pass needs at least one token");
   if (first_pos < 0 || first_pos + s > c.n_ctx)
-    throw ContextFullError("positions " + std::to_string(first_pos) + " to " + std::to_string(first_pos + s - 1) +
-                           " do not fit in the context of " + std::to_string(c.n_ctx) + " positions");
+    throw ContextFullError(context_full_message(c.n_ctx, first_pos, s));
   if (!cache && first_pos != 0) throw InputError("an uncached pass must start at position 0");
   if (cache && cache->seq_len() != first_pos)
     throw CacheInvariantError("the cache holds " + std::to_string(cache->seq_len()) + " positions but the pass starts at " +
                               std::to_string(first_pos));
-  for (int id : tokens)
-    if (id < 0 || id >= c.vocab_size)
-      throw InputError("token id " + std::to_string(id) + " is outside the vocabulary (0 to " +
-                       std::to_string(c.vocab_size - 1) + ")");
+  check_token_ids(tokens, c.vocab_size);
   model_ = &model;
   ws_ = &ws;
   cache_ = cache;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "checks.hpp"
 #include "errors.hpp"
 #include "model/weights.hpp"
 
@@ -53,10 +54,7 @@ void GenerationSession::start(std::vector<int> prompt_ids) {
   if (static_cast<int>(prompt_ids.size()) > c.n_ctx)
     throw InputError("the prompt has " + std::to_string(prompt_ids.size()) + " tokens but this model's context holds only " +
                      std::to_string(c.n_ctx));
-  for (int id : prompt_ids)
-    if (id < 0 || id >= c.vocab_size)
-      throw InputError("token id " + std::to_string(id) + " is outside the vocabulary (0 to " +
-                       std::to_string(c.vocab_size - 1) + ")");
+  check_token_ids(prompt_ids, c.vocab_size);
   tokens_.assign(prompt_ids.begin(), prompt_ids.end());
   prompt_length_ = static_cast<int>(tokens_.size());
   step_ = 0;
@@ -102,8 +100,7 @@ void GenerationSession::begin_step() {
   if (tokens_.empty()) throw InputError("no prompt yet: start a text before stepping");
   const GptConfig& c = config();
   if (context_full())
-    throw ContextFullError("the context is full: this model sees at most " + std::to_string(c.n_ctx) +
-                           " tokens, and all of them are used. Reset to start a new text.");
+    throw ContextFullError(context_full_message(c.n_ctx, static_cast<int>(tokens_.size()), 1));
   apply_cache_setting();
   const int n = static_cast<int>(tokens_.size());
   const std::span<const int> all(tokens_.data(), tokens_.size());
