@@ -1,0 +1,128 @@
+// reference_step and its named ops (reference.hpp). Plain loops and plain Eigen in float64; weights
+// are read as stored (F32, or F16 widened one row at a time). No threads, no fast kernels, no
+// workspace: every op returns a fresh matrix. Shapes follow the legend in gpt_config.hpp.
+#include "forward/reference.hpp"
+
+#include <cmath>
+
+#include "checks.hpp"
+#include "errors.hpp"
+#include "kernels/f16.hpp"
+
+namespace kvlab {
+
+namespace {
+using RefRow = Eigen::RowVectorXd;
+
+// Row r of a stored weight matrix, widened to float64.
+RefRow weight_row(const WeightMatrix& W, int r) {
+  RefRow row(W.cols);
+  const std::size_t first = static_cast<std::size_t>(r) * static_cast<std::size_t>(W.cols);
+  for (int j = 0; j < W.cols; ++j)
+    row[j] = W.dtype == WeightDtype::F32 ? W.f32()[first + j] : f16_bits_to_f32(W.f16()[first + j]);
+  return row;
+}
+
+RefRow vector_of(const float* p, int n) { return Eigen::Map<const Eigen::RowVectorXf>(p, n).cast<double>(); }
+
+// x (s, C) -> wte[token] + wpe[position], positions p0 .. p0+s-1
+RefMatrix embed(const GptWeights& w, std::span<const int> tokens, int p0) {
+  const int C = w.config().n_embd;
+  RefMatrix x(static_cast<Eigen::Index>(tokens.size()), C);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    x.row(i) = weight_row(w.wte(), tokens[static_cast<std::size_t>(i)]) + vector_of(w.wpe() + (p0 + i) * C, C);
+  return x;
+}
+
+// (s, n) -> (x - mean) / sqrt(var + eps) * weight + bias, per row
+RefMatrix layer_norm(const RefMatrix& x, const float* weight, const float* bias, double eps) {
+  const Eigen::Index n = x.cols();
+  const RefRow w = vector_of(weight, static_cast<int>(n)), b = vector_of(bias, static_cast<int>(n));
+  RefMatrix out(x.rows(), n);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double mean = x.row(i).mean();
+    const double var = (x.row(i).array() - mean).square().mean();
+    out.row(i) = ((x.row(i).array() - mean) / std::sqrt(var + eps) * w.array() + b.array()).matrix();
+  }
+  return out;
+}
+
+// (s, in) @ W (in, out) + bias (out) -> (s, out); W stored (in, out) as GPT-2's Conv1D does
+RefMatrix linear(const RefMatrix& x, const WeightMatrix& W, const float* bias) {
+  RefMatrix y = vector_of(bias, W.cols).replicate(x.rows(), 1);
+  for (int k = 0; k < W.rows; ++k) y += x.col(k) * weight_row(W, k);  // (s, 1) x (1, out)
+  return y;
+}
+
+// GELU, tanh approximation ("gelu_new"), elementwise
+RefMatrix gelu(const RefMatrix& x) {
+  const double k = std::sqrt(2.0 / 3.14159265358979323846);
+  return (0.5 * x.array() * (1.0 + (k * (x.array() + 0.044715 * x.array().cube())).tanh())).matrix();
+}
+
+// q (s, C) of positions p0.. against the cached K, V (n, C), causal, per head -> y (s, C)
+RefMatrix causal_attention(const RefMatrix& q, const RefMatrix& K, const RefMatrix& V, int p0, int H) {
+  const Eigen::Index s = q.rows(), hs = q.cols() / H;
+  RefMatrix y(s, q.cols());
+  for (int h = 0; h < H; ++h)
+    for (Eigen::Index i = 0; i < s; ++i) {
+      const Eigen::Index visible = p0 + i + 1;                                          // keys 0 .. p0+i
+      const auto Kh = K.block(0, h * hs, visible, hs), Vh = V.block(0, h * hs, visible, hs);  // (visible, hs)
+      RefRow att = q.row(i).segment(h * hs, hs) * Kh.transpose() / std::sqrt(double(hs));     // (visible)
+      att = (att.array() - att.maxCoeff()).exp().matrix();
+      att /= att.sum();                                                                 // softmax
+      y.row(i).segment(h * hs, hs) = att * Vh;                                          // (hs)
+    }
+  return y;
+}
+
+// rows appended below m: (n, C) + (s, C) -> (n + s, C)
+void append_rows(RefMatrix& m, const RefMatrix& rows) {
+  const Eigen::Index n = m.rows();
+  m.conservativeResize(n + rows.rows(), rows.cols());
+  m.bottomRows(rows.rows()) = rows;
+}
+
+// x (s, C) @ wte^T (C, V) -> logits (s, V): the LM head is tied to the token embedding
+RefMatrix lm_head(const RefMatrix& x, const WeightMatrix& wte) {
+  RefMatrix logits(x.rows(), wte.rows);
+  for (int v = 0; v < wte.rows; ++v) logits.col(v) = x * weight_row(wte, v).transpose();  // (s)
+  return logits;
+}
+}  // namespace
+
+RefMatrix reference_step(const Gpt& model, ReferenceCache& cache, std::span<const int> tokens) {
+  const GptConfig& c = model.config();
+  const GptWeights& w = model.weights();
+  const int s = static_cast<int>(tokens.size()), p0 = cache.positions(), C = c.n_embd, H = c.n_head;
+  const double eps = c.layer_norm_eps;
+  if (s < 1) throw InputError("a forward pass needs at least one token");
+  if (p0 + s > c.n_ctx) throw ContextFullError(context_full_message(c.n_ctx, p0, s));
+  check_token_ids(tokens, c.vocab_size);
+  cache.k.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, C));
+  cache.v.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, C));
+
+  RefMatrix x = embed(w, tokens, p0);                                        // (s, C)   token + position
+  for (int l = 0; l < c.n_layer; ++l) {
+    const BlockWeights& b = w.block(l);
+    RefMatrix& K = cache.k[static_cast<std::size_t>(l)];                     // (n, C)   every key so far
+    RefMatrix& V = cache.v[static_cast<std::size_t>(l)];                     // (n, C)   every value so far
+    // attention: x = x + c_proj(attention(ln_1(x)))
+    const RefMatrix qkv = linear(layer_norm(x, b.ln_1_w, b.ln_1_b, eps), b.c_attn_w, b.c_attn_b);  // (s, 3C)
+    append_rows(K, qkv.middleCols(C, C));                                    // (n+s, C) the new keys
+    append_rows(V, qkv.middleCols(2 * C, C));                                // (n+s, C) the new values
+    const RefMatrix y = causal_attention(qkv.leftCols(C), K, V, p0, H);     // (s, C)   heads side by side
+    x += linear(y, b.attn_proj_w, b.attn_proj_b);                            // (s, C)   residual
+    // MLP: x = x + c_proj(gelu(c_fc(ln_2(x))))
+    const RefMatrix h = gelu(linear(layer_norm(x, b.ln_2_w, b.ln_2_b, eps), b.c_fc_w, b.c_fc_b));  // (s, 4C)
+    x += linear(h, b.mlp_proj_w, b.mlp_proj_b);                              // (s, C)   residual
+  }
+  return lm_head(layer_norm(x, w.ln_f_w(), w.ln_f_b(), eps), w.wte());      // (s, V)   logits
+}
+
+RefMatrix reference_logits(const Gpt& model, std::span<const int> tokens) {
+  ReferenceCache cache;
+  return reference_step(model, cache, tokens);
+}
+
+}  // namespace kvlab
