@@ -3,15 +3,17 @@
 #include "commands.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
+#include "bench/sweep.hpp"
 #include "cache/memory_calc.hpp"
+#include "forward/reference.hpp"
 #include "model/model_spec.hpp"
 #include "run/session.hpp"
 
@@ -19,19 +21,7 @@ namespace kvlab::cli {
 
 using nlohmann::json;
 
-std::string with_commas(std::uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-  return s;
-}
-
 int threads_or_default(int threads) { return threads > 0 ? threads : default_thread_count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 namespace {
 
@@ -117,6 +107,30 @@ int run_tokenize(const TokenizeArgs& a) {
   return 0;
 }
 
+namespace {
+// Largest |a[k] - b[k]| over the vocabulary.
+double max_abs_diff(std::span<const float> a, std::span<const float> b) {
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::fabs(static_cast<double>(a[k]) - b[k]));
+  return worst;
+}
+double max_abs_diff(const RefMatrix& reference, std::span<const float> fast) {
+  double worst = 0.0;
+  const auto row = reference.row(reference.rows() - 1);
+  for (std::size_t k = 0; k < fast.size(); ++k)
+    worst = std::max(worst, std::fabs(row[static_cast<Eigen::Index>(k)] - static_cast<double>(fast[k])));
+  return worst;
+}
+
+// One step of verify: the three logit comparisons and both chosen tokens.
+struct VerifyStep {
+  double cached_vs_uncached = 0.0, cached_vs_reference = 0.0, uncached_vs_reference = 0.0;
+  int cached_token = -1, uncached_token = -1;
+};
+}  // namespace
+
+// The cached and uncached fast paths side by side (greedy), and the reference forward pass
+// (forward/reference.hpp, float64, its own cache) stepped along the cached path's tokens.
 int run_verify(const VerifyArgs& a) {
   const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
@@ -127,31 +141,48 @@ int run_verify(const VerifyArgs& a) {
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
   cached.start(prompt);
   uncached.start(prompt);
-  double worst = 0.0;
+  ReferenceCache reference_cache;
+  std::vector<int> reference_next = prompt;  // tokens the reference has not seen yet
+  VerifyStep worst;
   bool tokens_agree = true;
   json per_step = json::array();
   for (int i = 0; i < a.tokens; ++i) {
-    const int tc = cached.step_token().token_id;
-    const int tu = uncached.step_token().token_id;
-    double diff = 0.0;
-    for (std::size_t k = 0; k < cached.last_logits().size(); ++k)
-      diff = std::max(diff, static_cast<double>(std::fabs(cached.last_logits()[k] - uncached.last_logits()[k])));
-    worst = std::max(worst, diff);
-    tokens_agree = tokens_agree && tc == tu;
-    per_step.push_back({{"step", i}, {"max_abs_diff", diff}, {"cached_token", tc}, {"uncached_token", tu}});
+    VerifyStep st;
+    st.cached_token = cached.step_token().token_id;
+    st.uncached_token = uncached.step_token().token_id;
+    const RefMatrix reference = reference_step(*model.gpt, reference_cache, reference_next);
+    reference_next = {st.cached_token};
+    st.cached_vs_uncached = max_abs_diff(cached.last_logits(), uncached.last_logits());
+    st.cached_vs_reference = max_abs_diff(reference, cached.last_logits());
+    st.uncached_vs_reference = max_abs_diff(reference, uncached.last_logits());
+    worst.cached_vs_uncached = std::max(worst.cached_vs_uncached, st.cached_vs_uncached);
+    worst.cached_vs_reference = std::max(worst.cached_vs_reference, st.cached_vs_reference);
+    worst.uncached_vs_reference = std::max(worst.uncached_vs_reference, st.uncached_vs_reference);
+    tokens_agree = tokens_agree && st.cached_token == st.uncached_token;
+    per_step.push_back({{"step", i}, {"max_abs_diff", st.cached_vs_uncached},
+                        {"cached_vs_reference", st.cached_vs_reference},
+                        {"uncached_vs_reference", st.uncached_vs_reference}, {"cached_token", st.cached_token},
+                        {"uncached_token", st.uncached_token}});
     if (!a.json)
-      std::printf("step %3d  max |logit diff| %.3g  token cached %d / uncached %d%s\n", i, diff, tc, tu,
-                  tc == tu ? "" : "  <-- differs");
+      std::printf("step %3d  max |logit diff| cached vs uncached %.3g, vs reference: cached %.3g, uncached %.3g  "
+                  "token cached %d / uncached %d%s\n", i, st.cached_vs_uncached, st.cached_vs_reference,
+                  st.uncached_vs_reference, st.cached_token, st.uncached_token,
+                  st.cached_token == st.uncached_token ? "" : "  <-- differs");
   }
-  const bool ok = worst <= a.tolerance && tokens_agree;
+  const double worst_reference = std::max(worst.cached_vs_reference, worst.uncached_vs_reference);
+  const bool ok = worst.cached_vs_uncached <= a.tolerance && worst_reference <= a.tolerance && tokens_agree;
   if (a.json) {
-    std::cout << json{{"model", model.name}, {"steps", per_step}, {"max_abs_diff", worst}, {"tolerance", a.tolerance},
+    std::cout << json{{"model", model.name}, {"steps", per_step}, {"max_abs_diff", worst.cached_vs_uncached},
+                      {"max_abs_diff_cached_vs_reference", worst.cached_vs_reference},
+                      {"max_abs_diff_uncached_vs_reference", worst.uncached_vs_reference}, {"tolerance", a.tolerance},
                       {"tokens_identical", tokens_agree}, {"ok", ok}}
                      .dump()
               << "\n";
   } else {
-    std::printf("%s: max |logit diff| over %d steps = %.3g (tolerance %.1g), greedy tokens %s\n", ok ? "OK" : "FAIL",
-                a.tokens, worst, a.tolerance, tokens_agree ? "identical" : "DIFFER");
+    std::printf("%s: max |logit diff| over %d steps: cached vs uncached %.3g, against the reference forward pass "
+                "(float64): cached %.3g, uncached %.3g (tolerance %.1g); greedy tokens %s\n",
+                ok ? "OK" : "FAIL", a.tokens, worst.cached_vs_uncached, worst.cached_vs_reference,
+                worst.uncached_vs_reference, a.tolerance, tokens_agree ? "identical" : "DIFFER");
   }
   return ok ? 0 : 1;
 }
@@ -194,18 +225,40 @@ int run_memory(const MemoryArgs& a) {
 }
 
 namespace {
-// Seconds to generate `n` tokens after a one-token prompt. Only stepping is timed: the session (its
-// buffers, cache and threads) is made once per mode and reused, as an app generating text would.
-double time_generation(GenerationSession& session, int first_token, int n, std::int64_t* projections) {
-  session.start({first_token});
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) session.step_token();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (projections) *projections = session.totals().kv_projections;
-  return secs;
+// The sweep's table: text on stdout (or JSON), and every run's range in the CSV if asked for.
+void print_sweep(const BenchArgs& a, const LoadedModel& model, int threads, const std::vector<SweepRow>& rows,
+                 std::ofstream& csv) {
+  const int L = model.gpt->config().n_layer;
+  if (a.json) {
+    json out = json::array();
+    for (const SweepRow& r : rows)
+      out.push_back({{"tokens", r.tokens}, {"uncached_tokens_per_s", r.uncached.median_tps},
+                     {"cached_tokens_per_s", r.cached.median_tps}, {"speedup", r.speedup()},
+                     {"kv_projections_uncached", r.uncached.kv_projections},
+                     {"kv_projections_cached", r.cached.kv_projections}, {"repeats", a.repeats}});
+    std::cout << json{{"model", model.name}, {"layers", L}, {"threads", threads}, {"results", out}}.dump() << "\n";
+  } else {
+    std::printf("model %s, prompt 1 token, median of %d runs (min-max in --csv), %d thread%s\n", model.name.c_str(),
+                a.repeats, threads, threads == 1 ? "" : "s");
+    std::printf("%7s %16s %16s %9s %18s %16s\n", "tokens", "uncached tok/s", "cached tok/s", "speedup",
+                "K/V uncached/layer", "K/V cached/layer");
+    for (const SweepRow& r : rows)
+      std::printf("%7d %16.0f %16.0f %8.1fx %18s %16s\n", r.tokens, r.uncached.median_tps, r.cached.median_tps,
+                  r.speedup(), with_commas(static_cast<std::uint64_t>(r.uncached.kv_projections / L)).c_str(),
+                  with_commas(static_cast<std::uint64_t>(r.cached.kv_projections / L)).c_str());
+  }
+  if (csv.is_open()) {
+    csv << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
+           "kv_projections_uncached,kv_projections_cached\n";
+    for (const SweepRow& r : rows)
+      csv << r.tokens << ',' << r.uncached.median_tps << ',' << r.uncached.min_tps << ',' << r.uncached.max_tps << ','
+          << r.cached.median_tps << ',' << r.cached.min_tps << ',' << r.cached.max_tps << ',' << r.speedup() << ','
+          << r.uncached.kv_projections << ',' << r.cached.kv_projections << '\n';
+  }
 }
 }  // namespace
 
+// The course's table (bench --mode course): engine/bench/sweep.hpp measures, this prints.
 int run_bench(const BenchArgs& a) {
   if (a.mode != "course") return run_bench_modes(a);
   // Opened first: an unwritable path is reported before minutes of benchmarking, not after.
@@ -215,73 +268,21 @@ int run_bench(const BenchArgs& a) {
     if (!csv) throw UsageError("cannot write the CSV file '" + a.csv + "'");
   }
   const LoadedModel model = load_model_for_cli(a.model);
-  const GptConfig& c = model.gpt->config();
   const std::vector<int> prompt = encode_prompt(model, a.prompt, 0);
-  for (int n : a.lengths)
-    if (1 + n > c.n_ctx)
-      throw UsageError("length " + std::to_string(n) + " does not fit: this model's context is " + std::to_string(c.n_ctx) +
-                       " positions (1 prompt token + " + std::to_string(n) + ")");
-  struct Row {
-    int n;
-    double uncached_tps, cached_tps, speedup;
-    std::int64_t proj_uncached, proj_cached;
-    double uncached_min, uncached_max, cached_min, cached_max;
+  SweepOptions options;
+  options.lengths = a.lengths;
+  options.repeats = a.repeats;
+  options.threads = threads_or_default(a.threads);
+  options.first_token = prompt[0];
+  SweepControl control;
+  control.progress_every = 0;  // one line per run is enough
+  control.on_progress = [&](const SweepProgress& p) {
+    std::fprintf(stderr, "\rbench: %d tokens, run %d/%d ...   ", a.lengths[static_cast<std::size_t>(p.length_index)],
+                 p.repeat + 1, a.repeats);
   };
-  std::vector<Row> rows;
-  const int threads = threads_or_default(a.threads);
-  SessionOptions cached_opts, uncached_opts;
-  cached_opts.capture_attention = uncached_opts.capture_attention = false;
-  cached_opts.threads = uncached_opts.threads = threads;
-  uncached_opts.use_cache = false;
-  GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
-  time_generation(cached, prompt[0], std::min(8, c.n_ctx - 1), nullptr);  // warm-up: page in weights
-  time_generation(uncached, prompt[0], std::min(8, c.n_ctx - 1), nullptr);
-  for (int n : a.lengths) {
-    std::vector<double> tu, tc;
-    Row r{};
-    r.n = n;
-    for (int rep = 0; rep < a.repeats; ++rep) {
-      std::fprintf(stderr, "\rbench: %d tokens, run %d/%d ...   ", n, rep + 1, a.repeats);
-      tu.push_back(n / time_generation(uncached, prompt[0], n, &r.proj_uncached));
-      tc.push_back(n / time_generation(cached, prompt[0], n, &r.proj_cached));
-    }
-    r.uncached_tps = median(tu);
-    r.cached_tps = median(tc);
-    r.speedup = r.cached_tps / r.uncached_tps;
-    r.uncached_min = *std::min_element(tu.begin(), tu.end());
-    r.uncached_max = *std::max_element(tu.begin(), tu.end());
-    r.cached_min = *std::min_element(tc.begin(), tc.end());
-    r.cached_max = *std::max_element(tc.begin(), tc.end());
-    rows.push_back(r);
-  }
+  const SweepReport report = run_sweep(model, options, control);
   std::fprintf(stderr, "\r%60s\r", "");
-
-  const int L = c.n_layer;
-  if (a.json) {
-    json out = json::array();
-    for (const Row& r : rows)
-      out.push_back({{"tokens", r.n}, {"uncached_tokens_per_s", r.uncached_tps}, {"cached_tokens_per_s", r.cached_tps},
-                     {"speedup", r.speedup}, {"kv_projections_uncached", r.proj_uncached},
-                     {"kv_projections_cached", r.proj_cached}, {"repeats", a.repeats}});
-    std::cout << json{{"model", model.name}, {"layers", L}, {"threads", threads}, {"results", out}}.dump() << "\n";
-  } else {
-    std::printf("model %s, prompt 1 token, median of %d runs (min-max in --csv), %d thread%s\n", model.name.c_str(),
-                a.repeats, threads, threads == 1 ? "" : "s");
-    std::printf("%7s %16s %16s %9s %18s %16s\n", "tokens", "uncached tok/s", "cached tok/s", "speedup",
-                "K/V uncached/layer", "K/V cached/layer");
-    for (const Row& r : rows)
-      std::printf("%7d %16.0f %16.0f %8.1fx %18s %16s\n", r.n, r.uncached_tps, r.cached_tps, r.speedup,
-                  with_commas(static_cast<std::uint64_t>(r.proj_uncached / L)).c_str(),
-                  with_commas(static_cast<std::uint64_t>(r.proj_cached / L)).c_str());
-  }
-  if (csv.is_open()) {
-    csv << "tokens,uncached_tokens_per_s,uncached_min,uncached_max,cached_tokens_per_s,cached_min,cached_max,speedup,"
-         "kv_projections_uncached,kv_projections_cached\n";
-    for (const Row& r : rows)
-      csv << r.n << ',' << r.uncached_tps << ',' << r.uncached_min << ',' << r.uncached_max << ',' << r.cached_tps << ','
-        << r.cached_min << ',' << r.cached_max << ',' << r.speedup << ',' << r.proj_uncached << ',' << r.proj_cached
-        << '\n';
-  }
+  print_sweep(a, model, options.threads, report.rows, csv);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "run/sampler.hpp"
 #include "run/session.hpp"
+#include "text/number_text.hpp"  // with_commas, used by the commands
 
 namespace kvlab::cli {
 
@@ -101,8 +102,6 @@ int run_save(const SaveArgs& a);
 int run_bench_modes(const BenchArgs& a);  // bench --mode decode|prefill|uncached|all (roofline.cpp)
 
 // Shared by the commands.
-std::string with_commas(std::uint64_t v);
-double median(std::vector<double> v);
 int threads_or_default(int threads);
 
 // Thrown for bad command-line values found after parsing (exit code 2, like a usage error).

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "bench/machine.hpp"
+#include "bench/sweep.hpp"
 #include "model/model_spec.hpp"
 #include "run/session.hpp"
 
@@ -73,17 +74,15 @@ int run_machine(const MachineArgs& a) {
   return 0;
 }
 
-int run_bench_modes(const BenchArgs& a) {
+namespace {
+// One ModeResult per mode asked for, every length checked before anything is measured.
+std::vector<ModeResult> plan_modes(const BenchArgs& a, const GptConfig& c) {
   std::vector<std::string> modes;
   if (a.mode == "all") modes = {"decode", "prefill", "uncached"};
   else if (a.mode == "decode" || a.mode == "prefill" || a.mode == "uncached") modes = {a.mode};
   else throw UsageError("unknown bench mode '" + a.mode + "': choose course, decode, prefill, uncached or all");
-  const LoadedModel model = load_model_for_cli(a.model);
-  const GptConfig& c = model.gpt->config();
-  const GptWeights& w = model.gpt->weights();
-  const int threads = threads_or_default(a.threads);
   std::vector<ModeResult> results;
-  for (const std::string& mode : modes) {  // every length is checked before anything is measured
+  for (const std::string& mode : modes) {
     ModeResult r;
     r.mode = mode;
     r.prompt_tokens = a.prompt_tokens > 0 ? a.prompt_tokens : mode == "prefill" ? std::min(512, c.n_ctx - 1) : 16;
@@ -93,73 +92,83 @@ int run_bench_modes(const BenchArgs& a) {
                        " generated does not fit this model's context of " + std::to_string(c.n_ctx) + " positions");
     results.push_back(std::move(r));
   }
-  const Limits limits = measure_limits(threads, decode_bytes_per_token(w, 0));
+  return results;
+}
 
-  for (ModeResult& r : results) {
-    const std::string& mode = r.mode;
-    SessionOptions o;
-    o.capture_attention = false;
-    o.threads = threads;
-    o.use_cache = mode != "uncached";
-    GenerationSession session(model, o);  // made once: its buffers, cache and threads are not timed
-    const std::vector<int> prompt = synthetic_prompt(r.prompt_tokens, c.vocab_size);
-    for (int rep = -1; rep < a.repeats; ++rep) {  // run -1 warms up (pages in the weights)
-      std::fprintf(stderr, "\rbench: %s, run %d/%d ...                    ", mode.c_str(), rep + 1, a.repeats);
-      session.start(prompt);
-      double tps;
-      if (mode == "prefill") {
-        const auto t0 = Clock::now();
-        session.step_token();  // one pass over the whole prompt (plus the LM head and sampling of its last position)
-        tps = r.prompt_tokens / seconds_since(t0);
-      } else {
-        session.step_token();  // the prompt's pass is not part of this figure
-        const auto t0 = Clock::now();
-        for (int i = 0; i < r.tokens; ++i) session.step_token();
-        tps = r.tokens / seconds_since(t0);
-      }
-      if (rep >= 0) r.tokens_per_s.push_back(tps);
+// r.tokens_per_s: `repeats` timed runs of the mode after one warm-up run (pages in the weights).
+void time_mode(const LoadedModel& model, int threads, int repeats, ModeResult& r) {
+  SessionOptions o;
+  o.capture_attention = false;
+  o.threads = threads;
+  o.use_cache = r.mode != "uncached";
+  GenerationSession session(model, o);  // made once: its buffers, cache and threads are not timed
+  const std::vector<int> prompt = synthetic_prompt(r.prompt_tokens, model.gpt->config().vocab_size);
+  for (int rep = -1; rep < repeats; ++rep) {  // run -1 warms up
+    std::fprintf(stderr, "\rbench: %s, run %d/%d ...                    ", r.mode.c_str(), rep + 1, repeats);
+    session.start(prompt);
+    double tps;
+    if (r.mode == "prefill") {
+      const auto t0 = Clock::now();
+      session.step_token();  // one pass over the whole prompt (plus the LM head and sampling of its last position)
+      tps = r.prompt_tokens / seconds_since(t0);
+    } else {
+      session.step_token();  // the prompt's pass is not part of this figure
+      const auto t0 = Clock::now();
+      for (int i = 0; i < r.tokens; ++i) session.step_token();
+      tps = r.tokens / seconds_since(t0);
     }
-    if (mode == "decode") {
-      double bytes = 0;
-      for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos);
-      r.per_token = bytes / r.tokens;
-      r.roofline_tokens_per_s = limits.read_bytes_per_s / r.per_token;
-      r.bound = "bandwidth";
-    } else if (mode == "prefill") {
-      r.per_token = forward_flops(c, 0, r.prompt_tokens - 1) / r.prompt_tokens;
-      r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
-      r.bound = "GEMM";
-    } else {  // uncached: generating the token at position n recomputes positions 0..n
-      double flops = 0;
-      for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) flops += forward_flops(c, 0, pos);
-      r.per_token = flops / r.tokens;
-      r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
-      r.bound = "GEMM";
-    }
+    if (rep >= 0) r.tokens_per_s.push_back(tps);
   }
-  std::fprintf(stderr, "\r%70s\r", "");
+}
 
-  if (a.json) {
-    json rows = json::array();
-    for (const ModeResult& r : results) {
-      const double med = median(r.tokens_per_s);
-      rows.push_back({{"mode", r.mode}, {"prompt_tokens", r.prompt_tokens}, {"generated_tokens", r.tokens},
-                      {"tokens_per_s", med},
-                      {"min", *std::min_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
-                      {"max", *std::max_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
-                      {"roofline_tokens_per_s", r.roofline_tokens_per_s}, {"fraction_of_roofline", med / r.roofline_tokens_per_s},
-                      {"bound", r.bound}, {r.bound == "bandwidth" ? "bytes_per_token" : "flops_per_token", r.per_token}});
-    }
-    std::cout << json{{"model", model.name}, {"weights", weight_dtype_name(w.matrix_dtype())}, {"weight_bytes", w.bytes()},
-                      {"threads", threads}, {"repeats", a.repeats}, {"read_gb_per_s", limits.read_bytes_per_s / 1e9},
-                      {"gemm_gflop_per_s", limits.gemm_flops_per_s / 1e9}, {"results", rows}}
-                     .dump()
-              << "\n";
-    return 0;
+// The mode's roofline: bytes per token over the read bandwidth (decode), FLOPs over the GEMM rate.
+void set_roofline(const GptWeights& w, const Limits& limits, ModeResult& r) {
+  const GptConfig& c = w.config();
+  if (r.mode == "decode") {
+    double bytes = 0;
+    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos);
+    r.per_token = bytes / r.tokens;
+    r.roofline_tokens_per_s = limits.read_bytes_per_s / r.per_token;
+    r.bound = "bandwidth";
+  } else if (r.mode == "prefill") {
+    r.per_token = forward_flops(c, 0, r.prompt_tokens - 1) / r.prompt_tokens;
+    r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
+    r.bound = "GEMM";
+  } else {  // uncached: generating the token at position n recomputes positions 0..n
+    double flops = 0;
+    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) flops += forward_flops(c, 0, pos);
+    r.per_token = flops / r.tokens;
+    r.roofline_tokens_per_s = limits.gemm_flops_per_s / r.per_token;
+    r.bound = "GEMM";
   }
+}
+
+void print_modes_json(const LoadedModel& model, int threads, int repeats, const Limits& limits,
+                      const std::vector<ModeResult>& results) {
+  const GptWeights& w = model.gpt->weights();
+  json rows = json::array();
+  for (const ModeResult& r : results) {
+    const double med = median(r.tokens_per_s);
+    rows.push_back({{"mode", r.mode}, {"prompt_tokens", r.prompt_tokens}, {"generated_tokens", r.tokens},
+                    {"tokens_per_s", med},
+                    {"min", *std::min_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
+                    {"max", *std::max_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
+                    {"roofline_tokens_per_s", r.roofline_tokens_per_s}, {"fraction_of_roofline", med / r.roofline_tokens_per_s},
+                    {"bound", r.bound}, {r.bound == "bandwidth" ? "bytes_per_token" : "flops_per_token", r.per_token}});
+  }
+  std::cout << json{{"model", model.name}, {"weights", weight_dtype_name(w.matrix_dtype())}, {"weight_bytes", w.bytes()},
+                    {"threads", threads}, {"repeats", repeats}, {"read_gb_per_s", limits.read_bytes_per_s / 1e9},
+                    {"gemm_gflop_per_s", limits.gemm_flops_per_s / 1e9}, {"results", rows}}
+                   .dump()
+            << "\n";
+}
+
+void print_modes_text(const LoadedModel& model, int threads, int repeats, const Limits& limits,
+                      const std::vector<ModeResult>& results) {
+  const GptWeights& w = model.gpt->weights();
   std::printf("model %s, %s weights (%.1f MB), %d thread%s, median of %d runs\n", model.name.c_str(),
               weight_dtype_name(w.matrix_dtype()), static_cast<double>(w.bytes()) / 1e6, threads, threads == 1 ? "" : "s",
-              a.repeats);
+              repeats);
   std::printf("machine (%d thread%s): read %.1f GB/s over %.1f MB (the weights), SGEMM %.1f GFLOP/s (%dx%dx%d)\n", threads,
               threads == 1 ? "" : "s", limits.read_bytes_per_s / 1e9, decode_bytes_per_token(w, 0) / 1e6,
               limits.gemm_flops_per_s / 1e9, kGemmM, kGemmK, kGemmN);
@@ -176,6 +185,21 @@ int run_bench_modes(const BenchArgs& a) {
     std::printf("%-9s %-22s %13.1f %22s %9.1f  %3.0f%%, %s (%s)\n", r.mode.c_str(), what, med, range, r.roofline_tokens_per_s,
                 100.0 * med / r.roofline_tokens_per_s, r.bound.c_str(), per);
   }
+}
+}  // namespace
+
+int run_bench_modes(const BenchArgs& a) {
+  const LoadedModel model = load_model_for_cli(a.model);
+  std::vector<ModeResult> results = plan_modes(a, model.gpt->config());
+  const int threads = threads_or_default(a.threads);
+  const Limits limits = measure_limits(threads, decode_bytes_per_token(model.gpt->weights(), 0));
+  for (ModeResult& r : results) {
+    time_mode(model, threads, a.repeats, r);
+    set_roofline(model.gpt->weights(), limits, r);
+  }
+  std::fprintf(stderr, "\r%70s\r", "");
+  if (a.json) print_modes_json(model, threads, a.repeats, limits, results);
+  else print_modes_text(model, threads, a.repeats, limits, results);
   return 0;
 }
 

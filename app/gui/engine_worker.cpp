@@ -11,6 +11,7 @@
 #include <new>
 #include <optional>
 
+#include "bench/sweep.hpp"
 #include "errors.hpp"
 #include "model/model_spec.hpp"
 
@@ -269,34 +270,26 @@ void EngineWorker::handle(Command& c) {
           s.sweep.clear();
           s.sweep_running = true;
           s.busy_what = "Running the scaling sweep...";
-          const int n_ctx = s.model.gpt->config().n_ctx;
-          long total = 0, done = 0;
-          for (int n : v.lengths) total += 2L * std::min(n, n_ctx - 1);
-          for (int n : v.lengths) {
-            n = std::min(n, n_ctx - 1);
-            SweepRow row;
-            row.tokens = n;
-            for (bool cache : {false, true}) {
-              SessionOptions o;
-              o.use_cache = cache;
-              o.capture_attention = false;
-              o.threads = s.threads;
-              GenerationSession sweep_session(s.model, o);
-              sweep_session.start({s.session ? s.session->tokens()[0] : 0});
-              const auto t0 = Clock::now();
-              for (int i = 0; i < n && !cancel_.load() && !stop_.load(); ++i) {
-                sweep_session.step_token();
-                if ((++done & 7) == 0) {
-                  s.progress = total ? static_cast<float>(done) / static_cast<float>(total) : 1.0f;
-                  publish();
-                }
-              }
-              const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-              (cache ? row.cached_ms : row.uncached_ms) = ms;
-              (cache ? row.cached_tps : row.uncached_tps) = ms > 0 ? 1000.0 * n / ms : 0.0;
-            }
-            if (cancel_.load() || stop_.load()) break;
-            s.sweep.push_back(row);
+          // the same method as `kvlab-cli bench` (engine/bench/sweep.hpp): warm-up, median of 3 runs
+          SweepOptions options;
+          for (int n : v.lengths) options.lengths.push_back(std::max(1, std::min(n, s.model.gpt->config().n_ctx - 1)));
+          options.threads = s.threads;
+          options.first_token = s.session ? s.session->tokens()[0] : 0;
+          SweepControl control;
+          control.cancel = &cancel_;
+          control.on_progress = [&](const SweepProgress& p) {
+            s.progress = p.tokens_total ? static_cast<float>(p.tokens_done) / static_cast<float>(p.tokens_total) : 1.0f;
+            publish();
+          };
+          control.on_row = [&](const kvlab::SweepRow& r) {
+            s.sweep.push_back({r.tokens, r.uncached.median_ms, r.cached.median_ms, r.uncached.median_tps, r.cached.median_tps});
+          };
+          try {
+            run_sweep(s.model, options, control);
+          } catch (...) {  // e.g. not enough memory for the two sessions: the window must not stay "running"
+            s.sweep_running = false;
+            s.busy_what.clear();
+            throw;
           }
           if (cancel_.load()) s.notice = "Sweep cancelled.";
           s.sweep_running = false;

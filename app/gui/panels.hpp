@@ -6,6 +6,7 @@
 
 #include "app_state.hpp"
 #include "snapshot.hpp"
+#include "text/number_text.hpp"
 
 namespace kvlab::gui {
 
@@ -21,7 +22,7 @@ void draw_sweep_panel(AppState& app, const Snapshot& snap);
 // Shared helpers for panels.
 void help_marker(const char* text);                 // "(?)" with a tooltip
 void item_tooltip(const char* text);                 // tooltip for the last item
-std::string with_commas(long long v);
+using kvlab::with_commas;                            // 75497472 -> "75,497,472"
 std::string format_bytes(double bytes);              // "72.0 MiB"
 std::string visible_token_text(const std::string&);  // spaces as ·, newlines as ↵
 void section_title(const char* text);               // bold-ish separator title
