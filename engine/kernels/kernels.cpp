@@ -13,8 +13,10 @@
 #include <immintrin.h>
 #endif
 
-
 namespace kvlab {
+#if defined(KVLAB_SCALAR_KERNELS)
+namespace scalar {  // kernels_scalar.hpp
+#endif
 
 namespace {
 using StridedMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
@@ -24,8 +26,18 @@ using ConstVec = Eigen::Map<const Eigen::RowVectorXf>;
 inline float to_f32(float v) { return v; }
 inline float to_f32(std::uint16_t h) { return f16_bits_to_f32(h); }
 
-// The vector width of this build: 16 floats (AVX-512), 8 (AVX2 + FMA + F16C), or none.
-#if defined(__AVX512F__)
+// The vector width of this build: 16 floats (AVX-512), 8 (AVX2 + FMA + F16C), or none. With
+// KVLAB_SCALAR_KERNELS (kernels_scalar.cpp) none, whatever the machine: the fallback, for the tests.
+#if defined(KVLAB_SCALAR_KERNELS)
+#define KVLAB_VECTOR_BITS 0
+#elif defined(__AVX512F__)
+#define KVLAB_VECTOR_BITS 512
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define KVLAB_VECTOR_BITS 256
+#else
+#define KVLAB_VECTOR_BITS 0
+#endif
+#if KVLAB_VECTOR_BITS == 512
 constexpr int kLanes = 16;
 using Vec = __m512;
 inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
@@ -42,7 +54,7 @@ inline float sum(Vec v) {  // not _mm512_reduce_add_ps: GCC 12 warns inside it (
   for (float x : lanes) total += x;
   return total;
 }
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif KVLAB_VECTOR_BITS == 256
 constexpr int kLanes = 8;
 using Vec = __m256;
 inline Vec load(const float* p) { return _mm256_loadu_ps(p); }
@@ -58,7 +70,7 @@ inline float sum(Vec v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
-// No vector unit known to this build (e.g. KVLAB_NATIVE off): the scalar loops do all the work. These
+// No vector unit known to this build (e.g. KVLAB_NATIVE off, or kernels_scalar.cpp): the scalar loops do all the work. These
 // stand-ins only let the vector branches (discarded by `if constexpr`) compile; they are never called.
 constexpr int kLanes = 0;
 struct Vec {};
@@ -162,7 +174,7 @@ void gemv_cols(const float* x, const T* w, std::ptrdiff_t ld, int rows, int n, f
   int c = 0;
   if constexpr (kLanes > 0) {
     constexpr int kMaxBlock = kLanes == 16 ? 8 : 4;
-    for (int vectors; (vectors = std::min(kMaxBlock, (n - c) / kLanes)) > 0; c += vectors * kLanes) {
+    for (int vectors; (vectors = std::min(kMaxBlock, (n - c) / std::max(kLanes, 1))) > 0; c += vectors * kLanes) {
       const T* wc = w + c;
       float* yc = y + c;
       switch (vectors) {
@@ -378,4 +390,7 @@ void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, 
   }
 }
 
+#if defined(KVLAB_SCALAR_KERNELS)
+}  // namespace scalar
+#endif
 }  // namespace kvlab
