@@ -4,6 +4,7 @@
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -35,23 +36,33 @@ const CLI::Validator kPositive = number_in(0, 1e308, false);
 void add_threads(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "threads to compute with (default: every core)")->check(CLI::Range(1, 256));
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  using namespace kvlab::cli;
-  CLI::App app{"kvlab-cli: KV Cache Lab without the window. Generate text with and without a KV cache, "
-               "verify they agree, compute cache memory, and benchmark the speedup."};
-  app.require_subcommand(1);
+using namespace kvlab::cli;
 
+// Every command's arguments; the command that was parsed sets `run` (its CLI11 callback).
+struct Commands {
   GenerateArgs gen;
+  TokenizeArgs tok;
+  VerifyArgs ver;
+  MemoryArgs mem;
+  BenchArgs bench;
+  MachineArgs mach;
+  SaveArgs save;
+  DemoArgs demo;
+  SoakArgs soak;  // soak.cpp: repeated generate/reset/cache cycles, fails if resident memory grows
+  bool greedy_flag = false;  // --greedy: the default anyway; only excludes the sampling flags
+  std::function<int()> run;
+};
+
+void add_generate(CLI::App& app, Commands& c) {
+  GenerateArgs& gen = c.gen;
   auto* g = app.add_subcommand("generate", "generate text and report what every step computed");
   add_model(g, gen.model);
   add_threads(g, gen.threads);
   g->add_option("--prompt", gen.prompt, "text to continue")->required();
   g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::Range(0, 1000000));
   g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
-  bool greedy_flag = false;
-  auto* greedy = g->add_flag("--greedy", greedy_flag, "always pick the most likely token (the default)");
+  auto* greedy = g->add_flag("--greedy", c.greedy_flag, "always pick the most likely token (the default)");
   auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
                    ->check(kPositive);
   auto* topk = g->add_option("--top-k", gen.sampling.top_k, "sample only among the k most likely tokens (0 = all)")
@@ -62,23 +73,30 @@ int main(int argc, char** argv) {
                    ->check(number_in(0, 1.8e19));  // "-1" would otherwise wrap around to 2^64 - 1
   greedy->excludes(temp)->excludes(topk)->excludes(topp)->excludes(seed);
   g->add_flag("--json", gen.json, "print JSON (a stable contract, see docs/cli.md)");
+  g->callback([&c, temp, topk, topp, seed] {
+    c.gen.sampling.greedy = !(temp->count() || topk->count() || topp->count() || seed->count());
+    c.run = [&c] { return run_generate(c.gen); };
+  });
+}
 
-  TokenizeArgs tok;
+void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   auto* t = app.add_subcommand("tokenize", "show the token ids of a text");
-  add_model(t, tok.model);
-  t->add_option("--text", tok.text, "text to tokenize")->required();
-  t->add_flag("--json", tok.json, "print JSON");
+  add_model(t, c.tok.model);
+  t->add_option("--text", c.tok.text, "text to tokenize")->required();
+  t->add_flag("--json", c.tok.json, "print JSON");
+  t->callback([&c] { c.run = [&c] { return run_tokenize(c.tok); }; });
 
-  VerifyArgs ver;
-  auto* v = app.add_subcommand("verify", "check that cached and uncached generation agree (exit 1 if not)");
+  VerifyArgs& ver = c.ver;
+  auto* v = app.add_subcommand("verify", "check that cached, uncached and the reference forward pass agree (exit 1 if not)");
   add_model(v, ver.model);
   add_threads(v, ver.threads);
   v->add_option("--prompt", ver.prompt, "text to continue");
   v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::Range(0, 1000000));
   v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(kPositive);
   v->add_flag("--json", ver.json, "print JSON");
+  v->callback([&c] { c.run = [&c] { return run_verify(c.ver); }; });
 
-  MemoryArgs mem;
+  MemoryArgs& mem = c.mem;
   auto* m = app.add_subcommand("memory", "KV cache size: 2 x layers x batch x heads x seq x head_dim x bytes");
   m->add_option("--preset", mem.preset, "architecture preset (tinygpt, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3-175b)");
   m->add_option("--layers", mem.layers, "number of layers")->check(kPositive);
@@ -88,8 +106,11 @@ int main(int argc, char** argv) {
   m->add_option("--batch", mem.batch, "sequences cached at once")->check(kPositive);
   m->add_option("--dtype", mem.dtype, "element type")->check(CLI::IsMember({"f32", "f16", "int8"}));
   m->add_flag("--json", mem.json, "print JSON");
+  m->callback([&c] { c.run = [&c] { return run_memory(c.mem); }; });
+}
 
-  BenchArgs bench;
+void add_bench_machine(CLI::App& app, Commands& c) {
+  BenchArgs& bench = c.bench;
   auto* b = app.add_subcommand("bench", "measure tokens/s: cached vs uncached per length, or decode/prefill/uncached "
                                          "against this machine's roofline");
   add_model(b, bench.model);
@@ -107,34 +128,50 @@ int main(int argc, char** argv) {
   b->add_option("--repeats", bench.repeats, "runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
   b->add_option("--csv", bench.csv, "also write the table to this CSV file");
   b->add_flag("--json", bench.json, "print JSON");
+  b->callback([&c] { c.run = [&c] { return run_bench(c.bench); }; });
 
-  MachineArgs mach;
   auto* mc = app.add_subcommand("machine", "measure this machine's memory read bandwidth and SGEMM rate (the rooflines)");
-  add_threads(mc, mach.threads);
-  mc->add_option("--read-mib", mach.read_mib, "MiB read by the bandwidth test (default 1024)")->check(CLI::Range(16, 65536));
-  mc->add_flag("--json", mach.json, "print JSON");
+  add_threads(mc, c.mach.threads);
+  mc->add_option("--read-mib", c.mach.read_mib, "MiB read by the bandwidth test (default 1024)")->check(CLI::Range(16, 65536));
+  mc->add_flag("--json", c.mach.json, "print JSON");
+  mc->callback([&c] { c.run = [&c] { return run_machine(c.mach); }; });
+}
 
-  SaveArgs save;
+void add_save_demo_soak(CLI::App& app, Commands& c) {
   auto* sv = app.add_subcommand("save", "write a model as a Hugging Face GPT-2 directory (F32 or F16 safetensors)");
-  add_model(sv, save.model);
-  sv->add_option("--out", save.out, "directory to write")->required();
-  sv->add_option("--dtype", save.dtype, "f32 or f16")->check(CLI::IsMember({"f32", "f16"}));
-  sv->add_flag("--force", save.force, "overwrite a model already in --out");
+  add_model(sv, c.save.model);
+  sv->add_option("--out", c.save.out, "directory to write")->required();
+  sv->add_option("--dtype", c.save.dtype, "f32 or f16")->check(CLI::IsMember({"f32", "f16"}));
+  sv->add_flag("--force", c.save.force, "overwrite a model already in --out");
+  sv->callback([&c] { c.run = [&c] { return run_save(c.save); }; });
 
-  DemoArgs demo;
   auto* d = app.add_subcommand("demo", "step through a generation in the terminal, cache on vs off");
-  add_model(d, demo.model);
-  add_threads(d, demo.threads);
-  d->add_option("--prompt", demo.prompt, "text to continue");
-  d->add_option("--tokens", demo.tokens, "number of new tokens")->check(CLI::Range(0, 1000000));
+  add_model(d, c.demo.model);
+  add_threads(d, c.demo.threads);
+  d->add_option("--prompt", c.demo.prompt, "text to continue");
+  d->add_option("--tokens", c.demo.tokens, "number of new tokens")->check(CLI::Range(0, 1000000));
+  d->callback([&c] { c.run = [&c] { return run_demo(c.demo); }; });
 
-  SoakArgs soak;  // soak.cpp: repeated generate/reset/cache cycles, fails if resident memory grows
+  SoakArgs& soak = c.soak;
   auto* s = app.add_subcommand("soak", "run many generate/reset/cache on-off cycles and check resident memory stays flat");
   add_model(s, soak.model);
   add_threads(s, soak.threads);
   s->add_option("--prompt", soak.prompt, "text every cycle starts from");
   s->add_option("--cycles", soak.cycles, "number of cycles")->check(CLI::Range(1, 100000000));
   s->add_option("--tolerance-mib", soak.tolerance_mib, "RSS growth allowed after warm-up, MiB")->check(number_in(0, 1e308));
+  s->callback([&c] { c.run = [&c] { return run_soak(c.soak); }; });
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvlab-cli: KV Cache Lab without the window. Generate text with and without a KV cache, "
+               "verify they agree, compute cache memory, and benchmark the speedup."};
+  app.require_subcommand(1);
+  Commands commands;
+  add_generate(app, commands);
+  add_tokenize_verify_memory(app, commands);
+  add_bench_machine(app, commands);
+  add_save_demo_soak(app, commands);
 
   try {
     app.parse(argc, argv);
@@ -149,20 +186,10 @@ int main(int argc, char** argv) {
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
+  if (!commands.run) return 2;
 
   try {
-    if (g->parsed()) {
-      gen.sampling.greedy = !(temp->count() || topk->count() || topp->count() || seed->count());
-      return run_generate(gen);
-    }
-    if (t->parsed()) return run_tokenize(tok);
-    if (v->parsed()) return run_verify(ver);
-    if (m->parsed()) return run_memory(mem);
-    if (b->parsed()) return run_bench(bench);
-    if (d->parsed()) return run_demo(demo);
-    if (mc->parsed()) return run_machine(mach);
-    if (sv->parsed()) return run_save(save);
-    if (s->parsed()) return run_soak(soak);
+    return commands.run();
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;
@@ -176,5 +203,4 @@ int main(int argc, char** argv) {
     std::cerr << "kvlab-cli: unexpected error: " << e.what() << "\n";
     return 3;
   }
-  return 2;
 }

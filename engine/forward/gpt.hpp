@@ -61,7 +61,7 @@ enum class PassKind : std::uint8_t {
 };
 const char* pass_kind_name(PassKind k);
 
-// What one layer did in one pass. Counts are measured by the kernels, not derived from formulas.
+// What one layer did in one pass: counted where the work is done (as it runs), not derived from formulas.
 struct LayerStats {
   int kv_projections = 0;      // positions whose K and V were computed in this layer
   int slots_written = 0;       // cache slots written
