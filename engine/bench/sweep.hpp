@@ -13,7 +13,7 @@
 namespace kvlab {
 
 struct SweepOptions {
-  std::vector<int> lengths{10, 25, 50, 100, 200};  // tokens generated per run; each must fit after 1 prompt token
+  std::vector<int> lengths;  // tokens generated per run (the course: 10, 25, 50, 100); each must fit after 1 prompt token
   int repeats = 3;        // runs per length and mode (>= 1); the median is reported
   int warmup_tokens = 8;  // generated once per mode before measuring (capped at the context)
   int threads = 1;
