@@ -123,60 +123,45 @@ bool is_ignored_tensor(const std::string& name, const std::string& prefix) {
   };
   return ends_with(".attn.bias") || ends_with(".attn.masked_bias");  // causal-mask buffers
 }
-}  // namespace
 
-LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadControl* control) {
+// The directory holds config.json and model.safetensors, or the error says what it holds instead.
+void check_model_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) throw ModelLoadError("model directory '" + dir.string() + "' not found");
   if (!std::filesystem::is_directory(dir, ec))
     throw ModelLoadError("'" + dir.string() + "' is a file, but a model is a directory (config.json + model.safetensors)");
-  const auto config_path = dir / "config.json", weights_path = dir / "model.safetensors";
-  if (!file_exists(config_path))
+  if (!file_exists(dir / "config.json"))
     throw ModelLoadError("'" + dir.string() + "' has no config.json: a model directory needs config.json + model.safetensors");
-  if (!file_exists(weights_path)) {
+  if (!file_exists(dir / "model.safetensors")) {
     std::string hint = " (only the safetensors format is read)";
     if (file_exists(dir / "model.safetensors.index.json")) hint = ": sharded checkpoints (model-0000N-of-M) are not supported";
     else if (file_exists(dir / "pytorch_model.bin")) hint = ": pytorch_model.bin (pickle) is not read, only safetensors";
     throw ModelLoadError("'" + dir.string() + "' has no model.safetensors" + hint);
   }
+}
 
-  const GptConfig config = parse_hf_config(read_text(config_path), config_path.string());
-  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(dir);
-  if (tokenizer->vocab_size() > config.vocab_size)
-    throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-                         " tokens but config.json's vocab_size is " + std::to_string(config.vocab_size));
-  // Shared: the weights keep the mapping alive when they point into it.
-  const auto mapped = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(weights_path));
-  const SafetensorsFile& file = *mapped;
-  // Decide the layout from the file: save_pretrained prefixes every name with "transformer."
-  const std::string prefix = file.find("transformer.wte.weight") ? "transformer." : "";
+// Every tensor is checked against the file before the weights are allocated: a config.json that
+// claims a multi-gigabyte model next to a small file must fail here, not after allocating the
+// gigabytes (found by tests/fuzz/fuzz_hf_config). layout() also refuses what the machine cannot hold.
+void check_tensors(const SafetensorsFile& file, const std::string& prefix, const GptConfig& config,
+                   const std::string& weights_path) {
   const std::vector<std::int64_t> wte_shape{config.vocab_size, config.n_embd};
   if (const SafetensorsEntry* head = file.find("lm_head.weight"); head && head->shape != wte_shape)
-    throw ModelLoadError(weights_path.string() + ": tensor 'lm_head.weight' has shape " + shape_text(head->shape) +
+    throw ModelLoadError(weights_path + ": tensor 'lm_head.weight' has shape " + shape_text(head->shape) +
                          " but the engine ties it to wte.weight " + shape_text(wte_shape));
-  // Every tensor is checked against the file before the weights are allocated: a config.json that
-  // claims a multi-gigabyte model next to a small file must fail here, not after allocating the
-  // gigabytes (found by tests/fuzz/fuzz_hf_config). layout() also refuses what the machine cannot hold.
   for (const TensorInfo& t : GptWeights::layout(config)) {
     const SafetensorsEntry* e = file.find(prefix + t.name);
-    if (!e) throw ModelLoadError(weights_path.string() + ": tensor '" + prefix + t.name + "' is missing");
+    if (!e) throw ModelLoadError(weights_path + ": tensor '" + prefix + t.name + "' is missing");
     if (e->shape != t.shape)
-      throw ModelLoadError(weights_path.string() + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
+      throw ModelLoadError(weights_path + ": tensor '" + e->name + "' has shape " + shape_text(e->shape) +
                            " but config.json implies " + shape_text(t.shape));
   }
-  // An F16 checkpoint stays F16 in memory (decode then reads half the bytes); F32 and BF16 become F32.
-  const SafetensorsEntry* wte_entry = file.find(prefix + "wte.weight");
-  const WeightDtype matrix_dtype = wte_entry && wte_entry->dtype == StDtype::F16 ? WeightDtype::F16 : WeightDtype::F32;
-  GptWeights weights(config, matrix_dtype, false);
-  // Tensors already in the dtype the engine keeps them in are used in place, from the mapped file: no
-  // copy, and their memory is the page cache's (weights cost their size once). The rest is converted.
-  weights.map_external(mapped, [&](const TensorInfo& t) -> const void* {
-    const SafetensorsEntry* e = file.find(prefix + t.name);  // present, with this shape: checked above
-    const bool same = (t.dtype == WeightDtype::F32 && e->dtype == StDtype::F32) ||
-                      (t.dtype == WeightDtype::F16 && e->dtype == StDtype::F16);
-    return same ? file.tensor_data(*e) : nullptr;
-  });
-  LoadedModel m;
+}
+
+// Fills the tensors not used in place from the file (converting), reporting progress; a warning
+// per tensor holding NaN/Inf, and one if the file has tensors GPT-2 does not (another architecture?).
+void read_tensors(const SafetensorsFile& file, const std::string& prefix, GptWeights& weights,
+                  const LoadControl* control, std::vector<std::string>& warnings) {
   std::size_t done = 0;
   for (const TensorInfo& t : weights.tensors()) {
     if (control) control->report(done, weights.total_numbers());
@@ -190,20 +175,51 @@ LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadContro
       file.read_f16(*e, static_cast<std::uint16_t*>(weights.raw(t)));
     }
     if (const std::size_t bad = weights.count_non_finite(t))
-      m.warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
+      warnings.push_back("tensor '" + e->name + "' has " + std::to_string(bad) + " NaN/Inf values");
   }
-  // Tensors nobody reads usually mean a different architecture saved under GPT-2's config: say so.
   std::vector<std::string> unused;
   for (const SafetensorsEntry& e : file.entries()) {
     const bool ours = e.name.rfind(prefix, 0) == 0 && weights.find(std::string_view(e.name).substr(prefix.size()));
     if (!ours && !is_ignored_tensor(e.name, prefix)) unused.push_back(e.name);
   }
   if (!unused.empty())
-    m.warnings.push_back(std::to_string(unused.size()) + " tensor(s) in model.safetensors are not part of GPT-2 and were " +
-                         "ignored, e.g. '" + unused.front() + "'");
+    warnings.push_back(std::to_string(unused.size()) + " tensor(s) in model.safetensors are not part of GPT-2 and were " +
+                       "ignored, e.g. '" + unused.front() + "'");
+}
+}  // namespace
+
+LoadedModel load_hf_model_dir(const std::filesystem::path& dir, const LoadControl* control) {
+  check_model_dir(dir);
+  const auto config_path = dir / "config.json", weights_path = dir / "model.safetensors";
+  const GptConfig config = parse_hf_config(read_text(config_path), config_path.string());
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(dir);
+  if (tokenizer->vocab_size() > config.vocab_size)
+    throw ModelLoadError("'" + dir.string() + "': the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                         " tokens but config.json's vocab_size is " + std::to_string(config.vocab_size));
+  // Shared: the weights keep the mapping alive when they point into it.
+  const auto mapped = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(weights_path));
+  const SafetensorsFile& file = *mapped;
+  // Decide the layout from the file: save_pretrained prefixes every name with "transformer."
+  const std::string prefix = file.find("transformer.wte.weight") ? "transformer." : "";
+  check_tensors(file, prefix, config, weights_path.string());
+  // An F16 checkpoint stays F16 in memory (decode then reads half the bytes); F32 and BF16 become F32.
+  const SafetensorsEntry* wte_entry = file.find(prefix + "wte.weight");
+  const WeightDtype matrix_dtype = wte_entry && wte_entry->dtype == StDtype::F16 ? WeightDtype::F16 : WeightDtype::F32;
+  GptWeights weights(config, matrix_dtype, false);
+  // Tensors already in the dtype the engine keeps them in are used in place, from the mapped file: no
+  // copy, and their memory is the page cache's (weights cost their size once). The rest is converted.
+  weights.map_external(mapped, [&](const TensorInfo& t) -> const void* {
+    const SafetensorsEntry* e = file.find(prefix + t.name);  // present, with this shape: checked above
+    const bool same = (t.dtype == WeightDtype::F32 && e->dtype == StDtype::F32) ||
+                      (t.dtype == WeightDtype::F16 && e->dtype == StDtype::F16);
+    return same ? file.tensor_data(*e) : nullptr;
+  });
+  LoadedModel m;
+  read_tensors(file, prefix, weights, control, m.warnings);
 
   m.gpt = std::make_shared<const Gpt>(std::move(weights));
   m.tokenizer = std::move(tokenizer);
+  std::error_code ec;
   std::filesystem::path full = std::filesystem::absolute(dir, ec).lexically_normal();
   if (!full.has_filename()) full = full.parent_path();  // "models/gpt2/" names "gpt2" too
   m.name = full.filename().string();

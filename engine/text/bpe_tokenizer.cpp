@@ -245,7 +245,9 @@ struct Gpt2BpeTokenizer::Impl {
   }
 };
 
-void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string& name) {
+// vocab.json parsed into a non-empty JSON object whose keys are all different (TokenizerError naming
+// the file otherwise); the ids are checked by load_vocab.
+static nlohmann::json parse_vocab_object(std::string_view text, const std::string& name) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw TokenizerError(name + " is empty");
   // nlohmann keeps the last of repeated keys silently, so a callback counts the top-level keys; only
   // when some were lost does a second, slower pass find which one repeats.
@@ -273,6 +275,11 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
     [[maybe_unused]] const auto again = nlohmann::json::parse(text.begin(), text.end(), find_repeat);
     throw TokenizerError(name + ": the token " + json_quoted(repeated) + " appears twice");
   }
+  return v;
+}
+
+void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string& name) {
+  const nlohmann::json v = parse_vocab_object(text, name);
 
   std::int64_t max_id = -1;
   for (const auto& [tok, id] : v.items()) {
