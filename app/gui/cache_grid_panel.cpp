@@ -82,6 +82,7 @@ void header(AppState& app, const Palette& pal) {
     ImGui::Checkbox("one row per head", &app.grid_per_head);
     item_tooltip("Each layer's cache holds one K and one V vector per head and position: expand to see them all.");
   }
+  ImGui::SameLine(0, ImGui::GetFontSize() * 1.5f);  // the legend flows on (legend_item wraps)
   legend_item(CellKind::Empty, pal, false, "empty", "No K/V stored here yet.");
   legend_item(CellKind::Cached, pal, false, compact ? "cached" : "cached (reused)",
               "K and V computed in an earlier step and read again now: the memoized work.");

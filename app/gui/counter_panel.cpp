@@ -35,20 +35,22 @@ void counts_table(const Palette& pal, const Snapshot& snap, int L) {
   ImGui::TableSetupColumn("count", ImGuiTableColumnFlags_WidthFixed);
   ImGui::TableHeadersRow();
   if (steps == 0) std::snprintf(how, sizeof how, "-");
-  else std::snprintf(how, sizeof how, "every step all positions again: %lld+...+%lld", p, p + steps - 1);
+  else std::snprintf(how, sizeof how, "%lld+...+%lld: every position, every step", p, p + steps - 1);
   row("no cache", pal.series_cache_off, how, t.kv_projections_if_uncached / L,
       "Without a cache each step computes K and V for every position so far.");
   if (steps == 0) std::snprintf(how, sizeof how, "-");
-  else std::snprintf(how, sizeof how, "the prompt once (%lld), then one per step (%lld)", p, n);
+  else std::snprintf(how, sizeof how, "%lld + %lld: the prompt once, then one per step", p, n);
   row("cache", pal.series_cache_on, how, t.kv_projections_if_cached / L,
       "With the cache each position's K and V are computed once and stored.");
   std::snprintf(how, sizeof how, "%s", t.rebuilds ? "measured, incl. rebuilds" : "measured");
   row("this run", 0, how, t.kv_projections / L, "What the engine computed in this run, counted step by step.");
   ImGui::EndTable();
-  if (steps > 0)
-    ImGui::TextWrapped("Course, for the n = %lld generated tokens: n(n+1)/2 = %s without, n = %lld with the cache. "
-                       "The prompt's %lld positions add %lld per step without, %lld once with it.",
-                       n, with_commas(n * (n + 1) / 2).c_str(), n, p, p, p);
+  if (steps > 0) {
+    ImGui::TextWrapped("Course, n = %lld generated: n(n+1)/2 = %s vs n = %lld. The prompt adds %lld per step without "
+                       "the cache, %lld once with it.", n, with_commas(n * (n + 1) / 2).c_str(), n, p, p);
+    item_tooltip("The course counts the generated tokens only; here the prompt's positions are computed too: once with "
+                 "the cache, at every step without it. The newest token is not counted yet: the next step computes it.");
+  }
 }
 
 void headline(const Snapshot& snap) {
@@ -58,9 +60,11 @@ void headline(const Snapshot& snap) {
   const double measured = static_cast<double>(t.kv_projections_if_uncached) / static_cast<double>(t.kv_projections);
   if (snap.cache_enabled && measured > 1.05) {
     ImGui::PushFont(big_font());
-    ImGui::TextWrapped("%.1fx fewer with the cache", measured);
+    ImGui::Text("%.1fx fewer", measured);
     ImGui::PopFont();
-    item_tooltip("Computed without a cache / computed in this run, both counted by the engine.");
+    item_tooltip("K/V computed without a cache / computed in this run, both counted by the engine.");
+    ImGui::SameLine();
+    ImGui::TextUnformatted("with the cache");
   } else {
     ImGui::TextDisabled("Cache OFF: it would compute %.1fx fewer.", formula);
     item_tooltip("What the cache would have needed for the same steps; switch it on (C) to see it happen.");
@@ -71,13 +75,14 @@ void hit_rate_line(const Snapshot& snap, int L) {
   const HitRate h = hit_rate(snap.history, L);
   if (h.step_needed == 0) return;
   ImGui::PushFont(big_font());
-  ImGui::TextWrapped("hit rate %.0f %%", 100.0 * h.step_rate());
+  ImGui::Text("%.0f %%", 100.0 * h.step_rate());
   ImGui::PopFont();
   item_tooltip("Course Q4: of the K,V pairs the newest token needs (one per position it attends to), the share "
                "read from the cache instead of computed. At token 50: 49 of 50 = 98 %.");
-  ImGui::TextWrapped("this step %s of %s K,V reused; all steps %s of %s = %.1f %%", with_commas(h.step_reused).c_str(),
-                     with_commas(h.step_needed).c_str(), with_commas(h.total_reused).c_str(),
-                     with_commas(h.total_needed).c_str(), 100.0 * h.total_rate());
+  ImGui::SameLine();
+  ImGui::Text("hit rate: %s of %s K,V reused", with_commas(h.step_reused).c_str(), with_commas(h.step_needed).c_str());
+  ImGui::Text("all steps: %s of %s = %.1f %%", with_commas(h.total_reused).c_str(), with_commas(h.total_needed).c_str(),
+              100.0 * h.total_rate());
 }
 
 double median_ms(const Snapshot& snap, bool cached) {
@@ -98,14 +103,19 @@ void trade_off(const Snapshot& snap) {
   const double cache = static_cast<double>(std::max(last.cache_bytes_allocated, last.cache_bytes_in_use));
   subsection_title("Trade-off (course Q3)");
   if (cache > 0 && snap.weight_bytes > 0)
-    ImGui::TextWrapped("memory: cache %s = %.1f %% of the weights (%s)", format_mb_mib(cache).c_str(),
-                       100.0 * cache / static_cast<double>(snap.weight_bytes),
+  {
+    ImGui::TextWrapped("memory: cache %s", format_mb_mib(cache).c_str());
+    ImGui::TextWrapped("= %.1f %% of the weights, %s", 100.0 * cache / static_cast<double>(snap.weight_bytes),
                        format_mb_mib(static_cast<double>(snap.weight_bytes)).c_str());
+  }
   else
     ImGui::TextWrapped("memory: no cache allocated (cache OFF)");
   const double on = median_ms(snap, true), off = median_ms(snap, false);
   if (on > 0 && off > 0)
-    ImGui::TextWrapped("speed: %.2f ms/token cached, %.2f uncached = %.1fx faster (medians of this run)", on, off, off / on);
+  {
+    ImGui::TextWrapped("speed: %.1fx faster with the cache", off / on);
+    ImGui::TextWrapped("(%.2f vs %.2f ms per token, medians)", on, off);
+  }
   else
     ImGui::TextWrapped("speed: %s", on > 0 ? "switch the cache off for a few steps to measure the speed-up"
                                             : "switch the cache on for a few steps to measure the speed-up");
@@ -127,9 +137,9 @@ void draw_projections_plot(AppState& app, const Snapshot& snap, float height) {
   const int L = std::max(1, snap.config.n_layer);
   // plot.hpp's rule: measurements solid, formulas dashed (drawn on top so both stay visible)
   std::vector<PlotSeries> series(3);
-  series[0] = {"this run (measured)", {}, {}, pal.series_formula, false};
-  series[1] = {"without cache (formula)", {}, {}, pal.series_cache_off, true};
-  series[2] = {"with cache (formula)", {}, {}, pal.series_cache_on, true};
+  series[0] = {"measured", {}, {}, pal.series_formula, false};
+  series[1] = {"no cache", {}, {}, pal.series_cache_off, true};
+  series[2] = {"cache", {}, {}, pal.series_cache_on, true};
   for (const StepRecord& r : snap.history) {
     const double x = r.step + 1;
     const double y[3] = {double(r.cumulative_actual), double(r.cumulative_if_uncached), double(r.cumulative_if_cached)};

@@ -243,7 +243,7 @@ void classroom_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
   const ImGuiStyle& style = ImGui::GetStyle();
   const float spacing = style.ItemSpacing.y;
   const bool left = app.open(Panel::Counter);
-  const float left_w = left ? std::clamp(avail.x * 0.33f, fs * 19.0f, fs * 28.0f) : 0.0f;
+  const float left_w = left ? std::clamp(avail.x * 0.38f, fs * 19.0f, fs * 30.0f) : 0.0f;
   if (left) {
     if (begin_region("counter", ImVec2(left_w, avail.y))) draw_counter_panel(app, snap);
     ImGui::EndChild();
@@ -258,8 +258,8 @@ void classroom_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
     ImGui::EndChild();
     remaining -= h + spacing;
   }
-  // the plot keeps at least 40% (and 11 font heights) of what the tokens leave
-  const float most = remaining - std::max(fs * 11, remaining * 0.4f);
+  // the grid first (the centre of the lesson); the plot keeps at least 9 font heights and 35%
+  const float most = remaining - std::max(fs * 9, remaining * 0.35f);
   const float grid_h = std::max(std::min(grid_min_height(app, snap), remaining * 0.5f), std::min(grid_wanted_height(app, snap), most));
   if (app.open(Panel::CacheGrid)) {
     if (begin_region("grid", ImVec2(w, grid_h))) draw_cache_grid_panel(app, snap);

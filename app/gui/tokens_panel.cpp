@@ -41,10 +41,11 @@ void draw_tokens_panel(AppState& app, const Snapshot& snap) {
   ImGui::Text("Tokens: %d in the prompt, %d generated, %d of %d positions", snap.prompt_length,
               n - snap.prompt_length, n, snap.config.n_ctx);
   const char* note = "  (framed: the newest, not in the cache yet)";
-  if (n > snap.prompt_length) {
+  const char* short_note = "  (framed: newest)";
+  const float room = ImGui::GetContentRegionAvail().x - ImGui::GetItemRectSize().x - ImGui::GetStyle().ItemSpacing.x;
+  if (n > snap.prompt_length && room >= ImGui::CalcTextSize(short_note).x) {
     ImGui::SameLine();
-    if (ImGui::GetContentRegionAvail().x >= ImGui::CalcTextSize(note).x) ImGui::TextDisabled("%s", note);
-    else if (ImGui::GetContentRegionAvail().x >= ImGui::CalcTextSize("  (framed: newest)").x) ImGui::TextDisabled("  (framed: newest)");
+    ImGui::TextDisabled("%s", room >= ImGui::CalcTextSize(note).x ? note : short_note);
     item_tooltip("The newest token was just chosen; its K and V are computed and cached by the next step.");
   }
   ImGui::BeginChild("chips", ImVec2(0, 0), false);
