@@ -90,13 +90,15 @@ TEST_CASE("step log names the course's KVCache operations", "[lesson]") {
   s.history.push_back(record(0, 2, true, 3, 4));
   s.history.push_back(record(1, 3, true, 1, 4));
   const auto log = step_log(s);
-  REQUIRE(log.size() == 4);
-  CHECK(log[0].find("update(layer, K, V)") != std::string::npos);
-  CHECK(log[0].find("position 3") != std::string::npos);
-  CHECK(log[1].find("get(layer)") != std::string::npos);
-  CHECK(log[1].find("3 reused, 1 new") != std::string::npos);
-  CHECK(log[2].find("advance()") != std::string::npos);
-  CHECK(log[3].find("get_memory_usage()") != std::string::npos);
+  REQUIRE(log.size() == 5);
+  CHECK(log[0].find("range(4)") != std::string::npos);
+  CHECK(log[1].find("update(layer, K, V)") != std::string::npos);
+  CHECK(log[1].find("position 3") != std::string::npos);
+  CHECK(log[2].find("get(layer)") != std::string::npos);
+  CHECK(log[2].find("3 reused, 1 new") != std::string::npos);
+  CHECK(log[3].find("advance()") != std::string::npos);
+  CHECK(log[3].find("seq_pos 3 -> 4") != std::string::npos);
+  CHECK(log[4].find("get_memory_usage()") != std::string::npos);
 }
 
 TEST_CASE("byte formats: MB next to MiB, no runaway digits at the extremes", "[lesson]") {

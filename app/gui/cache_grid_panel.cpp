@@ -42,17 +42,20 @@ void hatch(ImDrawList* dl, ImVec2 a, ImVec2 b, float spacing) {
   dl->PopClipRect();
 }
 
-// The mark of a single cell (when cells are big enough to carry one): written = a dark dot.
+// The mark of a single cell: written = a dark dot (a line in columns too narrow for a dot).
 void cell_mark(ImDrawList* dl, CellKind k, ImVec2 a, ImVec2 b) {
   const float side = std::min(b.x - a.x, b.y - a.y);
-  if (k != CellKind::Written || side < 6) return;
-  dl->AddCircleFilled(ImVec2((a.x + b.x) / 2, (a.y + b.y) / 2), side * 0.22f, IM_COL32(0, 50, 20, 255), 12);
+  if (k != CellKind::Written) return;
+  const ImU32 ink = IM_COL32(0, 50, 20, 255);
+  if (side >= 6) dl->AddCircleFilled(ImVec2((a.x + b.x) / 2, (a.y + b.y) / 2), side * 0.22f, ink, 12);
+  else if (b.x - a.x >= 3 && b.y - a.y >= 6)  // a narrow column: a dark line down its middle instead
+    dl->AddLine(ImVec2((a.x + b.x) / 2, a.y + 2), ImVec2((a.x + b.x) / 2, b.y - 2), ink, 1.0f);
 }
 
 // Swatch + label + tooltip; wraps to the next line when the entry would not fit.
 void legend_item(CellKind k, const Palette& pal, bool bar, const char* label, const char* tip) {
   const float s = ImGui::GetFontSize();
-  if (ImGui::GetContentRegionAvail().x < s * 2.2f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
+  if (ImGui::GetContentRegionAvail().x < s * 1.4f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + s);
@@ -64,7 +67,7 @@ void legend_item(CellKind k, const Palette& pal, bool bar, const char* label, co
   ImGui::SameLine();
   ImGui::TextUnformatted(label);
   item_tooltip(tip);
-  ImGui::SameLine(0, s * 1.0f);
+  ImGui::SameLine(0, s * 0.6f);
 }
 
 // Title, view toggles and legend. A short panel (projector text) gets a one-line title and short labels.
@@ -82,7 +85,7 @@ void header(AppState& app, const Palette& pal) {
     ImGui::Checkbox("one row per head", &app.grid_per_head);
     item_tooltip("Each layer's cache holds one K and one V vector per head and position: expand to see them all.");
   }
-  ImGui::SameLine(0, ImGui::GetFontSize() * 1.5f);  // the legend flows on (legend_item wraps)
+  ImGui::SameLine(0, ImGui::GetFontSize() * 1.0f);  // the legend flows on (legend_item wraps)
   legend_item(CellKind::Empty, pal, false, "empty", "No K/V stored here yet.");
   legend_item(CellKind::Cached, pal, false, compact ? "cached" : "cached (reused)",
               "K and V computed in an earlier step and read again now: the memoized work.");

@@ -105,14 +105,16 @@ std::vector<std::string> step_log(const Snapshot& snap) {
     out.push_back(line);
     return out;
   }
-  if (s == 1) std::snprintf(line, sizeof line, "for layer in 0..%d:  cache.update(layer, K, V)   # position %d", L - 1, first);
-  else std::snprintf(line, sizeof line, "for layer in 0..%d:  cache.update(layer, K, V)   # positions %d..%d", L - 1, first, r.position);
+  std::snprintf(line, sizeof line, "for layer in range(%d):", L);
   out.push_back(line);
-  std::snprintf(line, sizeof line, "    K_all, V_all = cache.get(layer)   # %d positions: %d reused, %d new", n, n - s, s);
+  if (s == 1) std::snprintf(line, sizeof line, "  cache.update(layer, K, V)  # position %d", first);
+  else std::snprintf(line, sizeof line, "  cache.update(layer, K, V)  # positions %d..%d", first, r.position);
   out.push_back(line);
-  std::snprintf(line, sizeof line, "cache.advance()   # seq_pos %d -> %d", first, n);
+  std::snprintf(line, sizeof line, "  K, V = cache.get(layer)   # %d: %d reused, %d new", n, n - s, s);
   out.push_back(line);
-  std::snprintf(line, sizeof line, "cache.get_memory_usage()   # %s in use of %s allocated",
+  std::snprintf(line, sizeof line, "cache.advance()  # seq_pos %d -> %d", first, n);
+  out.push_back(line);
+  std::snprintf(line, sizeof line, "cache.get_memory_usage()  # %s of %s",
                 format_bytes_sensibly(static_cast<double>(r.cache_bytes_in_use)).c_str(),
                 format_bytes_sensibly(static_cast<double>(r.cache_bytes_allocated)).c_str());
   out.push_back(line);

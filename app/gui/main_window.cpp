@@ -119,12 +119,12 @@ void handle_shortcuts(AppState& app, const Snapshot& snap) {
 }
 
 namespace {
-// The text size projector mode starts with: a fixed share of the window height (1/30: 24 px at 720
-// lines, 36 px at 1080), so a 1280x720 projector and a 1920x1080 one show the same layout at the same
+// The text size projector mode starts with: a fixed share of the window height (1/32: 22.5 px at 720
+// lines, 34 px at 1080; the full layout's tokens, grid and plots just fit in 1/32), so a 1280x720 projector and a 1920x1080 one show the same layout at the same
 // size on the wall.
 float projector_font_scale() {
   const float h = ImGui::GetIO().DisplaySize.y;
-  return std::clamp(h / 30.0f / 17.0f, 1.3f, 2.5f);
+  return std::clamp(h / 32.0f / 17.0f, 1.3f, 2.5f);
 }
 
 // The tab bar: plots, attention, memory explorer, sweep.
@@ -157,7 +157,7 @@ float tokens_height(const Snapshot& snap, float width, float max_rows) {
   for (const std::string& t : snap.token_texts) chips_w += ImGui::CalcTextSize(visible_token_text(t).c_str()).x + fs * 0.6f;
   ImGui::PopFont();
   const float chip_rows = std::clamp(std::ceil(chips_w / std::max(1.0f, width - fs * 2)), 1.0f, max_rows);
-  return fs * (2.5f + 1.65f * chip_rows);
+  return fs * (2.2f + 1.65f * chip_rows);
 }
 
 // The grid's wanted height: its rows at a comfortable size plus header, axis and footer.
@@ -175,7 +175,7 @@ float grid_min_height(const AppState& app, const Snapshot& snap) {
 }
 
 // Right column of the full layout: tokens, grid, tabs. The tabs keep at least 40% of what is left
-// after the tokens (and 15 font heights: two plots with legends and axes), so the live plots never shrink to a strip. When the window
+// after the tokens (and 13 font heights: two plots with legends and axes), so the live plots never shrink to a strip. When the window
 // is too small for that at this text size, the column scrolls instead of squeezing panels.
 void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const float fs = ImGui::GetFontSize();
@@ -184,7 +184,7 @@ void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const bool grid = app.open(Panel::CacheGrid);
   const bool tight = size.y < fs * 34;
   float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;
-  const float tabs_min = any_tab ? fs * 15 : 0.0f;
+  const float tabs_min = any_tab ? fs * 13 : 0.0f;
   const float need = tokens_h + (grid ? grid_min_height(app, snap) : 0.0f) + tabs_min + 2 * spacing;
   const bool scroll = need > size.y;
   if (scroll) {
