@@ -283,12 +283,13 @@ void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_dra
   } else if (snap.step_in_progress && tr.step >= 0) {
     ImGui::Text("step %d: %s, %d of %d layers done", tr.step + 1, tr.cache_rebuild ? "cache rebuild" : pass_kind_name(tr.kind),
                 tr.layers_done, snap.config.n_layer);
+  } else if (!snap.history.empty() && !snap.cache_enabled) {
+    ImGui::TextUnformatted("cache OFF: nothing is kept, the next step computes all positions again");
   } else if (!snap.history.empty()) {
     char text[160];
-    std::snprintf(text, sizeof text, "%d tokens, %d in the cache: the newest (dashed) gets its K, V at the next step", n,
-                  snap.cache_enabled ? n - 1 : 0);
+    std::snprintf(text, sizeof text, "%d tokens, %d in the cache: the newest (dashed) gets its K, V at the next step", n, n - 1);
     if (ImGui::CalcTextSize(text).x > ImGui::GetContentRegionAvail().x)
-      std::snprintf(text, sizeof text, "%d tokens, %d cached, newest dashed", n, snap.cache_enabled ? n - 1 : 0);
+      std::snprintf(text, sizeof text, "%d tokens, %d cached, newest dashed", n, n - 1);
     ImGui::TextUnformatted(text);
     item_tooltip("A step computes K and V for the token it reads, then picks the next token; that token is "
                  "processed (and cached) by the following step.");

@@ -108,8 +108,13 @@ void trade_off(const Snapshot& snap) {
     ImGui::TextWrapped("= %.1f %% of the weights, %s", 100.0 * cache / static_cast<double>(snap.weight_bytes),
                        format_mb_mib(static_cast<double>(snap.weight_bytes)).c_str());
   }
-  else
-    ImGui::TextWrapped("memory: no cache allocated (cache OFF)");
+  else if (snap.weight_bytes > 0) {
+    const GptConfig& c = snap.config;  // what the cache would allocate: K and V, f32, every layer and position
+    const double would = 2.0 * c.n_layer * c.n_embd * c.n_ctx * 4.0;
+    ImGui::TextWrapped("memory: cache OFF; on it takes %s", format_mb_mib(would).c_str());
+    ImGui::TextWrapped("= %.1f %% of the weights, %s", 100.0 * would / static_cast<double>(snap.weight_bytes),
+                       format_mb_mib(static_cast<double>(snap.weight_bytes)).c_str());
+  }
   const double on = median_ms(snap, true), off = median_ms(snap, false);
   if (on > 0 && off > 0)
   {
