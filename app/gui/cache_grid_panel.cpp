@@ -71,8 +71,9 @@ void legend_item(CellKind k, const Palette& pal, bool bar, const char* label, co
 }
 
 // Title, view toggles and legend. A short panel (projector text) gets a one-line title and short labels.
-void header(AppState& app, const Palette& pal) {
-  const bool compact = ImGui::GetContentRegionAvail().y < ImGui::GetFontSize() * 14;
+bool compact_panel() { return ImGui::GetContentRegionAvail().y < ImGui::GetFontSize() * 14; }
+
+void header(AppState& app, const Palette& pal, bool compact) {
   const char* title = app.grid_history ? "KV cache, step by step" : "KV cache";
   if (compact) ImGui::TextUnformatted(title);
   else section_title(title);
@@ -107,7 +108,7 @@ int shown_positions(const AppState& app, int n_tokens, int T) {
   return std::min(shown, T);
 }
 
-GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h) {
+GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h, bool compact) {
   const float fs = ImGui::GetFontSize();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   GridGeom g;
@@ -117,7 +118,7 @@ GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h)
   g.origin = ImGui::GetCursorScreenPos();
   g.cells = ImVec2(g.origin.x + g.label_w, g.origin.y);
   g.cw = (avail.x - g.label_w - 4) / static_cast<float>(g.shown);
-  const float grid_h = std::max(fs * 2, avail.y - fs * 2.9f);  // room for the axis and the footer line
+  const float grid_h = std::max(fs * 2, avail.y - fs * (compact ? 1.5f : 2.9f));  // the axis (and the footer line)
   g.ch = std::min(max_cell_h, grid_h / static_cast<float>(g.rows));
   g.gap = (g.cw >= 6 && g.ch >= 6) ? 1.0f : 0.0f;
   return g;
@@ -299,12 +300,13 @@ void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_dra
 
 void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
   const GptConfig& c = snap.config;
-  header(app, palette(app.projector_mode));
+  const bool compact = compact_panel();  // short panel: one-line title, short legend, no footer line
+  header(app, palette(app.projector_mode), compact);
   if (c.n_layer <= 0 || c.n_ctx <= 0) return;
   const int live_rows = app.grid_per_head ? c.n_layer * c.n_head : c.n_layer;
   const int rows = app.grid_history ? std::max(8, static_cast<int>(snap.history.size())) : live_rows;
-  const float max_ch = ImGui::GetFontSize() * (app.grid_history ? 1.1f : 2.2f);
-  const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch);
+  const float max_ch = ImGui::GetFontSize() * (app.grid_history ? 1.1f : app.layout == Layout::Classroom ? 3.0f : 2.2f);
+  const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch, compact);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   int rows_drawn = g.rows;
   if (app.grid_history) {
@@ -315,7 +317,7 @@ void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
   }
   position_axis(dl, g, rows_drawn);
   hover(g, app, snap, rows_drawn);
-  footer(app, snap, g, rows_drawn);
+  if (!compact) footer(app, snap, g, rows_drawn);
 }
 
 }  // namespace kvlab::gui

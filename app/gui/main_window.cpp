@@ -51,6 +51,8 @@ void menu_bar(AppState& app, const Snapshot& snap) {
     ImGui::Separator();
     if (ImGui::MenuItem("Classroom layout", "V", app.layout == Layout::Classroom)) toggle_layout(app);
     ImGui::MenuItem("Grid: steps x positions", "T", &app.grid_history);
+    ImGui::MenuItem("Grid: one row per head", nullptr, &app.grid_per_head);
+    ImGui::MenuItem("Grid: whole context", nullptr, &app.show_whole_context);
     ImGui::MenuItem("Projector mode", "F5", &app.projector_mode);  // text size follows in sync_projector_text
     if (ImGui::SliderFloat("text size", &app.font_scale, 1.0f, 2.5f, "%.1fx")) app.theme_dirty = true;
     ImGui::EndMenu();
@@ -165,13 +167,15 @@ float grid_wanted_height(const AppState& app, const Snapshot& snap) {
   const float fs = ImGui::GetFontSize();
   if (app.grid_history) return fs * 30;
   const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
-  return std::min(rows * fs * 1.8f, fs * 40) + fs * 7.0f;
+  const float row_h = app.layout == Layout::Classroom ? 2.8f : 1.8f;  // classroom: large cells
+  return std::min(rows * fs * row_h, fs * 40) + fs * 7.0f;
 }
 
-// The grid's least legible height: header, axis and footer plus up to 8 rows of 1.2 font heights.
+// The grid's least legible height: its compact header (two lines) and axis plus up to 8 rows of 1.2
+// font heights (cache_grid_panel.cpp drops its footer line below 14 font heights).
 float grid_min_height(const AppState& app, const Snapshot& snap) {
   const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
-  return ImGui::GetFontSize() * (7.0f + std::min(rows, 8) * 1.2f);
+  return ImGui::GetFontSize() * (5.8f + std::min(rows, 8) * 1.2f);
 }
 
 // Right column of the full layout: tokens, grid, tabs. The tabs keep at least 40% of what is left

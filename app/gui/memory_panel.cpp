@@ -20,13 +20,10 @@ bool int_field(const char* label, int* v, int lo, int hi, bool log, bool typed, 
   item_tooltip(tip);
   return changed;
 }
-}  // namespace
 
-void draw_memory_panel(AppState& app, const Snapshot&) {
-  MemoryExplorerState& m = app.memory;
+// The left side: preset, the shape sliders (or fields), dtype and GPU memory, clamped to sane ranges.
+void memory_controls(MemoryExplorerState& m) {
   const auto& presets = model_presets();
-  const float fs = ImGui::GetFontSize();
-  ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
   const char* current = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? presets[static_cast<std::size_t>(m.preset)].name.c_str() : "custom";
   if (ImGui::BeginCombo("preset", current)) {
     for (int i = 0; i < static_cast<int>(presets.size()); ++i) {
@@ -66,6 +63,15 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   m.seq_len = std::clamp(m.seq_len, 1, 1 << 24);
   m.batch = std::clamp(m.batch, 1, 1 << 16);
   m.gpu_gb = std::clamp(m.gpu_gb, 0.1f, 100000.0f);
+}
+}  // namespace
+
+void draw_memory_panel(AppState& app, const Snapshot&) {
+  MemoryExplorerState& m = app.memory;
+  const auto& presets = model_presets();
+  const float fs = ImGui::GetFontSize();
+  ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
+  memory_controls(m);
   ImGui::EndChild();
   ImGui::SameLine();
 
