@@ -168,7 +168,7 @@ float grid_wanted_height(const AppState& app, const Snapshot& snap) {
   if (app.grid_history) return fs * 30;
   const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
   const float row_h = app.layout == Layout::Classroom ? 2.8f : 1.8f;  // classroom: large cells
-  return std::min(rows * fs * row_h, fs * 40) + fs * 7.0f;
+  return std::min(rows * fs * row_h, fs * 40) + fs * 8.0f;  // + header, axis, footer (not compact)
 }
 
 // The grid's least legible height: its compact header (two lines) and axis plus up to 8 rows of 1.2
@@ -262,8 +262,8 @@ void classroom_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
     ImGui::EndChild();
     remaining -= h + spacing;
   }
-  // the grid first (the centre of the lesson); the plot keeps at least 9 font heights and 35%
-  const float most = remaining - std::max(fs * 9, remaining * 0.35f);
+  // the grid first (the centre of the lesson); the plot keeps at least 11 font heights and 40%
+  const float most = remaining - std::max(fs * 11, remaining * 0.4f);
   const float grid_h = std::max(std::min(grid_min_height(app, snap), remaining * 0.5f), std::min(grid_wanted_height(app, snap), most));
   if (app.open(Panel::CacheGrid)) {
     if (begin_region("grid", ImVec2(w, grid_h))) draw_cache_grid_panel(app, snap);
