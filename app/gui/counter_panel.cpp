@@ -102,6 +102,7 @@ void trade_off(const Snapshot& snap) {
   const StepRecord& last = snap.history.back();
   const double cache = static_cast<double>(std::max(last.cache_bytes_allocated, last.cache_bytes_in_use));
   subsection_title("Trade-off (course Q3)");
+  item_tooltip("What the cache costs (memory, against the weights) next to what it buys (time per token), both measured.");
   if (cache > 0 && snap.weight_bytes > 0)
   {
     ImGui::TextWrapped("memory: cache %s", format_mb_mib(cache).c_str());
@@ -131,6 +132,7 @@ void api_log(const Snapshot& snap) {
   const std::vector<std::string> lines = step_log(snap);
   if (lines.empty()) return;
   subsection_title("This step in the course's KVCache API");
+  item_tooltip("The calls the course's KVCache class makes for the step just shown, with this step's positions and bytes.");
   ImGui::PushFont(mono_font());
   for (const std::string& l : lines) ImGui::TextWrapped("%s", l.c_str());
   ImGui::PopFont();
