@@ -75,7 +75,8 @@ void hit_rate_line(const Snapshot& snap, int L) {
   const HitRate h = hit_rate(snap.history, L);
   if (h.step_needed == 0) return;
   ImGui::PushFont(big_font());
-  ImGui::Text("%.0f %%", 100.0 * h.step_rate());
+  const double rate = 100.0 * h.step_rate();
+  ImGui::Text(rate > 99.0 && rate < 100.0 ? "%.1f %%" : "%.0f %%", rate);  // 417 of 418 is 99.8 %, not 100 %
   ImGui::PopFont();
   item_tooltip("Course Q4: of the K,V pairs the newest token needs (one per position it attends to), the share "
                "read from the cache instead of computed. At token 50: 49 of 50 = 98 %.");
