@@ -15,11 +15,18 @@ namespace kvlab::gui {
 
 enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Count };
 
+// Full: every panel. Classroom: few panels, large (the grid, the counter with the lesson's numbers
+// and one plot), for projecting. Switched with the V key or the toolbar (main_window.cpp).
+enum class Layout { Full, Classroom };
+// The plot the classroom layout shows.
+enum class ClassroomPlot { Projections, LivePlots };
+
 struct MemoryExplorerState {
   int preset = 1;                 // index into the presets list of memory_panel.cpp
   int layers = 12, heads = 12, head_dim = 64, seq_len = 1024, batch = 1;
   int dtype = 0;                  // 0 f32, 1 f16, 2 int8
   float gpu_gb = 24.0f;
+  bool type_values = false;       // number fields instead of sliders, to type exact values
 };
 
 struct RandomModelForm {
@@ -41,9 +48,14 @@ struct AppState {
 
   // panels and display
   std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true};
+  Layout layout = Layout::Full;
+  ClassroomPlot classroom_plot = ClassroomPlot::Projections;
   bool projector_mode = false;
-  float font_scale = 1.0f;          // 1.0 - 2.5 in projector mode
+  float font_scale = 1.0f;          // 1.0 - 2.5 (text size; projector mode raises it, see main_window.cpp)
+  bool projector_applied = false;   // the projector mode the text size was last adjusted for
+  float font_scale_before_projector = 1.0f;  // restored when projector mode goes off
   bool grid_per_head = false;       // KV grid: one row per head instead of per layer
+  bool grid_history = false;        // KV grid: rows = steps, columns = positions (the O(n^2) triangle)
   bool show_whole_context = false;  // KV grid: all T columns instead of the ones in use
   int attention_layer = 0, attention_head = 0;
   bool plots_log_scale = false;

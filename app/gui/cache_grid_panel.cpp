@@ -1,181 +1,323 @@
-// KV cache grid: one row per layer (or per head), one column per position. Cell colours show each
-// slot's state (empty, cached, written this step, recomputed this step) and how strongly the new
-// query read it. Cells of one colour in a row are merged into one rectangle, so 48 x 1024 stays fast.
+// KV cache grid: one row per layer (or per head), one column per position; or, toggled, one row per
+// finished step (the O(n^2) triangle of recomputation against the cached diagonal). Each state has a
+// colour *and* a mark (written: a dot, recomputed: hatching, read by the query: a bar), so it reads
+// without colour vision. Which state a cell is in comes from lesson_logic.cpp (tested without a window).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "lesson_logic.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
 namespace kvlab::gui {
 
 namespace {
-enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed };
+// Where the grid is on screen this frame.
+struct GridGeom {
+  ImVec2 origin, cells;  // panel cursor at the grid, top-left of the first cell
+  float cw = 1, ch = 1, gap = 0, label_w = 0;
+  int rows = 0, shown = 0;
+  ImVec2 cell_min(int r, int t) const { return ImVec2(cells.x + t * cw, cells.y + r * ch); }
+  ImVec2 cell_max(int r, int t) const { return ImVec2(cells.x + (t + 1) * cw - gap, cells.y + (r + 1) * ch - gap); }
+};
 
-void legend_item(ImU32 color, const char* label, const char* tip) {
+ImU32 kind_colour(CellKind k, const Palette& pal) {
+  switch (k) {
+    case CellKind::Cached: return kColorCached;
+    case CellKind::Written: return kColorWritten;
+    case CellKind::Recomputed: return kColorRecomputed;
+    case CellKind::Empty: break;
+  }
+  return pal.slot_empty;
+}
+
+// Diagonal hatching: the "done again" mark of recomputed cells, drawn once per run of cells.
+void hatch(ImDrawList* dl, ImVec2 a, ImVec2 b, float spacing) {
+  if (b.y - a.y < 4 || b.x - a.x < 2) return;
+  const ImU32 ink = IM_COL32(90, 30, 0, 230);
+  dl->PushClipRect(a, b, true);
+  const float h = b.y - a.y;
+  for (float x = a.x - h; x < b.x; x += spacing) dl->AddLine(ImVec2(x, b.y), ImVec2(x + h, a.y), ink, 1.5f);
+  dl->PopClipRect();
+}
+
+// The mark of a single cell: written = a dark dot (a line in columns too narrow for a dot).
+void cell_mark(ImDrawList* dl, CellKind k, ImVec2 a, ImVec2 b) {
+  const float side = std::min(b.x - a.x, b.y - a.y);
+  if (k != CellKind::Written) return;
+  const ImU32 ink = IM_COL32(0, 50, 20, 255);
+  if (side >= 6) dl->AddCircleFilled(ImVec2((a.x + b.x) / 2, (a.y + b.y) / 2), side * 0.22f, ink, 12);
+  else if (b.x - a.x >= 3 && b.y - a.y >= 6)  // a narrow column: a dark line down its middle instead
+    dl->AddLine(ImVec2((a.x + b.x) / 2, a.y + 2), ImVec2((a.x + b.x) / 2, b.y - 2), ink, 1.0f);
+}
+
+// Swatch + label + tooltip; wraps to the next line when the entry would not fit.
+void legend_item(CellKind k, const Palette& pal, bool bar, const char* label, const char* tip) {
   const float s = ImGui::GetFontSize();
-  // wrap to the next line when this entry would not fit (large projector fonts)
-  if (ImGui::GetContentRegionAvail().x < s * 2.2f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
+  if (ImGui::GetContentRegionAvail().x < s * 1.4f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
   const ImVec2 p = ImGui::GetCursorScreenPos();
-  ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, p.y + 2), ImVec2(p.x + s, p.y + s), color, 2.0f);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + s);
+  dl->AddRectFilled(a, b, bar ? kColorCached : kind_colour(k, pal), 2.0f);
+  if (k == CellKind::Recomputed) hatch(dl, a, b, s * 0.3f);
+  cell_mark(dl, k, a, b);
+  if (bar) dl->AddRectFilled(ImVec2(a.x + s * 0.3f, a.y + (b.y - a.y) * 0.3f), ImVec2(b.x - s * 0.3f, b.y), kColorRead);
   ImGui::Dummy(ImVec2(s, s));
   ImGui::SameLine();
   ImGui::TextUnformatted(label);
   item_tooltip(tip);
-  ImGui::SameLine(0, s * 1.2f);
+  ImGui::SameLine(0, s * 0.6f);
+}
+
+// Title, view toggles and legend. A short panel (projector text) gets a one-line title and short labels.
+bool compact_panel() { return ImGui::GetContentRegionAvail().y < ImGui::GetFontSize() * 14; }
+
+void header(AppState& app, const Palette& pal, bool compact) {
+  const char* title = app.grid_history ? "KV cache, step by step" : "KV cache";
+  if (compact) ImGui::TextUnformatted(title);
+  else section_title(title);
+  ImGui::SameLine(0, ImGui::GetFontSize());
+  ImGui::Checkbox("steps x positions (T)", &app.grid_history);
+  item_tooltip("One row per step instead of per layer: without the cache every step recomputes all earlier "
+               "positions (a growing triangle, n(n+1)/2 cells); with it each step adds one cell (a diagonal, n cells).");
+  if (!app.grid_history) {
+    ImGui::SameLine();
+    ImGui::Checkbox("one row per head", &app.grid_per_head);
+    item_tooltip("Each layer's cache holds one K and one V vector per head and position: expand to see them all.");
+  }
+  ImGui::SameLine(0, ImGui::GetFontSize() * 1.0f);  // the legend flows on (legend_item wraps)
+  legend_item(CellKind::Empty, pal, false, "empty", "No K/V stored here yet.");
+  legend_item(CellKind::Cached, pal, false, compact ? "cached" : "cached (reused)",
+              "K and V computed in an earlier step and read again now: the memoized work.");
+  legend_item(CellKind::Written, pal, false, compact ? "written (dot)" : "written this step (dot)",
+              "K and V of the new position, computed once and stored.");
+  legend_item(CellKind::Recomputed, pal, false, compact ? "recomputed" : "recomputed (hatched)",
+              "Cache OFF: K and V of every earlier position computed again. This is the O(n^2) waste.");
+  if (!app.grid_history)
+    legend_item(CellKind::Cached, pal, true, compact ? "read (bar)" : "read by the query (bar)",
+                "The yellow bar in a cell: taller = more attention from the newest token (averaged over heads in layer rows).");
+  ImGui::NewLine();
+}
+
+// Columns shown: the positions in use rounded up to a power of two (cells stay big for short texts).
+int shown_positions(const AppState& app, int n_tokens, int T) {
+  if (app.show_whole_context) return T;
+  int shown = 32;
+  while (shown < n_tokens + 8 && shown < T) shown *= 2;
+  return std::min(shown, T);
+}
+
+GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h, bool compact) {
+  const float fs = ImGui::GetFontSize();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  GridGeom g;
+  g.rows = std::max(1, rows);
+  g.shown = std::max(1, shown);
+  g.label_w = fs * (app.grid_per_head && !app.grid_history ? 4.2f : 2.8f);
+  g.origin = ImGui::GetCursorScreenPos();
+  g.cells = ImVec2(g.origin.x + g.label_w, g.origin.y);
+  g.cw = (avail.x - g.label_w - 4) / static_cast<float>(g.shown);
+  const float grid_h = std::max(fs * 2, avail.y - fs * (compact ? 1.5f : 2.9f));  // the axis (and the footer line)
+  g.ch = std::min(max_cell_h, grid_h / static_cast<float>(g.rows));
+  g.gap = (g.cw >= 6 && g.ch >= 6) ? 1.0f : 0.0f;
+  return g;
+}
+
+void row_label(ImDrawList* dl, const GridGeom& g, int r, const char* text) {
+  const float fs = ImGui::GetFontSize();
+  const int every = std::max(1, static_cast<int>(std::ceil(fs / g.ch)));
+  if (r % every == 0) dl->AddText(ImVec2(g.origin.x, g.cells.y + r * g.ch + (g.ch - fs) / 2),
+                                  ImGui::GetColorU32(ImGuiCol_TextDisabled), text);
+}
+
+// One row: runs of equal state merged into one rectangle (48 x 1024 stays fast), then the marks.
+template <class KindAt>
+void draw_row(ImDrawList* dl, const GridGeom& g, const Palette& pal, int r, KindAt kind_at) {
+  const float fs = ImGui::GetFontSize();
+  int run_start = 0;
+  CellKind run = kind_at(0);
+  auto flush = [&](int end) {
+    if (end <= run_start) return;
+    const ImVec2 a = g.cell_min(r, run_start), b = g.cell_max(r, end - 1);
+    dl->AddRectFilled(a, b, kind_colour(run, pal));
+    if (run == CellKind::Recomputed) hatch(dl, a, b, std::max(6.0f, fs * 0.45f));
+  };
+  for (int t = 1; t <= g.shown; ++t) {
+    const CellKind k = t < g.shown ? kind_at(t) : CellKind::Empty;
+    if (t == g.shown || k != run || g.gap > 0) { flush(t); run = k; run_start = t; }
+  }
+  for (int t = 0; t < g.shown; ++t) cell_mark(dl, kind_at(t), g.cell_min(r, t), g.cell_max(r, t));
+}
+
+float mean_attention(const StepTrace& tr, int layer, int head, int n_head, int t) {
+  if (head >= 0) return tr.attention_at(layer, head, t);
+  float w = 0;
+  for (int h = 0; h < n_head; ++h) w += tr.attention_at(layer, h, t);
+  return w / static_cast<float>(std::max(1, n_head));
+}
+
+// Attention of the new query: a yellow bar from the cell's bottom, so the state colour stays visible.
+void attention_bars(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int r, int layer, int head) {
+  const StepTrace& tr = snap.trace;
+  if (tr.attention.empty() || tr.step < 0 || layer >= tr.layers_done) return;
+  for (int t = 0; t < std::min(tr.visible_positions, g.shown); ++t) {
+    const float bar = attention_bar(mean_attention(tr, layer, head, snap.config.n_head, t));
+    if (bar <= 0) continue;
+    const ImVec2 a = g.cell_min(r, t), b = g.cell_max(r, t);
+    const float w = b.x - a.x, inset = w >= 6 ? w * 0.25f : 0.0f;
+    const ImVec2 top(a.x + inset, b.y - (b.y - a.y) * bar);
+    dl->AddRectFilled(top, ImVec2(b.x - inset, b.y), kColorRead);
+    if (w >= 8) dl->AddRect(top, ImVec2(b.x - inset, b.y), IM_COL32(60, 45, 0, 255));
+  }
+}
+
+void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, const Snapshot& snap) {
+  const Palette& pal = palette(app.projector_mode);
+  const LiveGrid live = live_grid(snap);
+  const int H = std::max(1, snap.config.n_head);
+  for (int r = 0; r < g.rows; ++r) {
+    const int layer = app.grid_per_head ? r / H : r, head = app.grid_per_head ? r % H : -1;
+    char lab[32];
+    if (app.grid_per_head) std::snprintf(lab, sizeof lab, "L%d h%d", layer, head);
+    else std::snprintf(lab, sizeof lab, "L%d", layer);
+    row_label(dl, g, r, lab);
+    draw_row(dl, g, pal, r, [&](int t) { return classify_cell(live, layer, t); });
+    attention_bars(dl, g, snap, r, layer, head);
+  }
+}
+
+// The steps x positions view: the last rows that fit, the newest step at the bottom.
+int history_first_row(const GridGeom& g, const Snapshot& snap) {
+  return std::max(0, static_cast<int>(snap.history.size()) - g.rows);
+}
+
+void draw_history_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, const Snapshot& snap) {
+  const Palette& pal = palette(app.projector_mode);
+  const int L = std::max(1, snap.config.n_layer);
+  const int first = history_first_row(g, snap);
+  for (int r = 0; r + first < static_cast<int>(snap.history.size()) && r < g.rows; ++r) {
+    const StepRecord& rec = snap.history[static_cast<std::size_t>(r + first)];
+    char lab[24];
+    std::snprintf(lab, sizeof lab, "%d", rec.step + 1);
+    row_label(dl, g, r, lab);
+    draw_row(dl, g, pal, r, [&](int t) { return classify_history_cell(rec, L, t); });
+  }
+}
+
+void position_axis(ImDrawList* dl, const GridGeom& g, int rows_drawn) {
+  const float fs = ImGui::GetFontSize();
+  const int tick = std::max(1, static_cast<int>(std::pow(2.0, std::ceil(std::log2(fs * 3.0f / g.cw)))));
+  for (int t = 0; t < g.shown; t += tick) {
+    char lab[16];
+    std::snprintf(lab, sizeof lab, "%d", t);
+    dl->AddText(ImVec2(g.cells.x + t * g.cw, g.cells.y + rows_drawn * g.ch + 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
+  }
+}
+
+// The newest token has no K/V yet (they are computed by the next step): a dashed frame on its column.
+void next_position_frame(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int rows_drawn) {
+  const int next = static_cast<int>(snap.tokens.size()) - 1;
+  if (snap.history.empty() || next < 0 || next >= g.shown || snap.step_in_progress) return;
+  const ImVec2 a = g.cell_min(0, next), b(a.x + std::max(2.0f, g.cw - g.gap), g.cells.y + rows_drawn * g.ch);
+  const ImU32 ink = ImGui::GetColorU32(ImGuiCol_Text);
+  for (float y = a.y; y < b.y; y += 8) {
+    dl->AddLine(ImVec2(a.x, y), ImVec2(a.x, std::min(b.y, y + 4)), ink, 1.5f);
+    dl->AddLine(ImVec2(b.x, y), ImVec2(b.x, std::min(b.y, y + 4)), ink, 1.5f);
+  }
+}
+
+void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, int r, int t) {
+  const GptConfig& c = snap.config;
+  const int H = std::max(1, c.n_head), layer = app.grid_per_head ? r / H : r;
+  if (app.grid_per_head) ImGui::Text("layer %d, head %d, position %d", layer, r % H, t);
+  else ImGui::Text("layer %d (all %d heads), position %d", layer, H, t);
+  if (t < static_cast<int>(snap.tokens.size()) && t < static_cast<int>(snap.token_texts.size()))
+    ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
+                snap.tokens[static_cast<std::size_t>(t)]);
+  const double bytes = 2.0 * c.head_size() * 4.0 * (app.grid_per_head ? 1 : H);
+  ImGui::Text("K + V here: %s (f32)", format_bytes(bytes).c_str());
+  const CellKind k = classify_cell(live_grid(snap), layer, t);
+  const char* names[] = {"empty", "cached (reused)", "written this step", "recomputed this step (no cache)"};
+  ImGui::Text("state: %s", names[static_cast<int>(k)]);
+  if (t == static_cast<int>(snap.tokens.size()) - 1 && !snap.history.empty())
+    ImGui::TextUnformatted("the newest token: its K and V are computed (and cached) by the next step");
+  const StepTrace& tr = snap.trace;
+  if (!tr.attention.empty() && tr.step >= 0 && layer < tr.layers_done && t < tr.visible_positions)
+    ImGui::Text("attention from the new token%s: %.3f", app.grid_per_head ? "" : " (mean over heads)",
+                mean_attention(tr, layer, app.grid_per_head ? r % H : -1, H, t));
+  (void)g;
+}
+
+void history_tooltip(const GridGeom& g, const Snapshot& snap, int r, int t) {
+  const std::size_t i = static_cast<std::size_t>(history_first_row(g, snap) + r);
+  if (i >= snap.history.size()) return;
+  const StepRecord& rec = snap.history[i];
+  const int L = std::max(1, snap.config.n_layer);
+  const char* what[] = {"not yet in the text", "reused from the cache", "computed and stored", "computed again (no cache)"};
+  ImGui::Text("step %d, position %d: %s", rec.step + 1, t, what[static_cast<int>(classify_history_cell(rec, L, t))]);
+  ImGui::Text("this step computed K,V for %d of the %d positions it needed", positions_computed(rec, L), rec.position + 1);
+}
+
+void hover(const GridGeom& g, const AppState& app, const Snapshot& snap, int rows_drawn) {
+  ImGui::SetCursorScreenPos(g.cells);
+  ImGui::InvisibleButton("grid", ImVec2(std::max(1.0f, g.shown * g.cw), std::max(1.0f, rows_drawn * g.ch)));
+  if (!ImGui::IsItemHovered()) return;
+  const ImVec2 m = ImGui::GetIO().MousePos;
+  const int t = std::clamp(static_cast<int>((m.x - g.cells.x) / g.cw), 0, g.shown - 1);
+  const int r = std::clamp(static_cast<int>((m.y - g.cells.y) / g.ch), 0, std::max(0, rows_drawn - 1));
+  ImGui::BeginTooltip();
+  if (app.grid_history) history_tooltip(g, snap, r, t);
+  else live_tooltip(g, app, snap, r, t);
+  ImGui::EndTooltip();
+}
+
+void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_drawn) {
+  ImGui::SetCursorScreenPos(ImVec2(g.origin.x, g.cells.y + rows_drawn * g.ch + ImGui::GetFontSize() * 1.4f));
+  ImGui::Checkbox("whole context", &app.show_whole_context);
+  item_tooltip("Show every position the cache has room for, not just the ones in use.");
+  ImGui::SameLine(0, ImGui::GetFontSize());
+  const StepTrace& tr = snap.trace;
+  const int n = static_cast<int>(snap.tokens.size());
+  if (app.grid_history) {
+    ImGui::TextDisabled("rows: steps (newest at the bottom), columns: positions");
+  } else if (snap.step_in_progress && tr.step >= 0) {
+    ImGui::Text("step %d: %s, %d of %d layers done", tr.step + 1, tr.cache_rebuild ? "cache rebuild" : pass_kind_name(tr.kind),
+                tr.layers_done, snap.config.n_layer);
+  } else if (!snap.history.empty() && !snap.cache_enabled) {
+    ImGui::TextUnformatted("cache OFF: nothing is kept, the next step computes all positions again");
+  } else if (!snap.history.empty()) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%d tokens, %d in the cache: the newest (dashed) gets its K, V at the next step", n, n - 1);
+    if (ImGui::CalcTextSize(text).x > ImGui::GetContentRegionAvail().x)
+      std::snprintf(text, sizeof text, "%d tokens, %d cached, newest dashed", n, n - 1);
+    ImGui::TextUnformatted(text);
+    item_tooltip("A step computes K and V for the token it reads, then picks the next token; that token is "
+                 "processed (and cached) by the following step.");
+  }
 }
 }  // namespace
 
 void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
-  const Palette& pal = palette(app.projector_mode);
   const GptConfig& c = snap.config;
-  const StepTrace& tr = snap.trace;
-  const int L = c.n_layer, H = c.n_head, T = c.n_ctx;
-  const int n_tokens = static_cast<int>(snap.tokens.size());
-  section_title("KV cache");
-  ImGui::SameLine();
-  ImGui::TextDisabled("  rows: %s, columns: positions", app.grid_per_head ? "layer x head" : "layers");
-  ImGui::SameLine(ImGui::GetContentRegionAvail().x - ImGui::GetFontSize() * 9 + ImGui::GetCursorPosX());
-  ImGui::Checkbox("one row per head", &app.grid_per_head);
-  item_tooltip("Each layer's cache holds one K and one V vector per head and position: expand to see them all.");
-
-  legend_item(pal.slot_empty, "empty", "No K/V stored here yet.");
-  legend_item(kColorCached, "cached (reused)", "K and V computed in an earlier step and read again now: the memoized work.");
-  legend_item(kColorWritten, "written this step", "K and V of the new position, computed once and stored.");
-  legend_item(kColorRecomputed, "recomputed this step", "Cache OFF: K and V of every earlier position computed again. This is the O(n^2) waste.");
-  legend_item(kColorRead, "read by the new query", "The yellow square inside a cell: bigger = more attention from the newest token (averaged over heads in layer rows).");
-  ImGui::NewLine();
-
-  if (L <= 0 || T <= 0) return;
-  const int rows = app.grid_per_head ? L * H : L;
-  // Show the positions in use (rounded up), not always the whole context: cells stay big for short texts.
-  int shown = T;
-  if (!app.show_whole_context) {
-    shown = 32;
-    while (shown < n_tokens + 8 && shown < T) shown *= 2;
-    shown = std::min(shown, T);
-  }
-  const float fs = ImGui::GetFontSize();
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float label_w = fs * (app.grid_per_head ? 4.2f : 2.6f);
-  const float grid_w = avail.x - label_w - 4;
-  const float grid_h = std::max(fs * 4, avail.y - fs * 2.8f);
-  const float cw = grid_w / static_cast<float>(shown);
-  const float ch = std::min(fs * 2.2f, grid_h / static_cast<float>(rows));
-  const float gap = (cw >= 6 && ch >= 6) ? 1.0f : 0.0f;
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const ImVec2 gpos(origin.x + label_w, origin.y);
+  const bool compact = compact_panel();  // short panel: one-line title, short legend, no footer line
+  header(app, palette(app.projector_mode), compact);
+  if (c.n_layer <= 0 || c.n_ctx <= 0) return;
+  const int live_rows = app.grid_per_head ? c.n_layer * c.n_head : c.n_layer;
+  const int rows = app.grid_history ? std::max(8, static_cast<int>(snap.history.size())) : live_rows;
+  const float max_ch = ImGui::GetFontSize() * (app.grid_history ? 1.1f : app.layout == Layout::Classroom ? 3.0f : 2.2f);
+  const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch, compact);
   ImDrawList* dl = ImGui::GetWindowDrawList();
-
-  const bool uncached_step = tr.step >= 0 && tr.kind == PassKind::Uncached;
-  const int visible = tr.visible_positions;
-  const bool have_attention = !tr.attention.empty() && tr.step >= 0;
-
-  for (int r = 0; r < rows; ++r) {
-    const int layer = app.grid_per_head ? r / H : r;
-    const int head = app.grid_per_head ? r % H : -1;
-    const float y0 = gpos.y + r * ch, y1 = y0 + ch - gap;
-    // row label
-    const bool label_row = ch >= fs * 0.9f || (r % std::max(1, static_cast<int>(std::ceil(fs / ch))) == 0);
-    if (label_row && (!app.grid_per_head || head == 0 || ch >= fs * 0.9f)) {
-      char lab[32];
-      if (app.grid_per_head) std::snprintf(lab, sizeof lab, "L%d h%d", layer, head);
-      else std::snprintf(lab, sizeof lab, "L%d", layer);
-      dl->AddText(ImVec2(origin.x, y0 + (ch - fs) / 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
-    }
-    const bool layer_done = layer < tr.layers_done;
-    // run-length merge of equal colours along the row
-    ImU32 run_col = 0;
-    int run_start = 0;
-    auto flush = [&](int end) {
-      if (end > run_start)
-        dl->AddRectFilled(ImVec2(gpos.x + run_start * cw, y0), ImVec2(gpos.x + end * cw - gap, y1), run_col);
-    };
-    for (int t = 0; t < shown; ++t) {
-      CellKind kind = CellKind::Empty;
-      if (uncached_step) {
-        if (layer_done && t < visible) kind = CellKind::Recomputed;
-      } else if (!snap.slot_states.empty()) {
-        const auto st = static_cast<SlotState>(snap.slot_states[static_cast<std::size_t>(layer * T + t)]);
-        kind = st == SlotState::Empty ? CellKind::Empty : st == SlotState::Cached ? CellKind::Cached : CellKind::Written;
-      }
-      ImU32 col = kind == CellKind::Empty ? pal.slot_empty
-                  : kind == CellKind::Cached ? kColorCached
-                  : kind == CellKind::Written ? kColorWritten : kColorRecomputed;
-      if (t == 0) { run_col = col; run_start = 0; }
-      else if (col != run_col || gap > 0) { flush(t); run_col = col; run_start = t; }
-    }
-    flush(shown);
-    // Attention of the new query: a yellow square inside each cell, its side ~ sqrt(weight), so the
-    // state colour stays visible around it. Tiny cells get a tint instead.
-    if (have_attention && layer_done) {
-      for (int t = 0; t < std::min(visible, shown); ++t) {
-        float w = 0;
-        if (head >= 0) w = tr.attention_at(layer, head, t);
-        else {
-          for (int h = 0; h < H; ++h) w += tr.attention_at(layer, h, t);
-          w /= static_cast<float>(H);
-        }
-        const float side = std::min(1.0f, std::sqrt(std::max(0.0f, w)));
-        if (side < 0.12f) continue;
-        const float cx = gpos.x + (t + 0.5f) * cw - gap / 2, cy = (y0 + y1) / 2;
-        const float hw = (cw - gap) * 0.5f * side, hh = (y1 - y0) * 0.5f * side;
-        if (cw - gap >= 5 && y1 - y0 >= 5)
-          dl->AddRectFilled(ImVec2(cx - hw, cy - hh), ImVec2(cx + hw, cy + hh), kColorRead, 1.0f);
-        else
-          dl->AddRectFilled(ImVec2(gpos.x + t * cw, y0), ImVec2(gpos.x + (t + 1) * cw - gap, y1),
-                            (kColorRead & 0x00FFFFFF) | (static_cast<ImU32>(200 * side) << 24));
-      }
-    }
+  int rows_drawn = g.rows;
+  if (app.grid_history) {
+    draw_history_grid(dl, g, app, snap);
+  } else {
+    draw_live_grid(dl, g, app, snap);
+    next_position_frame(dl, g, snap, rows_drawn);
   }
-  // position axis
-  const int tick = std::max(1, static_cast<int>(std::pow(2.0, std::ceil(std::log2(fs * 3.0f / cw)))));
-  for (int t = 0; t < shown; t += tick) {
-    char lab[16];
-    std::snprintf(lab, sizeof lab, "%d", t);
-    dl->AddText(ImVec2(gpos.x + t * cw, gpos.y + rows * ch + 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
-  }
-  // hover readout
-  ImGui::SetCursorScreenPos(gpos);
-  ImGui::InvisibleButton("grid", ImVec2(std::max(1.0f, shown * cw), std::max(1.0f, rows * ch)));
-  if (ImGui::IsItemHovered()) {
-    const ImVec2 m = ImGui::GetIO().MousePos;
-    const int t = std::clamp(static_cast<int>((m.x - gpos.x) / cw), 0, shown - 1);
-    const int r = std::clamp(static_cast<int>((m.y - gpos.y) / ch), 0, rows - 1);
-    const int layer = app.grid_per_head ? r / H : r;
-    ImGui::BeginTooltip();
-    if (app.grid_per_head) ImGui::Text("layer %d, head %d, position %d", layer, r % H, t);
-    else ImGui::Text("layer %d (all %d heads), position %d", layer, H, t);
-    if (t < n_tokens && t < static_cast<int>(snap.token_texts.size()))
-      ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
-                  snap.tokens[static_cast<std::size_t>(t)]);
-    const double bytes = 2.0 * c.head_size() * 4.0 * (app.grid_per_head ? 1 : H);
-    ImGui::Text("K + V here: %s (f32)", format_bytes(bytes).c_str());
-    if (!snap.slot_states.empty()) {
-      const auto st = static_cast<SlotState>(snap.slot_states[static_cast<std::size_t>(layer * T + t)]);
-      ImGui::Text("state: %s", st == SlotState::Empty ? "empty" : st == SlotState::Cached ? "cached" : "written this step");
-    } else {
-      ImGui::TextUnformatted("cache is off: nothing is stored");
-    }
-    if (have_attention && layer < tr.layers_done && t < visible) {
-      if (app.grid_per_head) ImGui::Text("attention from the new token: %.3f", tr.attention_at(layer, r % H, t));
-      else {
-        float w = 0;
-        for (int h = 0; h < H; ++h) w += tr.attention_at(layer, h, t);
-        ImGui::Text("attention from the new token (mean over heads): %.3f", w / H);
-      }
-    }
-    ImGui::EndTooltip();
-  }
-  ImGui::SetCursorScreenPos(ImVec2(origin.x, gpos.y + rows * ch + fs * 1.4f));
-  ImGui::Checkbox("show the whole context", &app.show_whole_context);
-  item_tooltip("Show every position the cache has room for, not just the ones in use.");
-  ImGui::SameLine();
-  if (tr.step >= 0)
-    ImGui::Text("   step %d: %s, %d of %d layers done, %d position%s processed", tr.step + 1,
-                tr.cache_rebuild ? "cache rebuild" : pass_kind_name(tr.kind), tr.layers_done, L, tr.positions_processed,
-                tr.positions_processed == 1 ? "" : "s");
+  position_axis(dl, g, rows_drawn);
+  hover(g, app, snap, rows_drawn);
+  if (!compact) footer(app, snap, g, rows_drawn);
 }
 
 }  // namespace kvlab::gui

@@ -1,8 +1,11 @@
-// Controls panel: prompt, stepping (token / layer / play), the cache switch, speed, sampling and
-// the model picker. It only posts commands; the worker does the work and reports back.
+// Controls: the toolbar (stepping, play, the cache switch, reset, layout) and the controls panel
+// (prompt, speed, sampling, the model picker). They only post commands; the worker does the work.
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
+#include <algorithm>
+
+#include "main_window.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -12,8 +15,10 @@ namespace {
 void model_section(AppState& app, const Snapshot& snap) {
   const GptConfig& c = snap.config;
   ImGui::TextWrapped("Model: %s", snap.model_name.empty() ? "(loading)" : snap.model_name.c_str());
-  ImGui::TextDisabled("%d layers, %d heads, width %d, context %d, vocab %d (%s)", c.n_layer, c.n_head, c.n_embd,
-                      c.n_ctx, c.vocab_size, snap.tokenizer_kind.c_str());
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%d layers, %d heads, width %d, context %d, vocab %d (%s)", c.n_layer, c.n_head, c.n_embd, c.n_ctx,
+                     c.vocab_size, snap.tokenizer_kind.c_str());
+  ImGui::PopStyleColor();
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {
     if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
@@ -82,53 +87,69 @@ void sampling_section(AppState& app) {
 }
 }  // namespace
 
+// One row above every layout with the buttons every lesson uses, so they are never scrolled away
+// or cut off: step token, step layer, play, the cache switch (big and coloured), reset, layout.
+void draw_toolbar(AppState& app, const Snapshot& snap) {
+  const float fs = ImGui::GetFontSize();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const bool on = snap.cache_requested;
+  // labels with their shortcut when the row has room, without when it has not
+  const char* full[] = {"Step token (Space)", "Step layer (L)", snap.playing ? "Pause (P)" : "Play (P)",
+                        on ? "KV cache: ON  (C)" : "KV cache: OFF  (C)", "Reset (R)",
+                        app.layout == Layout::Full ? "Classroom layout (V)" : "Full layout (V)"};
+  const char* brief[] = {"Step token", "Step layer", snap.playing ? "Pause" : "Play", on ? "Cache ON" : "Cache OFF", "Reset",
+                         app.layout == Layout::Full ? "Classroom" : "Full"};
+  auto width = [&](const char* label) { return ImGui::CalcTextSize(label).x + style.FramePadding.x * 4; };
+  float total = 0;
+  for (const char* l : full) total += width(l) + style.ItemSpacing.x;
+  const char* const* label = total + fs * 2 <= ImGui::GetContentRegionAvail().x ? full : brief;
+  auto button = [&](int i) { return ImGui::Button(label[i], ImVec2(width(label[i]), fs * 1.9f)); };
+  ImGui::BeginDisabled(snap.busy || snap.tokens.empty());
+  if (button(0)) app.worker.post(cmd::StepToken{});
+  item_tooltip("Run every layer once and choose the next token. Shortcut: Space or Right arrow.");
+  ImGui::SameLine();
+  if (button(1)) app.worker.post(cmd::StepLayer{});
+  item_tooltip("Run just one more layer, to watch the new column fill one row at a time. Shortcut: L.");
+  ImGui::SameLine();
+  if (button(2)) {
+    if (snap.playing) app.worker.post(cmd::Pause{});
+    else app.worker.post(cmd::Play{});
+  }
+  item_tooltip("Generate tokens one after another at the speed set in Controls. Shortcut: P.");
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  // The cache switch: the one control every lesson uses, so it is coloured and says ON/OFF.
+  ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.13f, 0.55f, 0.25f, 1) : ImVec4(0.75f, 0.30f, 0.05f, 1));
+  ImGui::PushStyleColor(ImGuiCol_ButtonHovered, on ? ImVec4(0.16f, 0.65f, 0.30f, 1) : ImVec4(0.85f, 0.38f, 0.08f, 1));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
+  if (button(3)) app.worker.post(cmd::SetCache{!on});
+  ImGui::PopStyleColor(3);
+  item_tooltip("ON: each step computes K and V for the new token only and reuses the stored ones. OFF: every step "
+               "recomputes K and V for every position. Switching back ON rebuilds the cache once (counted and timed). Shortcut: C.");
+  ImGui::SameLine();
+  if (button(4)) app.worker.post(cmd::Reset{});
+  item_tooltip("Forget the generated tokens and empty the cache (the course's cache.reset()); the prompt stays. Shortcut: R.");
+  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - width(label[5])));
+  if (button(5)) toggle_layout(app);
+  item_tooltip("Classroom: few panels, large (grid, counter, one plot) for projecting. Full: every panel. Shortcut: V.");
+}
+
 void draw_controls_panel(AppState& app, const Snapshot& snap) {
   const float fs = ImGui::GetFontSize();
   section_title("Controls");
+  // sliders leave room for their labels, so no label is cut off in a narrow column
+  ImGui::PushItemWidth(-ImGui::CalcTextSize("tokens to generate").x - ImGui::GetStyle().ItemInnerSpacing.x * 2);
   ImGui::TextUnformatted("Prompt");
   ImGui::InputTextMultiline("##prompt", &app.prompt_input, ImVec2(-1, fs * 3.2f));
   item_tooltip("The text the model continues. Press Start (or Ctrl+Enter) to begin again with it.");
   if (ImGui::Button("Start")) app.worker.post(cmd::SetPrompt{app.prompt_input});
   item_tooltip("Start a new generation from this prompt (the cache starts empty).");
-  ImGui::SameLine();
-  if (ImGui::Button("Reset (R)")) app.worker.post(cmd::Reset{});
-  item_tooltip("Forget the generated tokens and empty the cache; the prompt stays.");
 
-  ImGui::Spacing();
-  const float third = (ImGui::GetContentRegionAvail().x - 2 * ImGui::GetStyle().ItemSpacing.x) / 3;
-  const ImVec2 big(third, fs * 2.1f);
-  ImGui::BeginDisabled(snap.busy || snap.tokens.empty());
-  if (ImGui::Button("Step token", big)) app.worker.post(cmd::StepToken{});
-  item_tooltip("Run every layer once and choose the next token. Shortcut: Space or Right arrow.");
-  ImGui::SameLine();
-  if (ImGui::Button("Step layer", big)) app.worker.post(cmd::StepLayer{});
-  item_tooltip("Run just one more layer, to watch the new column fill one row at a time. Shortcut: L.");
-  ImGui::SameLine();
-  if (ImGui::Button(snap.playing ? "Pause" : "Play", big)) {
-    if (snap.playing) app.worker.post(cmd::Pause{});
-    else app.worker.post(cmd::Play{});
-  }
-  item_tooltip("Generate tokens one after another at the speed below. Shortcut: P.");
-  ImGui::EndDisabled();
-
-  // The cache switch: the one control every lesson uses, so it is big and coloured.
-  const bool on = snap.cache_requested;
-  ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.13f, 0.55f, 0.25f, 1) : ImVec4(0.75f, 0.30f, 0.05f, 1));
-  ImGui::PushStyleColor(ImGuiCol_ButtonHovered, on ? ImVec4(0.16f, 0.65f, 0.30f, 1) : ImVec4(0.85f, 0.38f, 0.08f, 1));
-  ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
-  if (ImGui::Button(on ? "KV cache: ON  (C)" : "KV cache: OFF  (C)", ImVec2(-1, fs * 2.3f)))
-    app.worker.post(cmd::SetCache{!on});
-  ImGui::PopStyleColor(3);
-  item_tooltip("ON: each step computes K and V for the new token only and reuses the stored ones. OFF: every step "
-               "recomputes K and V for every position. Switching back ON rebuilds the cache once (counted and timed).");
   if (snap.cache_requested != snap.cache_enabled && !snap.tokens.empty())
-    ImGui::TextDisabled("takes effect at the next step");
-
-  ImGui::SetNextItemWidth(fs * 12);
+    ImGui::TextDisabled("the cache switch takes effect at the next step");
   if (ImGui::SliderFloat("tokens/s", &app.tokens_per_second, 0.5f, 60.0f, "%.1f", ImGuiSliderFlags_Logarithmic))
     app.worker.post(cmd::SetSpeed{app.tokens_per_second});
   item_tooltip("How fast Play generates: slow for explaining, fast for watching the curves grow.");
-  ImGui::SetNextItemWidth(fs * 12);
   if (ImGui::SliderInt("tokens to generate", &app.target_tokens, 1, std::max(1, snap.config.n_ctx)))
     app.worker.post(cmd::SetTargetTokens{app.target_tokens});
   item_tooltip("Play stops after this many new tokens (or when the context is full).");
@@ -150,6 +171,7 @@ void draw_controls_panel(AppState& app, const Snapshot& snap) {
     ImGui::PopStyleColor();
   }
   if (!snap.notice.empty()) ImGui::TextWrapped("%s", snap.notice.c_str());
+  ImGui::PopItemWidth();
 }
 
 }  // namespace kvlab::gui

@@ -1,6 +1,7 @@
-// Layout: menu bar; left column = controls + computation counter; right = tokens, the KV cache grid
-// (the centre of attention) and a tab bar with plots, attention, memory explorer and the sweep.
-// Also shortcuts, the frame-time readout, screenshots and CSV export.
+// Layout: menu bar and the stepping toolbar, then one of two layouts. Full: left column = controls +
+// computation counter; right = tokens, the KV cache grid and a tab bar (plots, attention, memory
+// explorer, sweep). Classroom: counter | tokens, grid, one plot. Sizes follow the window and the text
+// size. Also shortcuts, projector mode's text size, the frame-time readout, screenshots and CSV export.
 #include "main_window.hpp"
 
 #include <GLFW/glfw3.h>
@@ -48,7 +49,11 @@ void menu_bar(AppState& app, const Snapshot& snap) {
       ImGui::PopID();
     }
     ImGui::Separator();
-    if (ImGui::MenuItem("Projector mode", "F5", &app.projector_mode)) app.theme_dirty = true;
+    if (ImGui::MenuItem("Classroom layout", "V", app.layout == Layout::Classroom)) toggle_layout(app);
+    ImGui::MenuItem("Grid: steps x positions", "T", &app.grid_history);
+    ImGui::MenuItem("Grid: one row per head", nullptr, &app.grid_per_head);
+    ImGui::MenuItem("Grid: whole context", nullptr, &app.show_whole_context);
+    ImGui::MenuItem("Projector mode", "F5", &app.projector_mode);  // text size follows in sync_projector_text
     if (ImGui::SliderFloat("text size", &app.font_scale, 1.0f, 2.5f, "%.1fx")) app.theme_dirty = true;
     ImGui::EndMenu();
   }
@@ -58,7 +63,9 @@ void menu_bar(AppState& app, const Snapshot& snap) {
     ImGui::TextUnformatted("P                     play / pause");
     ImGui::TextUnformatted("C                     cache on / off");
     ImGui::TextUnformatted("R                     reset");
-    ImGui::TextUnformatted("F5                    projector mode");
+    ImGui::TextUnformatted("V                     classroom / full layout");
+    ImGui::TextUnformatted("T                     grid: layers or steps x positions");
+    ImGui::TextUnformatted("F5                    projector mode (large text, light theme)");
     ImGui::TextUnformatted("Ctrl + / Ctrl -       bigger / smaller text");
     ImGui::TextUnformatted("F12                   screenshot");
     ImGui::TextUnformatted("Ctrl+Enter            start with the prompt");
@@ -98,11 +105,7 @@ void handle_shortcuts(AppState& app, const Snapshot& snap) {
     app.theme_dirty = true;
   }
   if (ImGui::IsKeyPressed(GLFW_KEY_F12)) app.want_screenshot = true;
-  if (ImGui::IsKeyPressed(GLFW_KEY_F5)) {
-    app.projector_mode = !app.projector_mode;
-    if (app.projector_mode && app.font_scale < 1.5f) app.font_scale = 1.5f;
-    app.theme_dirty = true;
-  }
+  if (ImGui::IsKeyPressed(GLFW_KEY_F5)) app.projector_mode = !app.projector_mode;  // text size: sync_projector_text
   if (io.WantTextInput || io.KeyCtrl) return;  // typing in the prompt box must not step the model
   const bool can_step = !snap.busy && !snap.tokens.empty();
   if (can_step && (ImGui::IsKeyPressed(GLFW_KEY_SPACE) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT))) app.worker.post(cmd::StepToken{});
@@ -113,26 +116,113 @@ void handle_shortcuts(AppState& app, const Snapshot& snap) {
   }
   if (ImGui::IsKeyPressed(GLFW_KEY_C, false)) app.worker.post(cmd::SetCache{!snap.cache_requested});
   if (ImGui::IsKeyPressed(GLFW_KEY_R, false)) app.worker.post(cmd::Reset{});
+  if (ImGui::IsKeyPressed(GLFW_KEY_V, false)) toggle_layout(app);
+  if (ImGui::IsKeyPressed(GLFW_KEY_T, false)) app.grid_history = !app.grid_history;
 }
 
-void draw_main_window(AppState& app, const Snapshot& snap) {
-  const ImGuiViewport* vp = ImGui::GetMainViewport();
-  ImGui::SetNextWindowPos(vp->WorkPos);
-  ImGui::SetNextWindowSize(vp->WorkSize);
-  ImGui::Begin("KV Cache Lab", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
-                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_NoBackground);  // glClear already paints WindowBg: one full-screen fill less
-  menu_bar(app, snap);
+namespace {
+// The text size projector mode starts with: a fixed share of the window height (1/32: 22.5 px at 720
+// lines, 34 px at 1080; the full layout's tokens, grid and plots just fit in 1/32), so a 1280x720 projector and a 1920x1080 one show the same layout at the same
+// size on the wall.
+float projector_font_scale() {
+  const float h = ImGui::GetIO().DisplaySize.y;
+  return std::clamp(h / 32.0f / 17.0f, 1.3f, 2.5f);
+}
+
+// The tab bar: plots, attention, memory explorer, sweep.
+void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
+  if (begin_region("tabs", size) && ImGui::BeginTabBar("bottom")) {
+    struct Tab { Panel panel; BottomTab tab; const char* name; void (*draw)(AppState&, const Snapshot&); };
+    const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", draw_plots_panel},
+                        {Panel::Attention, BottomTab::Attention, "Attention", draw_attention_panel},
+                        {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
+                        {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel}};
+    for (const Tab& t : tabs) {
+      if (!app.open(t.panel)) continue;
+      const bool select = app.select_tab == static_cast<int>(t.tab);
+      if (ImGui::BeginTabItem(t.name, nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
+        t.draw(app, snap);
+        ImGui::EndTabItem();
+      }
+    }
+    app.select_tab = -1;
+    ImGui::EndTabBar();
+  }
+  ImGui::EndChild();
+}
+
+// Tokens panel height: as tall as the chips need, 1 to `max_rows` rows (more scroll).
+float tokens_height(const Snapshot& snap, float width, float max_rows) {
   const float fs = ImGui::GetFontSize();
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  float chips_w = 0;
+  ImGui::PushFont(mono_font());
+  for (const std::string& t : snap.token_texts) chips_w += ImGui::CalcTextSize(visible_token_text(t).c_str()).x + fs * 0.6f;
+  ImGui::PopFont();
+  const float chip_rows = std::clamp(std::ceil(chips_w / std::max(1.0f, width - fs * 2)), 1.0f, max_rows);
+  return fs * (2.2f + 1.65f * chip_rows);
+}
+
+// The grid's wanted height: its rows at a comfortable size plus header, axis and footer.
+float grid_wanted_height(const AppState& app, const Snapshot& snap) {
+  const float fs = ImGui::GetFontSize();
+  if (app.grid_history) return fs * 30;
+  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
+  const float row_h = app.layout == Layout::Classroom ? 2.8f : 1.8f;  // classroom: large cells
+  return std::min(rows * fs * row_h, fs * 40) + fs * 8.0f;  // + header, axis, footer (not compact)
+}
+
+// The grid's least legible height: its compact header (two lines) and axis plus up to 8 rows of 1.2
+// font heights (cache_grid_panel.cpp drops its footer line below 14 font heights).
+float grid_min_height(const AppState& app, const Snapshot& snap) {
+  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
+  return ImGui::GetFontSize() * (5.8f + std::min(rows, 8) * 1.2f);
+}
+
+// Right column of the full layout: tokens, grid, tabs. The tabs keep at least 40% of what is left
+// after the tokens (and 13 font heights: two plots with legends and axes), so the live plots never shrink to a strip. When the window
+// is too small for that at this text size, the column scrolls instead of squeezing panels.
+void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
+  const float fs = ImGui::GetFontSize();
+  const float spacing = ImGui::GetStyle().ItemSpacing.y;
+  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep);
+  const bool grid = app.open(Panel::CacheGrid);
+  const bool tight = size.y < fs * 34;
+  float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;
+  const float tabs_min = any_tab ? fs * 13 : 0.0f;
+  const float need = tokens_h + (grid ? grid_min_height(app, snap) : 0.0f) + tabs_min + 2 * spacing;
+  const bool scroll = need > size.y;
+  if (scroll) {
+    ImGui::BeginChild("right_scroll", size, false);
+    size = ImVec2(size.x - ImGui::GetStyle().ScrollbarSize - spacing, need);
+  }
+  float remaining = size.y;
+  if (app.open(Panel::Tokens)) {
+    if (begin_region("tokens", ImVec2(size.x, tokens_h))) draw_tokens_panel(app, snap);
+    ImGui::EndChild();
+    remaining -= tokens_h + spacing;
+  }
+  float grid_h = remaining;
+  if (grid && any_tab) {
+    const float most = remaining - std::max(tabs_min, remaining * 0.4f);
+    grid_h = scroll ? grid_min_height(app, snap) : std::max(grid_min_height(app, snap), std::min(grid_wanted_height(app, snap), most));
+  }
+  if (grid) {
+    if (begin_region("grid", ImVec2(size.x, grid_h))) draw_cache_grid_panel(app, snap);
+    ImGui::EndChild();
+    remaining -= grid_h + spacing;
+  }
+  if (any_tab) draw_tabs(app, snap, ImVec2(size.x, grid ? remaining + spacing : remaining));
+  if (scroll) ImGui::EndChild();
+}
+
+void full_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
+  const float fs = ImGui::GetFontSize();
   const ImGuiStyle& style = ImGui::GetStyle();
   const bool left = app.open(Panel::Controls) || app.open(Panel::Counter);
-  const float left_w = left ? std::clamp(avail.x * 0.27f, fs * 22.0f, fs * 30.0f) : 0.0f;
-
+  const float left_w = left ? std::clamp(avail.x * 0.28f, fs * 17.0f, fs * 26.0f) : 0.0f;
   if (left) {
     ImGui::BeginGroup();
-    const float counter_h = app.open(Panel::Counter) ? (app.open(Panel::Controls) ? avail.y * 0.47f : avail.y) : 0.0f;
+    const float counter_h = app.open(Panel::Counter) ? (app.open(Panel::Controls) ? avail.y * 0.58f : avail.y) : 0.0f;
     if (app.open(Panel::Controls)) {
       if (begin_region("controls", ImVec2(left_w, avail.y - counter_h - (counter_h > 0 ? style.ItemSpacing.y : 0))))
         draw_controls_panel(app, snap);
@@ -145,56 +235,87 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
     ImGui::EndGroup();
     ImGui::SameLine();
   }
-
   ImGui::BeginGroup();
-  const float right_w = avail.x - (left ? left_w + style.ItemSpacing.x : 0.0f);
-  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep);
+  full_right_column(app, snap, ImVec2(avail.x - (left ? left_w + style.ItemSpacing.x : 0.0f), avail.y));
+  ImGui::EndGroup();
+}
+
+// Few panels, large: the counter with the lesson's numbers on the left; the tokens, the grid and
+// one plot on the right. Panels switched off in View stay off here too.
+void classroom_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
+  const float fs = ImGui::GetFontSize();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float spacing = style.ItemSpacing.y;
+  const bool left = app.open(Panel::Counter);
+  const float left_w = left ? std::clamp(avail.x * 0.38f, fs * 19.0f, fs * 30.0f) : 0.0f;
+  if (left) {
+    if (begin_region("counter", ImVec2(left_w, avail.y))) draw_counter_panel(app, snap);
+    ImGui::EndChild();
+    ImGui::SameLine();
+  }
+  ImGui::BeginGroup();
+  const float w = avail.x - (left ? left_w + style.ItemSpacing.x : 0.0f);
   float remaining = avail.y;
   if (app.open(Panel::Tokens)) {
-    // as tall as the chips need (1 to 3 rows visible; more scroll)
-    float chips_w = 0;
-    for (const std::string& t : snap.token_texts) chips_w += ImGui::CalcTextSize(t.c_str()).x + fs * 0.8f;
-    const float chip_rows = std::clamp(std::ceil(chips_w / std::max(1.0f, right_w - fs * 2)), 1.0f, 3.0f);
-    const float h = fs * (2.6f + 1.75f * chip_rows);
-    if (begin_region("tokens", ImVec2(right_w, h))) draw_tokens_panel(app, snap);
+    const float h = tokens_height(snap, w, avail.y < fs * 34 ? 1.0f : 2.0f);
+    if (begin_region("tokens", ImVec2(w, h))) draw_tokens_panel(app, snap);
     ImGui::EndChild();
-    remaining -= h + style.ItemSpacing.y;
+    remaining -= h + spacing;
   }
-  // The grid gets what its rows need (up to 2.2 font heights each, at most 60% of the space); the
-  // tabs get the rest, so a 4-layer model does not leave a half-empty grid.
-  float grid_h = remaining;
-  if (app.open(Panel::CacheGrid) && any_tab) {
-    const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
-    const float wanted = rows * fs * 1.7f + fs * 7.5f;
-    grid_h = std::clamp(wanted, remaining * 0.35f, remaining * 0.6f);
-  }
-  const float tabs_h = any_tab ? (app.open(Panel::CacheGrid) ? remaining - grid_h - style.ItemSpacing.y : remaining) : 0.0f;
+  // the grid first (the centre of the lesson); the plot keeps at least 11 font heights and 40%
+  const float most = remaining - std::max(fs * 11, remaining * 0.4f);
+  const float grid_h = std::max(std::min(grid_min_height(app, snap), remaining * 0.5f), std::min(grid_wanted_height(app, snap), most));
   if (app.open(Panel::CacheGrid)) {
-    if (begin_region("grid", ImVec2(right_w, grid_h)))
-      draw_cache_grid_panel(app, snap);
+    if (begin_region("grid", ImVec2(w, grid_h))) draw_cache_grid_panel(app, snap);
     ImGui::EndChild();
+    remaining -= grid_h + spacing;
   }
-  if (any_tab) {
-    if (begin_region("tabs", ImVec2(right_w, tabs_h)) && ImGui::BeginTabBar("bottom")) {
-      struct Tab { Panel panel; BottomTab tab; const char* name; void (*draw)(AppState&, const Snapshot&); };
-      const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", draw_plots_panel},
-                          {Panel::Attention, BottomTab::Attention, "Attention", draw_attention_panel},
-                          {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
-                          {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel}};
-      for (const Tab& t : tabs) {
-        if (!app.open(t.panel)) continue;
-        const bool select = app.select_tab == static_cast<int>(t.tab);
-        if (ImGui::BeginTabItem(t.name, nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
-          t.draw(app, snap);
-          ImGui::EndTabItem();
-        }
-      }
-      app.select_tab = -1;
-      ImGui::EndTabBar();
-    }
-    ImGui::EndChild();
+  if (begin_region("plot", ImVec2(w, remaining + spacing))) {
+    int which = static_cast<int>(app.classroom_plot);
+    ImGui::RadioButton("K/V computed", &which, 0);
+    item_tooltip("How many K,V projections the run has computed: n(n+1)/2 without the cache, n with it.");
+    ImGui::SameLine();
+    ImGui::RadioButton("time and memory", &which, 1);
+    item_tooltip("The live plots: milliseconds per token and the bytes the cache holds, step by step.");
+    app.classroom_plot = static_cast<ClassroomPlot>(which);
+    if (app.classroom_plot == ClassroomPlot::Projections) draw_projections_plot(app, snap, ImGui::GetContentRegionAvail().y - 4);
+    else draw_plots_panel(app, snap);
   }
+  ImGui::EndChild();
   ImGui::EndGroup();
+}
+}  // namespace
+
+void sync_projector_text(AppState& app) {
+  if (app.projector_mode == app.projector_applied) return;
+  if (app.projector_mode) {
+    app.font_scale_before_projector = app.font_scale;
+    app.font_scale = std::max(app.font_scale, projector_font_scale());
+  } else {
+    app.font_scale = app.font_scale_before_projector;
+  }
+  app.projector_applied = app.projector_mode;
+  app.theme_dirty = true;
+}
+
+void toggle_layout(AppState& app) {
+  app.layout = app.layout == Layout::Full ? Layout::Classroom : Layout::Full;
+}
+
+void draw_main_window(AppState& app, const Snapshot& snap) {
+  sync_projector_text(app);
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(vp->WorkPos);
+  ImGui::SetNextWindowSize(vp->WorkSize);
+  ImGui::Begin("KV Cache Lab", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
+                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                   ImGuiWindowFlags_NoBackground);  // glClear already paints WindowBg: one full-screen fill less
+  menu_bar(app, snap);
+  draw_toolbar(app, snap);
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  if (app.layout == Layout::Classroom) classroom_layout(app, snap, avail);
+  else full_layout(app, snap, avail);
   ImGui::End();
 }
 

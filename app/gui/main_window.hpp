@@ -11,6 +11,10 @@ namespace kvlab::gui {
 enum class BottomTab { Plots, Attention, Memory, Sweep };
 
 void draw_main_window(AppState& app, const Snapshot& snap);
+// Projector mode on: text at least 1/32 of the window height; off: the text size from before. Called
+// every frame, so the menu, F5, --projector and scripts all change both theme and text size.
+void sync_projector_text(AppState& app);
+void toggle_layout(AppState& app);  // full <-> classroom (key V)
 // Keyboard shortcuts (ignored while a text field has focus).
 void handle_shortcuts(AppState& app, const Snapshot& snap);
 // Writes the plotted series of every step to `path`; returns an error message or "".

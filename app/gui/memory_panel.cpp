@@ -5,17 +5,25 @@
 
 #include "model/gpt_config.hpp"
 #include "cache/memory_calc.hpp"
+#include "lesson_logic.hpp"
 #include "panels.hpp"
 #include "plot.hpp"
 #include "theme.hpp"
 
 namespace kvlab::gui {
 
-void draw_memory_panel(AppState& app, const Snapshot&) {
-  MemoryExplorerState& m = app.memory;
+namespace {
+// A slider, or a number field when the user wants to type exact values.
+bool int_field(const char* label, int* v, int lo, int hi, bool log, bool typed, const char* tip) {
+  const bool changed = typed ? ImGui::InputInt(label, v, 1, 64)
+                             : ImGui::SliderInt(label, v, lo, hi, "%d", log ? ImGuiSliderFlags_Logarithmic : 0);
+  item_tooltip(tip);
+  return changed;
+}
+
+// The left side: preset, the shape sliders (or fields), dtype and GPU memory, clamped to sane ranges.
+void memory_controls(MemoryExplorerState& m) {
   const auto& presets = model_presets();
-  const float fs = ImGui::GetFontSize();
-  ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
   const char* current = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? presets[static_cast<std::size_t>(m.preset)].name.c_str() : "custom";
   if (ImGui::BeginCombo("preset", current)) {
     for (int i = 0; i < static_cast<int>(presets.size()); ++i) {
@@ -33,27 +41,37 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
     }
     ImGui::EndCombo();
   }
+  ImGui::Checkbox("type exact values", &m.type_values);
+  item_tooltip("Number fields instead of sliders (you can also Ctrl+click any slider to type into it).");
   bool changed = false;
-  changed |= ImGui::SliderInt("layers", &m.layers, 1, 128);
-  item_tooltip("Every layer keeps its own K and V.");
-  changed |= ImGui::SliderInt("heads", &m.heads, 1, 128);
-  changed |= ImGui::SliderInt("head size", &m.head_dim, 1, 256);
-  changed |= ImGui::SliderInt("sequence length", &m.seq_len, 1, 131072, "%d", ImGuiSliderFlags_Logarithmic);
-  item_tooltip("Positions kept: the cache grows linearly with this.");
-  changed |= ImGui::SliderInt("batch", &m.batch, 1, 256, "%d", ImGuiSliderFlags_Logarithmic);
-  item_tooltip("Sequences generated at once; each needs its own cache.");
+  changed |= int_field("layers", &m.layers, 1, 128, false, m.type_values, "Every layer keeps its own K and V.");
+  changed |= int_field("heads", &m.heads, 1, 128, false, m.type_values, "Each head keeps its own keys and values.");
+  changed |= int_field("head size", &m.head_dim, 1, 256, false, m.type_values, "Numbers in one head's K (and V) vector.");
+  changed |= int_field("sequence length", &m.seq_len, 1, 131072, true, m.type_values,
+                       "Positions kept: the cache grows linearly with this.");
+  changed |= int_field("batch", &m.batch, 1, 256, true, m.type_values, "Sequences generated at once; each needs its own cache.");
   changed |= ImGui::Combo("dtype", &m.dtype, "f32 (4 bytes)\0f16 (2 bytes)\0int8 (1 byte)\0");
   item_tooltip("Smaller numbers, smaller cache: halving the bytes halves the memory.");
-  ImGui::SliderFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 192.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
+  if (m.type_values) ImGui::InputFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 8.0f, "%.1f");
+  else ImGui::SliderFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 192.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
   item_tooltip("How much memory a GPU has: how many sequences' caches fit in it?");
   if (changed) m.preset = -1;
-  // sliders can be typed into with Ctrl+click: clamp so every combination stays meaningful
+  // typed values (fields, Ctrl+click) can be anything: clamp so every combination stays meaningful
   m.layers = std::clamp(m.layers, 1, 4096);
   m.heads = std::clamp(m.heads, 1, 4096);
   m.head_dim = std::clamp(m.head_dim, 1, 4096);
   m.seq_len = std::clamp(m.seq_len, 1, 1 << 24);
   m.batch = std::clamp(m.batch, 1, 1 << 16);
   m.gpu_gb = std::clamp(m.gpu_gb, 0.1f, 100000.0f);
+}
+}  // namespace
+
+void draw_memory_panel(AppState& app, const Snapshot&) {
+  MemoryExplorerState& m = app.memory;
+  const auto& presets = model_presets();
+  const float fs = ImGui::GetFontSize();
+  ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
+  memory_controls(m);
   ImGui::EndChild();
   ImGui::SameLine();
 
@@ -72,15 +90,17 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
 
   ImGui::BeginChild("memory_results", ImVec2(0, 0), false);
   ImGui::PushFont(big_font());
-  ImGui::Text("KV cache: %s", format_bytes(static_cast<double>(a.bytes)).c_str());
+  ImGui::TextWrapped("KV cache: %s", format_mb_mib(static_cast<double>(a.bytes)).c_str());
   ImGui::PopFont();
-  ImGui::Text("= 2 x %d layers x %d batch x %d heads x %d positions x %d head size x %d bytes = %s bytes", m.layers,
-              m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes(q.dtype), with_commas(static_cast<long long>(a.bytes)).c_str());
-  ImGui::Text("per token: %s    cache / weights: %.1f%%", format_bytes(static_cast<double>(a.bytes_per_token)).c_str(),
-              100.0 * static_cast<double>(a.bytes) / weight_bytes);
+  item_tooltip("MB = 1,000,000 bytes (the course's \"75 MB\"); MiB = 1,048,576 bytes (what allocators count).");
+  ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %d heads x %d positions x %d head size x %d bytes = %s bytes",
+                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes(q.dtype),
+                     with_commas(static_cast<long long>(a.bytes)).c_str());
+  ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
+                     100.0 * static_cast<double>(a.bytes) / weight_bytes);
   item_tooltip("Weights estimated for a GPT-2-style model of this shape (vocabulary 50257) in the same dtype.");
   const double fit = std::floor((m.gpu_gb * 1e9 - weight_bytes) / one_sequence);
-  if (fit >= 1) ImGui::Text("sequences of this length that fit next to the weights in %.0f GB: %s", m.gpu_gb, with_commas(static_cast<long long>(fit)).c_str());
+  if (fit >= 1) ImGui::TextWrapped("sequences of this length that fit next to the weights in %.0f GB: %s", m.gpu_gb, with_commas(static_cast<long long>(fit)).c_str());
   else ImGui::TextColored(ImVec4(1, 0.45f, 0.3f, 1), "not even one sequence fits next to the weights in %.0f GB", m.gpu_gb);
 
   // cache size against sequence length for these settings, the preset's real maximum marked

@@ -2,16 +2,11 @@
 // No panel draws itself here.
 #include <cstdio>
 
+#include "lesson_logic.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
 namespace kvlab::gui {
-
-void help_marker(const char* text) {
-  ImGui::SameLine();
-  ImGui::TextDisabled("(?)");
-  item_tooltip(text);
-}
 
 void item_tooltip(const char* text) {
   if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
@@ -23,14 +18,7 @@ void item_tooltip(const char* text) {
   }
 }
 
-std::string format_bytes(double bytes) {
-  char buf[64];
-  if (bytes >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
-  else if (bytes >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / (1024.0 * 1024));
-  else if (bytes >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%.0f B", bytes);
-  return buf;
-}
+std::string format_bytes(double bytes) { return format_bytes_sensibly(bytes); }
 
 std::string visible_token_text(const std::string& t) {
   std::string out;
@@ -47,6 +35,12 @@ void section_title(const char* text) {
   ImGui::PushFont(big_font());
   ImGui::TextUnformatted(text);
   ImGui::PopFont();
+}
+
+void subsection_title(const char* text) {
+  ImGui::Spacing();
+  ImGui::Separator();
+  ImGui::TextDisabled("%s", text);
 }
 
 }  // namespace kvlab::gui

@@ -18,13 +18,17 @@ void draw_plots_panel(AppState& app, const Snapshot& snap);
 void draw_memory_panel(AppState& app, const Snapshot& snap);
 void draw_attention_panel(AppState& app, const Snapshot& snap);
 void draw_sweep_panel(AppState& app, const Snapshot& snap);
+// The stepping toolbar above every layout (step, play, the cache switch, reset, layout): controls_panel.cpp.
+void draw_toolbar(AppState& app, const Snapshot& snap);
+// The counter's cumulative K/V plot at `height` (the counter panel, or the classroom layout's plot).
+void draw_projections_plot(AppState& app, const Snapshot& snap, float height);
 
 // Shared helpers for panels.
-void help_marker(const char* text);                 // "(?)" with a tooltip
 void item_tooltip(const char* text);                 // tooltip for the last item
 using kvlab::with_commas;                            // 75497472 -> "75,497,472"
 std::string format_bytes(double bytes);              // "72.0 MiB"
 std::string visible_token_text(const std::string&);  // spaces as ·, newlines as ↵
-void section_title(const char* text);               // bold-ish separator title
+void section_title(const char* text);               // a panel's title, in the big font
+void subsection_title(const char* text);            // a line, then a dimmed heading
 
 }  // namespace kvlab::gui

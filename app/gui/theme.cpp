@@ -9,22 +9,28 @@
 namespace kvlab::gui {
 
 namespace {
-ImFont* g_mono = nullptr;
-ImFont* g_big = nullptr;
 constexpr const char* kSans = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 constexpr const char* kSansBold = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
 constexpr const char* kMono = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
 
-const Palette kDark{IM_COL32(48, 54, 66, 255),  kColorCached, kColorWritten, kColorRecomputed, kColorRead,
-                            IM_COL32(20, 22, 28, 255),  IM_COL32(150, 156, 170, 255),
-                            IM_COL32(59, 130, 246, 255), IM_COL32(249, 115, 22, 255), IM_COL32(200, 200, 210, 255),
-                            IM_COL32(168, 85, 247, 255), IM_COL32(70, 78, 96, 255), IM_COL32(30, 100, 70, 255),
-                            IM_COL32(250, 204, 21, 255)};
-const Palette kLight{IM_COL32(222, 226, 234, 255), kColorCached, kColorWritten, kColorRecomputed, kColorRead,
-                             IM_COL32(255, 255, 255, 255), IM_COL32(70, 74, 84, 255),
-                             IM_COL32(29, 78, 216, 255),  IM_COL32(234, 88, 12, 255), IM_COL32(40, 40, 48, 255),
-                             IM_COL32(126, 34, 206, 255), IM_COL32(214, 220, 232, 255), IM_COL32(187, 247, 208, 255),
-                             IM_COL32(234, 179, 8, 255)};
+// Chips: prompt grey, generated violet (no grid state colour), the newest one outlined, not filled
+// with a state colour.
+const Palette kDark{IM_COL32(48, 54, 66, 255),
+                    IM_COL32(59, 130, 246, 255), IM_COL32(249, 115, 22, 255), IM_COL32(200, 200, 210, 255),
+                    IM_COL32(168, 85, 247, 255),
+                    IM_COL32(70, 78, 96, 255), IM_COL32(76, 58, 120, 255), IM_COL32(255, 255, 255, 255)};
+const Palette kLight{IM_COL32(222, 226, 234, 255),
+                     IM_COL32(29, 78, 216, 255), IM_COL32(234, 88, 12, 255), IM_COL32(40, 40, 48, 255),
+                     IM_COL32(126, 34, 206, 255),
+                     IM_COL32(214, 220, 232, 255), IM_COL32(233, 222, 252, 255), IM_COL32(0, 0, 0, 255)};
+
+ImFont* add_font(const char* path, float size, const ImFontConfig& cfg, const ImWchar* ranges) {
+  ImGuiIO& io = ImGui::GetIO();
+  if (std::filesystem::exists(path)) return io.Fonts->AddFontFromFileTTF(path, size, &cfg, ranges);
+  ImFontConfig fallback;
+  fallback.SizePixels = size;
+  return io.Fonts->AddFontDefault(&fallback);
+}
 }  // namespace
 
 const Palette& palette(bool projector) { return projector ? kLight : kDark; }
@@ -62,24 +68,25 @@ void apply_theme(bool projector, float font_scale) {
   cfg.OversampleH = 2;
   static const ImWchar ranges[] = {0x0020, 0x00FF, 0x0100, 0x024F, 0x0370, 0x03FF, 0x0400, 0x04FF,
                                    0x2000, 0x206F, 0x2190, 0x22FF, 0x2500, 0x25FF, 0};
-  if (std::filesystem::exists(kSans)) {
-    io.Fonts->AddFontFromFileTTF(kSans, size, &cfg, ranges);
-    g_mono = std::filesystem::exists(kMono) ? io.Fonts->AddFontFromFileTTF(kMono, size, &cfg, ranges) : nullptr;
-    g_big = std::filesystem::exists(kSansBold) ? io.Fonts->AddFontFromFileTTF(kSansBold, size * 1.45f, &cfg, ranges)
-                                               : nullptr;
-  } else {
-    ImFontConfig fallback;
-    fallback.SizePixels = size;
-    io.Fonts->AddFontDefault(&fallback);
-    g_mono = g_big = nullptr;
-  }
-  if (!g_mono) g_mono = io.Fonts->Fonts[0];
-  if (!g_big) g_big = io.Fonts->Fonts[0];
+  // always three fonts, in the order fonts() reads them
+  add_font(kSans, size, cfg, ranges);
+  add_font(kMono, size, cfg, ranges);
+  add_font(kSansBold, size * 1.45f, cfg, ranges);
   ImGui_ImplOpenGL3_DestroyFontsTexture();
   ImGui_ImplOpenGL3_CreateFontsTexture();
 }
 
-ImFont* mono_font() { return g_mono; }
-ImFont* big_font() { return g_big; }
+Fonts fonts() {
+  const ImVector<ImFont*>& f = ImGui::GetIO().Fonts->Fonts;
+  Fonts out;
+  if (f.Size == 0) return out;  // before the first apply_theme: ImGui uses its default font
+  out.regular = f[0];
+  out.mono = f.Size > 1 ? f[1] : f[0];
+  out.big = f.Size > 2 ? f[2] : f[0];
+  return out;
+}
+
+ImFont* mono_font() { return fonts().mono; }
+ImFont* big_font() { return fonts().big; }
 
 }  // namespace kvlab::gui

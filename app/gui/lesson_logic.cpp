@@ -1,0 +1,124 @@
+// The window's arithmetic that needs no window (see lesson_logic.hpp): cell states, the history
+// view, attention bars, the hit rate, the step log, byte formatting. No ImGui here.
+#include "lesson_logic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "cache/kv_cache.hpp"
+
+namespace kvlab::gui {
+
+LiveGrid live_grid(const Snapshot& snap) {
+  LiveGrid g;
+  g.uncached_step = snap.trace.step >= 0 && snap.trace.kind == PassKind::Uncached;
+  g.layers_done = snap.trace.layers_done;
+  g.visible = snap.trace.visible_positions;
+  g.n_ctx = snap.config.n_ctx;
+  g.slot_states = &snap.slot_states;
+  return g;
+}
+
+CellKind classify_cell(const LiveGrid& g, int layer, int position) {
+  if (g.uncached_step) return layer < g.layers_done && position < g.visible ? CellKind::Recomputed : CellKind::Empty;
+  if (!g.slot_states || g.slot_states->empty() || position < 0 || position >= g.n_ctx) return CellKind::Empty;
+  const std::size_t i = static_cast<std::size_t>(layer) * static_cast<std::size_t>(g.n_ctx) + static_cast<std::size_t>(position);
+  if (i >= g.slot_states->size()) return CellKind::Empty;
+  switch (static_cast<SlotState>((*g.slot_states)[i])) {
+    case SlotState::Empty: return CellKind::Empty;
+    case SlotState::Cached: return CellKind::Cached;
+    case SlotState::WrittenThisStep: return CellKind::Written;
+  }
+  return CellKind::Empty;
+}
+
+int positions_computed(const StepRecord& r, int n_layer) {
+  return static_cast<int>(r.kv_projections / std::max(1, n_layer));
+}
+
+int first_computed(const StepRecord& r, int n_layer) {
+  return std::max(0, r.position + 1 - positions_computed(r, n_layer));
+}
+
+CellKind classify_history_cell(const StepRecord& r, int n_layer, int position) {
+  if (position < 0 || position > r.position) return CellKind::Empty;
+  if (position < first_computed(r, n_layer)) return CellKind::Cached;
+  return r.cache_on ? CellKind::Written : CellKind::Recomputed;
+}
+
+float attention_bar(float weight) {
+  const float h = std::sqrt(std::clamp(weight, 0.0f, 1.0f));
+  return h < 0.12f ? 0.0f : h;
+}
+
+HitRate hit_rate(const std::vector<StepRecord>& history, int n_layer) {
+  HitRate h;
+  for (const StepRecord& r : history) {
+    const std::int64_t needed = r.position + 1;
+    const std::int64_t reused = needed - positions_computed(r, n_layer);
+    h.step_needed = needed;
+    h.step_reused = std::max<std::int64_t>(0, reused);
+    h.total_needed += needed;
+    h.total_reused += h.step_reused;
+  }
+  return h;
+}
+
+std::string format_bytes_sensibly(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 8) { bytes /= 1024.0; ++u; }
+  char buf[48];
+  if (bytes >= 1000.0) std::snprintf(buf, sizeof buf, "%.1e %s", bytes, units[u]);
+  else if (u == 0) std::snprintf(buf, sizeof buf, "%.0f B", bytes);
+  else std::snprintf(buf, sizeof buf, bytes >= 100 ? "%.0f %s" : bytes >= 10 ? "%.1f %s" : "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string format_mb_mib(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  double v = bytes;
+  int u = 0;
+  while (v >= 1000.0 && u < 8) { v /= 1000.0; ++u; }
+  char buf[48];
+  if (v >= 1000.0) std::snprintf(buf, sizeof buf, "%.1e %s", v, units[u]);
+  else if (u == 0) std::snprintf(buf, sizeof buf, "%.0f B", v);
+  else std::snprintf(buf, sizeof buf, v >= 100 ? "%.0f %s" : v >= 10 ? "%.1f %s" : "%.2f %s", v, units[u]);
+  return std::string(buf) + " (" + format_bytes_sensibly(bytes) + ")";
+}
+
+std::vector<std::string> step_log(const Snapshot& snap) {
+  std::vector<std::string> out;
+  const int L = std::max(1, snap.config.n_layer);
+  if (snap.history.empty()) {
+    if (!snap.tokens.empty()) out.push_back("cache.reset()  ->  seq_pos = 0, every slot empty");
+    return out;
+  }
+  const StepRecord& r = snap.history.back();
+  const int s = positions_computed(r, L), first = first_computed(r, L), n = r.position + 1;
+  char line[160];
+  if (!r.cache_on) {
+    std::snprintf(line, sizeof line, "no cache: K, V of positions 0..%d computed again in all %d layers", r.position, L);
+    out.push_back(line);
+    std::snprintf(line, sizeof line, "attention over %d positions, nothing stored, nothing reused", n);
+    out.push_back(line);
+    return out;
+  }
+  std::snprintf(line, sizeof line, "for layer in range(%d):", L);
+  out.push_back(line);
+  if (s == 1) std::snprintf(line, sizeof line, "  cache.update(layer, K, V)  # position %d", first);
+  else std::snprintf(line, sizeof line, "  cache.update(layer, K, V)  # positions %d..%d", first, r.position);
+  out.push_back(line);
+  std::snprintf(line, sizeof line, "  K, V = cache.get(layer)   # %d: %d reused, %d new", n, n - s, s);
+  out.push_back(line);
+  std::snprintf(line, sizeof line, "cache.advance()  # seq_pos %d -> %d", first, n);
+  out.push_back(line);
+  std::snprintf(line, sizeof line, "cache.get_memory_usage()  # %s of %s",
+                format_bytes_sensibly(static_cast<double>(r.cache_bytes_in_use)).c_str(),
+                format_bytes_sensibly(static_cast<double>(r.cache_bytes_allocated)).c_str());
+  out.push_back(line);
+  return out;
+}
+
+}  // namespace kvlab::gui

@@ -1,0 +1,56 @@
+// The window's arithmetic that needs no window: which state a KV-grid cell shows (the live grid and
+// the steps x positions history view), how big its attention bar is, the cache hit rate of the
+// course's Q4, and the course-API step log. Standard library + engine only (tested in
+// tests/test_lesson_logic.cpp without ImGui); drawing is the panels' job.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "snapshot.hpp"
+
+namespace kvlab::gui {
+
+enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed };
+
+// What the live grid needs to know about the current step.
+struct LiveGrid {
+  bool uncached_step = false;                       // the step shown ran without the cache
+  int layers_done = 0;                              // layers of that step finished so far
+  int visible = 0;                                  // positions the newest query attends over
+  int n_ctx = 0;                                    // T: row length of slot_states
+  const std::vector<std::uint8_t>* slot_states = nullptr;  // (L, T) SlotState values, empty when off
+};
+LiveGrid live_grid(const Snapshot& snap);
+// The state of cell (layer, position) right now.
+CellKind classify_cell(const LiveGrid& g, int layer, int position);
+
+// The O(n^2) view: row = one finished step, column = position. A step computed K/V for positions
+// [first_computed, position] and reused the ones before (cache on) or recomputed all (cache off).
+int positions_computed(const StepRecord& r, int n_layer);
+int first_computed(const StepRecord& r, int n_layer);
+CellKind classify_history_cell(const StepRecord& r, int n_layer, int position);
+
+// The attention mark of one cell: a bar from the cell's bottom, its height the fraction of the cell
+// (sqrt of the weight, so small weights stay visible); 0 = no mark (too small to tell from none).
+float attention_bar(float weight);
+
+// Course Q4: of the K,V pairs the newest query needed (one per position it attends over, per layer),
+// how many came from the cache. "At token 50: 49 reused of 50 needed = 98 %".
+struct HitRate {
+  std::int64_t step_reused = 0, step_needed = 0;    // the last finished step, per layer
+  std::int64_t total_reused = 0, total_needed = 0;  // every step since the reset, per layer
+  double step_rate() const { return step_needed ? double(step_reused) / double(step_needed) : 0.0; }
+  double total_rate() const { return total_needed ? double(total_reused) / double(total_needed) : 0.0; }
+};
+HitRate hit_rate(const std::vector<StepRecord>& history, int n_layer);
+
+// The last step in the words of the course's KVCache API (update/get/advance/reset/memory usage).
+std::vector<std::string> step_log(const Snapshot& snap);
+
+// "1.5 MB (1.43 MiB)": the course counts in MB (10^6), the machine allocates MiB (2^20).
+std::string format_mb_mib(double bytes);
+// Sizes from bytes to exabytes without runaway digits: "72.0 MiB", "1.00 PiB", "8.0 EiB".
+std::string format_bytes_sensibly(double bytes);
+
+}  // namespace kvlab::gui
