@@ -1,5 +1,5 @@
 // kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save,
-// demo, soak).
+// demo, soak; quiz, fib, checkpoint in teach_commands.cpp).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "teach_commands.hpp"
 #include "errors.hpp"
 
 namespace {
@@ -136,6 +137,9 @@ int main(int argc, char** argv) {
   s->add_option("--cycles", soak.cycles, "number of cycles")->check(CLI::Range(1, 100000000));
   s->add_option("--tolerance-mib", soak.tolerance_mib, "RSS growth allowed after warm-up, MiB")->check(number_in(0, 1e308));
 
+  TeachCommands teach;  // quiz, fib, checkpoint (teach_commands.cpp)
+  add_teach_commands(app, teach);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -145,7 +149,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo or soak";
+      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo, soak, quiz, fib or checkpoint";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
@@ -163,6 +167,7 @@ int main(int argc, char** argv) {
     if (mc->parsed()) return run_machine(mach);
     if (sv->parsed()) return run_save(save);
     if (s->parsed()) return run_soak(soak);
+    if (const auto code = run_teach_commands(teach)) return *code;
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;
