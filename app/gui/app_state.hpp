@@ -10,10 +10,11 @@
 #include <imgui.h>
 
 #include "engine_worker.hpp"
+#include "teach_state.hpp"
 
 namespace kvlab::gui {
 
-enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Count };
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Count };
 
 struct MemoryExplorerState {
   int preset = 1;                 // index into the presets list of memory_panel.cpp
@@ -40,7 +41,7 @@ struct AppState {
   float tokens_per_second = 4.0f;
 
   // panels and display
-  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true};
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true};
   bool projector_mode = false;
   float font_scale = 1.0f;          // 1.0 - 2.5 in projector mode
   bool grid_per_head = false;       // KV grid: one row per head instead of per layer
@@ -49,6 +50,8 @@ struct AppState {
   bool plots_log_scale = false;
   MemoryExplorerState memory;
   std::string sweep_lengths = "10,25,50,100";
+  FibPanelState fib;                // fib_panel.cpp
+  CheckpointPanelState checkpoint;  // checkpoint_panel.cpp
 
   // frame timing, measured in main.cpp
   std::vector<float> frame_ms;       // ring of recent frame times

@@ -41,7 +41,7 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   }
   if (ImGui::BeginMenu("View")) {
     const char* names[] = {"Controls", "Tokens", "KV cache grid", "Computation counter", "Live plots", "Memory explorer",
-                           "Attention view", "Scaling sweep"};
+                           "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing"};
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i) {
       ImGui::PushID(i);
       ImGui::MenuItem(names[i], nullptr, &app.panel_open[static_cast<std::size_t>(i)]);
@@ -148,7 +148,8 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
 
   ImGui::BeginGroup();
   const float right_w = avail.x - (left ? left_w + style.ItemSpacing.x : 0.0f);
-  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep);
+  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep) ||
+                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint);
   float remaining = avail.y;
   if (app.open(Panel::Tokens)) {
     // as tall as the chips need (1 to 3 rows visible; more scroll)
@@ -180,7 +181,9 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
       const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", draw_plots_panel},
                           {Panel::Attention, BottomTab::Attention, "Attention", draw_attention_panel},
                           {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
-                          {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel}};
+                          {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel},
+                          {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", draw_fib_panel},
+                          {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", draw_checkpoint_panel}};
       for (const Tab& t : tabs) {
         if (!app.open(t.panel)) continue;
         const bool select = app.select_tab == static_cast<int>(t.tab);

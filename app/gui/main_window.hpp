@@ -8,7 +8,7 @@
 
 namespace kvlab::gui {
 
-enum class BottomTab { Plots, Attention, Memory, Sweep };
+enum class BottomTab { Plots, Attention, Memory, Sweep, Fibonacci, Checkpoint };
 
 void draw_main_window(AppState& app, const Snapshot& snap);
 // Keyboard shortcuts (ignored while a text field has focus).

@@ -17,6 +17,8 @@ void draw_plots_panel(AppState& app, const Snapshot& snap);
 void draw_memory_panel(AppState& app, const Snapshot& snap);
 void draw_attention_panel(AppState& app, const Snapshot& snap);
 void draw_sweep_panel(AppState& app, const Snapshot& snap);
+void draw_fib_panel(AppState& app, const Snapshot& snap);         // the Fibonacci warm-up
+void draw_checkpoint_panel(AppState& app, const Snapshot& snap);  // gradient checkpointing
 
 // Shared helpers for panels.
 void help_marker(const char* text);                 // "(?)" with a tooltip
