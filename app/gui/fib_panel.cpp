@@ -196,7 +196,9 @@ void draw_fib_panel(AppState& app, const Snapshot&) {
   const ImVec2 region = ImGui::GetContentRegionAvail();
   const bool side_by_side = region.x >= fs * 40;
   const float left_w = side_by_side ? fs * 22 : region.x;
-  ImGui::BeginChild("fib_controls", ImVec2(left_w, side_by_side ? 0 : std::min(region.y * 0.5f, fs * 9)), false);
+  // Stacked: just the stepping controls and counts (four rows), times in a section that opens on request.
+  const float stacked_h = ImGui::GetFrameHeightWithSpacing() * 3 + ImGui::GetTextLineHeightWithSpacing() * 3.2f;
+  ImGui::BeginChild("fib_controls", ImVec2(left_w, side_by_side ? 0 : std::min(region.y * 0.5f, stacked_h)), false);
   ImGui::SetNextItemWidth(fs * 6);
   if (ImGui::SliderInt("n", &f.n, 1, kFibPanelMaxTreeN)) retrace(f);
   item_tooltip("Which fib(n) to draw. The tree doubles with every step of n.");
@@ -224,9 +226,14 @@ void draw_fib_panel(AppState& app, const Snapshot&) {
     repeated += f.calls[static_cast<std::size_t>(i)].repeated && f.calls[static_cast<std::size_t>(i)].kind != teach::FibCallKind::CacheHit;
     hits += f.calls[static_cast<std::size_t>(i)].kind == teach::FibCallKind::CacheHit;
   }
-  ImGui::PushFont(big_font());
-  ImGui::Text("call %d of %d", f.shown, total);
-  ImGui::PopFont();
+  if (side_by_side) {
+    ImGui::PushFont(big_font());
+    ImGui::Text("call %d of %d", f.shown, total);
+    ImGui::PopFont();
+  } else {
+    ImGui::SameLine();
+    ImGui::Text("  call %d of %d", f.shown, total);
+  }
   const int n = f.n;
   if (f.memoized)
     ImGui::TextWrapped("memoized: 2n - 1 = %d calls = n + 1 = %d evaluations + n - 2 = %d hits (so far %d)",
@@ -238,14 +245,19 @@ void draw_fib_panel(AppState& app, const Snapshot&) {
   legend_chip(kColorRecomputed, "computed again");
   if (ImGui::GetContentRegionAvail().x > ImGui::CalcTextSize("memo hit").x + fs * 2.5f) ImGui::SameLine();
   legend_chip(kColorCached, "memo hit");
-  ImGui::Separator();
-  draw_timing(f);
+  if (side_by_side) {
+    ImGui::Separator();
+    draw_timing(f);
+  } else if (ImGui::CollapsingHeader("Times, measured")) {
+    draw_timing(f);
+  }
   ImGui::EndChild();
   if (side_by_side) ImGui::SameLine();
 
   ImGui::BeginChild("fib_tree", ImVec2(0, 0), false);
-  ImGui::TextDisabled("fib(%d), %s: each circle is one call fib(k), k inside; top to bottom, caller to callee", f.n,
-                      f.memoized ? "memoized" : "naive");
+  if (side_by_side)
+    ImGui::TextDisabled("fib(%d), %s: each circle is one call fib(k), k inside; top to bottom, caller to callee", f.n,
+                        f.memoized ? "memoized" : "naive");
   const std::string link = teach::fib_attention_link();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const bool big = avail.y > fs * 20;  // room to spare: the take-away in the large font
