@@ -43,7 +43,7 @@ FibCounts count_fib_calls(int n);
 struct FibTiming {
   std::uint64_t value = 0;  // F(n), the same from all three (checked)
   double naive_s = 0, memo_s = 0, bottom_up_s = 0;  // seconds per run, measured on this machine
-  int memo_repeats = 1, bottom_up_repeats = 1;      // fast versions are repeated until >= 1 ms and divided
+  int memo_repeats = 1, bottom_up_repeats = 1;      // runs in the fastest of 5 batches of >= 1 ms each
 };
 FibTiming time_fib(int n);  // same limits as count_fib_calls
 
