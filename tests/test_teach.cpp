@@ -199,3 +199,18 @@ TEST_CASE("quiz measured: Q2 counts exact, Q4 hit rate 98% at token 50", "[teach
   too_long.tokens = 1000;
   CHECK_THROWS_AS(measure_generation(model, false, too_long), InputError);
 }
+
+TEST_CASE("fib tree layout: leaves in call order, callers centred over callees", "[teach][fib]") {
+  // naive fib(3): calls fib(3), fib(2), fib(1), fib(0), fib(1); leaves are the last three.
+  int leaves = 0;
+  const std::vector<float> x = fib_tree_x(trace_fib_naive(3), leaves);
+  REQUIRE(x.size() == 5u);
+  CHECK(leaves == 3);
+  CHECK(x[2] == 0.0f);   // fib(1) under fib(2)
+  CHECK(x[3] == 1.0f);   // fib(0) under fib(2)
+  CHECK(x[4] == 2.0f);   // fib(1) under fib(3)
+  CHECK(x[1] == 0.5f);   // fib(2): between its two leaves
+  CHECK(x[0] == 1.25f);  // fib(3): between fib(2) at 0.5 and fib(1) at 2
+  CHECK(fib_tree_x(trace_fib_naive(7), leaves).size() == 41u);
+  CHECK(leaves == 21);   // F(8): the leaves of the naive tree of fib(7)
+}

@@ -23,28 +23,6 @@ void retrace(FibPanelState& f) {
   f.shown = 1;
 }
 
-// x of every call in leaf slots (leaves left to right in call order, a parent centred over its
-// children) and the number of leaf slots. Calls come depth first, so children follow their parent.
-std::vector<float> tree_x(const std::vector<teach::FibCall>& calls, int& leaves) {
-  const std::size_t n = calls.size();
-  std::vector<float> lo(n, 1e9f), hi(n, -1e9f), x(n, 0.0f);
-  std::vector<bool> has_child(n, false);
-  for (const auto& c : calls)
-    if (c.parent >= 0) has_child[static_cast<std::size_t>(c.parent)] = true;
-  leaves = 0;
-  for (std::size_t i = 0; i < n; ++i)
-    if (!has_child[i]) x[i] = static_cast<float>(leaves++);
-  for (std::size_t i = n; i-- > 0;) {  // children have larger orders: finish them first
-    if (has_child[i]) x[i] = 0.5f * (lo[i] + hi[i]);
-    const int p = calls[i].parent;
-    if (p >= 0) {
-      lo[static_cast<std::size_t>(p)] = std::min(lo[static_cast<std::size_t>(p)], x[i]);
-      hi[static_cast<std::size_t>(p)] = std::max(hi[static_cast<std::size_t>(p)], x[i]);
-    }
-  }
-  return x;
-}
-
 ImU32 call_colour(const teach::FibCall& c) {
   if (c.kind == teach::FibCallKind::CacheHit) return kColorCached;  // blue: read from the memo table
   if (c.repeated) return kColorRecomputed;                            // orange: computed again
@@ -53,7 +31,7 @@ ImU32 call_colour(const teach::FibCall& c) {
 
 void draw_tree(const FibPanelState& f, const Palette& pal, ImVec2 size) {
   int leaves = 1;
-  const std::vector<float> xs = tree_x(f.calls, leaves);
+  const std::vector<float> xs = teach::fib_tree_x(f.calls, leaves);
   int depth = 0;
   for (const auto& c : f.calls) depth = std::max(depth, c.depth);
   ImDrawList* dl = ImGui::GetWindowDrawList();

@@ -3,6 +3,7 @@
 // evaluations and n - 2 hits. Recorded trees follow the same rules as the counted runs.
 #include "teach/fibonacci.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -124,6 +125,27 @@ const char* fib_call_kind_name(FibCallKind k) {
 
 std::vector<FibCall> trace_fib_naive(int n) { return record(n, false); }
 std::vector<FibCall> trace_fib_memoized(int n) { return record(n, true); }
+
+// Calls come depth first, so children follow their parent: one pass backwards centres every parent.
+std::vector<float> fib_tree_x(const std::vector<FibCall>& calls, int& leaves) {
+  const std::size_t n = calls.size();
+  std::vector<float> lo(n, 1e9f), hi(n, -1e9f), x(n, 0.0f);
+  std::vector<bool> has_child(n, false);
+  for (const auto& c : calls)
+    if (c.parent >= 0) has_child[static_cast<std::size_t>(c.parent)] = true;
+  leaves = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!has_child[i]) x[i] = static_cast<float>(leaves++);
+  for (std::size_t i = n; i-- > 0;) {  // children have larger orders: finish them first
+    if (has_child[i]) x[i] = 0.5f * (lo[i] + hi[i]);
+    const int p = calls[i].parent;
+    if (p >= 0) {
+      lo[static_cast<std::size_t>(p)] = std::min(lo[static_cast<std::size_t>(p)], x[i]);
+      hi[static_cast<std::size_t>(p)] = std::max(hi[static_cast<std::size_t>(p)], x[i]);
+    }
+  }
+  return x;
+}
 
 std::uint64_t fib_bottom_up(int n) {
   check_n(n, kFibMaxValueN, "64-bit numbers");

@@ -30,6 +30,10 @@ struct FibCall {
 std::vector<FibCall> trace_fib_naive(int n);
 std::vector<FibCall> trace_fib_memoized(int n);
 
+// Where to draw each call of a tree: x in leaf slots (leaves 0, 1, 2, ... left to right in call order,
+// a caller centred over its callees), y = depth. `leaves` receives the number of slots.
+std::vector<float> fib_tree_x(const std::vector<FibCall>& calls, int& leaves);
+
 struct FibCounts {
   std::uint64_t naive_calls = 0;          // every call of the naive recursion
   std::uint64_t memo_calls = 0;           // every call of the memoized version, cache hits included
