@@ -36,8 +36,8 @@ CheckpointSweep measure_sweep(int layers, std::shared_ptr<std::atomic<int>> done
     s.runs.push_back(std::move(r));
     ++*done;
   }
-  // The table compares times of store all, every 12 and sqrt(L): taken in turns, 7 rounds, medians, so a
-  // burst of other work on the machine hits all three alike.
+  // The table compares times of store all, every 12 and sqrt(L): taken in turns, 7 rounds, the fastest of
+  // each, so a burst of other work on the machine hits all three alike and the least disturbed run counts.
   std::vector<int> ks = {1, 12, teach::sqrt_schedule(layers)};
   std::vector<std::vector<double>> times(ks.size());
   for (int round = 0; round < 7 && !*cancel; ++round)
@@ -46,7 +46,7 @@ CheckpointSweep measure_sweep(int layers, std::shared_ptr<std::atomic<int>> done
   for (std::size_t i = 0; i < ks.size(); ++i) {
     if (times[i].empty()) continue;
     std::sort(times[i].begin(), times[i].end());
-    s.runs[static_cast<std::size_t>(ks[i]) - 1].seconds = times[i][times[i].size() / 2];
+    s.runs[static_cast<std::size_t>(ks[i]) - 1].seconds = times[i].front();  // fastest: least disturbed
   }
   return s;
 }
@@ -95,7 +95,7 @@ void draw_table(const CheckpointSweep& s) {
   }
   ImGui::EndTable();
   item_tooltip("peak memory: bytes of activations alive at once (measured allocations), and how many. forward: layer "
-               "evaluations, recomputation included. time: median of 7 timed steps on this machine; "
+               "evaluations, recomputation included. time: fastest of 7 timed steps on this machine; "
                "a busy machine makes it noisy. gradients: compared bit for bit with store all.");
 }
 }  // namespace

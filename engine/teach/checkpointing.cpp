@@ -182,6 +182,7 @@ CheckpointRun DenseChain::run(int every, int repeats) const {
   }
   std::sort(times.begin(), times.end());
   result.seconds = times[times.size() / 2];
+  result.seconds_min = times.front();
   return result;
 }
 

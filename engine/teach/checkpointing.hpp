@@ -33,6 +33,7 @@ struct CheckpointRun {
   std::int64_t recomputed_layer_evals = 0;   // counted: the recomputation alone
   std::int64_t backward_layer_evals = 0;     // counted: always L
   double seconds = 0;                        // measured: median of the repeats
+  double seconds_min = 0;                    // measured: the fastest repeat (least disturbed on a busy machine)
   double loss = 0;
   std::vector<float> gradients;              // every dW then db, layer by layer (to compare schedules)
 };
