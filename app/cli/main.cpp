@@ -1,5 +1,5 @@
 // kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save,
-// demo, soak).
+// demo, soak; quiz, fib, checkpoint in teach_commands.cpp).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "teach_commands.hpp"
 #include "errors.hpp"
 
 namespace {
@@ -173,6 +174,9 @@ int main(int argc, char** argv) {
   add_bench_machine(app, commands);
   add_save_demo_soak(app, commands);
 
+  TeachCommands teach;  // quiz, fib, checkpoint (teach_commands.cpp)
+  add_teach_commands(app, teach);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -182,14 +186,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo or soak";
+      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo, soak, quiz, fib or checkpoint";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }
-  if (!commands.run) return 2;
 
   try {
-    return commands.run();
+    if (commands.run) return commands.run();
+    if (const auto code = run_teach_commands(teach)) return *code;
+    return 2;
   } catch (const UsageError& e) {
     std::cerr << "kvlab-cli: " << e.what() << "\n";
     return 2;

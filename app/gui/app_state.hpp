@@ -10,10 +10,11 @@
 #include <imgui.h>
 
 #include "engine_worker.hpp"
+#include "teach_state.hpp"
 
 namespace kvlab::gui {
 
-enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Count };
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Count };
 
 // Full: every panel. Classroom: few panels, large (the grid, the counter with the lesson's numbers
 // and one plot), for projecting. Switched with the V key or the toolbar (main_window.cpp).
@@ -47,7 +48,7 @@ struct AppState {
   float tokens_per_second = 4.0f;
 
   // panels and display
-  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true};
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true};
   Layout layout = Layout::Full;
   ClassroomPlot classroom_plot = ClassroomPlot::Projections;
   bool projector_mode = false;
@@ -61,6 +62,8 @@ struct AppState {
   bool plots_log_scale = false;
   MemoryExplorerState memory;
   std::string sweep_lengths = "10,25,50,100";
+  FibPanelState fib;                // fib_panel.cpp
+  CheckpointPanelState checkpoint;  // checkpoint_panel.cpp
 
   // frame timing, measured in main.cpp
   std::vector<float> frame_ms;       // ring of recent frame times

@@ -42,7 +42,7 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   }
   if (ImGui::BeginMenu("View")) {
     const char* names[] = {"Controls", "Tokens", "KV cache grid", "Computation counter", "Live plots", "Memory explorer",
-                           "Attention view", "Scaling sweep"};
+                           "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing"};
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i) {
       ImGui::PushID(i);
       ImGui::MenuItem(names[i], nullptr, &app.panel_open[static_cast<std::size_t>(i)]);
@@ -136,7 +136,9 @@ void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
     const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", draw_plots_panel},
                         {Panel::Attention, BottomTab::Attention, "Attention", draw_attention_panel},
                         {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
-                        {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel}};
+                        {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel},
+                        {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", draw_fib_panel},
+                        {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", draw_checkpoint_panel}};
     for (const Tab& t : tabs) {
       if (!app.open(t.panel)) continue;
       const bool select = app.select_tab == static_cast<int>(t.tab);
@@ -184,7 +186,8 @@ float grid_min_height(const AppState& app, const Snapshot& snap) {
 void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const float fs = ImGui::GetFontSize();
   const float spacing = ImGui::GetStyle().ItemSpacing.y;
-  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep);
+  const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep) ||
+                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint);
   const bool grid = app.open(Panel::CacheGrid);
   const bool tight = size.y < fs * 34;
   float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;

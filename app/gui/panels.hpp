@@ -22,6 +22,8 @@ void draw_sweep_panel(AppState& app, const Snapshot& snap);
 void draw_toolbar(AppState& app, const Snapshot& snap);
 // The counter's cumulative K/V plot at `height` (the counter panel, or the classroom layout's plot).
 void draw_projections_plot(AppState& app, const Snapshot& snap, float height);
+void draw_fib_panel(AppState& app, const Snapshot& snap);         // the Fibonacci warm-up
+void draw_checkpoint_panel(AppState& app, const Snapshot& snap);  // gradient checkpointing
 
 // Shared helpers for panels.
 void item_tooltip(const char* text);                 // tooltip for the last item

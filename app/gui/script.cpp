@@ -59,14 +59,14 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, std::string& screens
     c.n_ctx = std::atoi(a.args[3].c_str());
     app.worker.post(cmd::LoadRandomModel{c, 0});
   } else if (a.verb == "panel") {
-    const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep"};
+    const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint"};
     bool found = false;
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i)
       if (a.args[0] == names[i]) { app.panel_open[static_cast<std::size_t>(i)] = on(1); found = true; }
     if (!found) throw std::runtime_error("script line " + std::to_string(a.line) + ": unknown panel '" + a.args[0] + "'");
   } else if (a.verb == "tab") {
     const std::string& t = a.args[0];
-    app.select_tab = t == "plots" ? 0 : t == "attention" ? 1 : t == "memory" ? 2 : t == "sweep" ? 3 : -1;
+    app.select_tab = t == "plots" ? 0 : t == "attention" ? 1 : t == "memory" ? 2 : t == "sweep" ? 3 : t == "fib" ? 4 : t == "checkpoint" ? 5 : -1;
   } else if (a.verb == "projector") { app.projector_mode = on(0); app.theme_dirty = true; }
   else if (a.verb == "scale") { app.font_scale = std::clamp(std::stof(a.args[0]), 1.0f, 2.5f); app.theme_dirty = true; }
   else if (a.verb == "grid") {

@@ -49,7 +49,7 @@ float to_float(const ScriptAction& a, std::size_t i, float lo, float hi) {
 
 std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
-         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep | "
+         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
          "click X Y | press X Y | release | resize WIDTH HEIGHT";
