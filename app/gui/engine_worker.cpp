@@ -49,6 +49,8 @@ struct EngineWorker::State {
   bool same_answer_live = false;
   double read_bytes_per_s = 0.0;
   bool bandwidth_due = false;                  // set when a model loads, measured when the worker is idle
+  int load_progress_updates = 0;
+  double load_seconds = 0.0;
 
   int generated() const { return session ? static_cast<int>(session->tokens().size()) - session->prompt_length() : 0; }
 };
@@ -244,7 +246,12 @@ struct EngineWorker::Handler {
     w.publish();
     w.cancel_.store(false);
     w.load_progress_.store(0.0f);
-    const LoadControl control{&w.load_progress_, &w.cancel_, [this] { w.publish(); }};
+    s.load_progress_updates = 0;
+    const auto t0 = Clock::now();
+    const LoadControl control{&w.load_progress_, &w.cancel_, [this] {
+                                ++s.load_progress_updates;
+                                w.publish();
+                              }};
     LoadedModel loaded;
     try {
       loaded = load_fn(&control);
@@ -254,6 +261,7 @@ struct EngineWorker::Handler {
       throw;
     }
     s.busy_what.clear();
+    s.load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     s.model = std::move(loaded);
     s.checker.reset();
     s.sweep.clear();
@@ -440,6 +448,8 @@ void EngineWorker::publish() {
   snap->same_answer = s.same_answer;
   snap->same_answer_live = s.same_answer_live;
   snap->read_bytes_per_s = s.read_bytes_per_s;
+  snap->load_progress_updates = s.load_progress_updates;
+  snap->load_seconds = s.load_seconds;
   if (s.model.gpt) {
     snap->model_name = s.model.name;
     snap->config = s.model.gpt->config();

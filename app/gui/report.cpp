@@ -85,6 +85,7 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
           {"same_answer", same},
           {"decode_bytes", {{"weights", snap.decode_weight_bytes}, {"kv_per_position", snap.decode_kv_bytes_per_position},
                             {"read_bytes_per_s", snap.read_bytes_per_s}}},
+          {"load", {{"seconds", snap.load_seconds}, {"progress_updates", snap.load_progress_updates}}},
           {"frames", {{"frames", f.frames}, {"counted", f.counted}, {"mean_ms", f.mean_ms()}, {"worst_ms", f.worst_ms},
                       {"build_ms", f.counted ? f.build_ms / static_cast<double>(f.counted) : 0.0}, {"wall_s", f.wall_s},
                       {"process_cpu_s", f.process_cpu_s}, {"ui_thread_cpu_s", f.ui_thread_cpu_s}}}};

@@ -92,6 +92,8 @@ struct Snapshot {
   double decode_weight_bytes = 0.0;        // every weight read once per token (engine/bench/machine.hpp)
   double decode_kv_bytes_per_position = 0.0;  // + K and V of each cached position, all layers
   double read_bytes_per_s = 0.0;           // measured once per model on the worker; 0 until then
+  int load_progress_updates = 0;           // progress reports the last model load published
+  double load_seconds = 0.0;               // how long the last model load took
 };
 
 }  // namespace kvlab::gui
