@@ -61,12 +61,23 @@ PlotSeries median_line(const PlotSeries& steps, const char* label, ImU32 color, 
 PlotSeries bandwidth_limit(const Snapshot& snap, const PlotSeries& on_steps, ImU32 color) {
   PlotSeries s{"fastest possible (memory)", {}, {}, color, true, false, 1.5f};
   if (snap.read_bytes_per_s <= 0) return s;
-  for (std::size_t i = 0; i < on_steps.x.size(); ++i) {
-    s.x.push_back(on_steps.x[i]);
-    s.y.push_back(std::isfinite(on_steps.y[i])
-                      ? 1000.0 * (snap.decode_weight_bytes + snap.decode_kv_bytes_per_position * (on_steps.x[i] + 1)) /
-                            snap.read_bytes_per_s
-                      : std::nan(""));
+  // a straight line in position: the first and last point of each run of cached steps (so the dashes show)
+  auto limit_ms = [&](double pos) {
+    return 1000.0 * (snap.decode_weight_bytes + snap.decode_kv_bytes_per_position * (pos + 1)) / snap.read_bytes_per_s;
+  };
+  const std::size_t n = on_steps.x.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool here = std::isfinite(on_steps.y[i]);
+    const bool run_start = here && (i == 0 || !std::isfinite(on_steps.y[i - 1]));
+    const bool run_end = here && (i + 1 == n || !std::isfinite(on_steps.y[i + 1]));
+    if (!here && !s.x.empty() && std::isfinite(s.y.back())) {
+      s.x.push_back(on_steps.x[i]);
+      s.y.push_back(std::nan(""));
+    }
+    if (run_start || run_end) {
+      s.x.push_back(on_steps.x[i]);
+      s.y.push_back(limit_ms(on_steps.x[i]));
+    }
   }
   return s;
 }
@@ -103,10 +114,12 @@ void same_answer_line(AppState& app, const Snapshot& snap) {
   item_tooltip("Check after every step (slower playing; the plotted times still exclude it).");
   const SameAnswerCheck& c = snap.same_answer;
   if (!c.valid) return;
+  char text[160];
+  std::snprintf(text, sizeof text, "step %d: %s, max |diff| of logits %.2g (check: %.0f ms, not in the plot)", c.step + 1,
+                c.same_token ? "same token" : "DIFFERENT token", c.max_abs_logit_diff, c.ms);
   ImGui::SameLine();
-  ImGui::TextColored(c.same_token ? ImVec4(0.35f, 0.8f, 0.4f, 1) : ImVec4(0.95f, 0.35f, 0.3f, 1),
-                     "step %d: max |diff logit| %.2g, %s (check took %.0f ms, not plotted)", c.step + 1,
-                     c.max_abs_logit_diff, c.same_token ? "same token" : "DIFFERENT token", c.ms);
+  if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(text).x) ImGui::NewLine();  // its own line when narrow
+  ImGui::TextColored(c.same_token ? ImVec4(0.35f, 0.8f, 0.4f, 1) : ImVec4(0.95f, 0.35f, 0.3f, 1), "%s", text);
 }
 
 void latency_plot(AppState& app, const Snapshot& snap, const Palette& pal, float height) {
@@ -165,15 +178,19 @@ void draw_plots_panel(AppState& app, const Snapshot& snap) {
   ImGui::SameLine();
   if (ImGui::Button("Export CSV")) app.want_csv_export = true;
   item_tooltip("Save every step's position, time, K/V count and bytes to a CSV file in the current folder.");
-  ImGui::SameLine();
+  const float fs = ImGui::GetFontSize();
+  // the same-answer controls and result go on this row when there is room, else on their own
+  if (ImGui::GetContentRegionAvail().x > fs * 40) ImGui::SameLine();
   same_answer_line(app, snap);
 
-  const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
   const float h = ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y;
+  // A small region (projector text on a small screen) shows the latency plot alone, full width.
+  const bool both = h > fs * 14 && ImGui::GetContentRegionAvail().x > fs * 36;
+  const float half = both ? (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2 : 0.0f;
   ImGui::BeginChild("latency", ImVec2(half, h), false);
-  // the memory-bound sentence takes about three wrapped lines under the plot
-  const float text_h = ImGui::GetTextLineHeightWithSpacing() * 3.2f;
-  latency_plot(app, snap, pal, std::max(ImGui::GetFontSize() * 8.0f, h - text_h));
+  // the memory-bound sentence takes about three wrapped lines under the plot, when there is room
+  const float text_h = both ? ImGui::GetTextLineHeightWithSpacing() * 3.2f : 0.0f;
+  latency_plot(app, snap, pal, std::max(fs * 6.0f, h - text_h));
   double median_on = std::nan("");
   {
     std::vector<double> recent;
@@ -181,8 +198,9 @@ void draw_plots_panel(AppState& app, const Snapshot& snap) {
       if (snap.history[i].cache_on && !snap.history[i].rebuild && i > 0) recent.push_back(snap.history[i].ms);
     median_on = median_of(recent);
   }
-  memory_bound_line(snap, median_on);
+  if (both) memory_bound_line(snap, median_on);
   ImGui::EndChild();
+  if (!both) return;
   ImGui::SameLine();
   ImGui::BeginChild("memory", ImVec2(0, h), false);
   memory_plot(snap, pal, h);
