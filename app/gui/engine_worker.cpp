@@ -13,6 +13,7 @@
 #include <cmath>
 #include <new>
 #include <optional>
+#include <thread>
 
 #include "bench/machine.hpp"
 #include "errors.hpp"
@@ -22,6 +23,7 @@ namespace kvlab::gui {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kSpinWait = std::chrono::milliseconds(2);
+constexpr float kTopSpeed = 1000.0f;  // tokens/s: SetSpeed's maximum
 
 struct EngineWorker::State {
   LoadedModel model;
@@ -71,6 +73,28 @@ std::string random_model_name(const GptConfig& c) {
          ", context " + std::to_string(c.n_ctx);
 }
 }  // namespace
+
+// Holds step_timing_ while a step is timed, after waiting (at most ~50 ms) for a frame being drawn.
+// Both sides announce first and then look at the other (sequentially consistent atomics), so a step
+// and a frame never overlap; the bounded waits mean neither can stall the other for long.
+class TimedStep {
+ public:
+  explicit TimedStep(std::atomic<bool>& step_timing, const std::atomic<bool>& ui_drawing) : flag_(step_timing) {
+    const auto give_up = Clock::now() + std::chrono::milliseconds(50);
+    for (;;) {
+      flag_.store(true);
+      if (!ui_drawing.load() || Clock::now() > give_up) return;
+      flag_.store(false);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  ~TimedStep() { flag_.store(false); }
+  TimedStep(const TimedStep&) = delete;
+  TimedStep& operator=(const TimedStep&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+};
 
 // One operator() per command. Every handler runs on the worker thread with the state to itself.
 struct EngineWorker::Handler {
@@ -136,6 +160,7 @@ struct EngineWorker::Handler {
                  " tokens). Press Reset to start again.";
       return;
     }
+    const TimedStep turn(w.step_timing_, w.ui_drawing_);  // no frame is drawn while this step is timed
     // A cached decode step runs as one call (the engine's fastest path: all layers in one parallel
     // region, as kvlab-cli runs it; measured 2-3x faster than layer by layer, docs/performance.md).
     // Other whole tokens (prompt, uncached, rebuild) run layer by layer, so closing the window never
@@ -215,7 +240,7 @@ struct EngineWorker::Handler {
     s.next_step = Clock::now();
   }
   void operator()(cmd::Pause&) { s.error.clear(); s.playing = false; }
-  void operator()(cmd::SetSpeed& v) { s.error.clear(); s.tokens_per_second = std::clamp(v.tokens_per_second, 0.1f, 1000.0f); }
+  void operator()(cmd::SetSpeed& v) { s.error.clear(); s.tokens_per_second = std::clamp(v.tokens_per_second, 0.1f, kTopSpeed); }
   void operator()(cmd::SetCache& v) {
     s.error.clear();
     s.cache_on = v.on;
@@ -358,6 +383,13 @@ void EngineWorker::post(Command c) {
   wake_.notify_all();
 }
 
+bool EngineWorker::try_begin_frame() {
+  ui_drawing_.store(true);
+  if (!step_timing_.load()) return true;
+  ui_drawing_.store(false);
+  return false;
+}
+
 std::shared_ptr<const Snapshot> EngineWorker::snapshot() const {
   ui_woken_.store(false);
   std::lock_guard lk(mutex_);
@@ -414,7 +446,10 @@ void EngineWorker::run_next(std::optional<Command>& next) {
     } else if (s.playing && Clock::now() >= s.next_step) {
       Command step_command = cmd::StepToken{};
       handle(step_command);
-      s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
+      // the top speed (1000, scripts only: the slider stops at 60) means "as fast as the engine goes",
+      // steps back to back as kvlab-cli runs them; slower speeds pace the steps
+      if (s.tokens_per_second < kTopSpeed)
+        s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
       if (s.next_step < Clock::now()) s.next_step = Clock::now();  // a slow step does not cause a burst
     } else if (!s.playing) {
       measure_bandwidth_if_due();

@@ -63,6 +63,12 @@ class EngineWorker {
   std::shared_ptr<const Snapshot> snapshot() const;
   // True when a snapshot was published that snapshot() has not returned yet.
   bool has_news() const { return ui_woken_.load(); }
+  // Timed steps and drawn frames take turns (docs/performance.md): a frame drawn while the engine
+  // times a step took the step's core on a 2-core machine and doubled the plotted time. The UI calls
+  // try_begin_frame before drawing (false: a step is being timed, try again shortly) and end_frame
+  // after; the worker does not start a timed step while a frame is drawn (each waits at most ~50 ms).
+  bool try_begin_frame();
+  void end_frame() { ui_drawing_.store(false); }
   // True when no command is queued, nothing is playing and no long work runs (for scripts and tests).
   bool idle() const;
 
@@ -85,6 +91,8 @@ class EngineWorker {
   std::atomic<bool> cancel_{false};
   std::atomic<bool> working_{false};
   mutable std::atomic<bool> ui_woken_{false};  // a wake-up is pending: the UI has not taken the snapshot yet
+  std::atomic<bool> ui_drawing_{false};   // the UI is drawing a frame
+  std::atomic<bool> step_timing_{false};  // the worker is timing a step
   std::atomic<float> load_progress_{0.0f};  // written by loads on the worker, read when publishing
   std::thread thread_;
 };

@@ -24,9 +24,10 @@ struct FrameDecision {
 
 class FramePacer {
  public:
-  // 60 Hz while only the UI changes, 30 Hz while the engine times its steps (measured in
-  // docs/performance.md: each llvmpipe frame costs a few ms of CPU the engine would otherwise get).
-  static constexpr double kIdleFps = 60.0, kWorkingFps = 30.0;
+  // 60 Hz while only the UI changes, 20 Hz while the engine times its steps (measured in
+  // docs/performance.md: each llvmpipe frame costs a few ms of CPU the engine would otherwise get;
+  // at 30 Hz drawing used about as much CPU as an uncached default-model run on a loaded machine).
+  static constexpr double kIdleFps = 60.0, kWorkingFps = 20.0;
   static constexpr double kBlinkS = 0.5;        // ImGui's text cursor blinks at 1.2 s; half a second is enough
   static constexpr int kSettleFrames = 2;       // ImGui needs a frame or two after input to settle hovers/clicks
 
