@@ -160,17 +160,19 @@ struct EngineWorker::Handler {
                  " tokens). Press Reset to start again.";
       return;
     }
-    const TimedStep turn(w.step_timing_, w.ui_drawing_);  // no frame is drawn while this step is timed
-    // A cached decode step runs as one call (the engine's fastest path: all layers in one parallel
-    // region, as kvlab-cli runs it; measured 2-3x faster than layer by layer, docs/performance.md).
-    // Other whole tokens (prompt, uncached, rebuild) run layer by layer, so closing the window never
-    // waits for more than one layer of a long recomputation.
-    const bool decode = s.session->cache_enabled() && s.session->cache_requested() && !s.session->step_in_progress();
-    if (whole_token && decode) {
-      s.session->step_token();
-    } else {
-      s.session->step_layer();
-      while (whole_token && s.session->step_in_progress() && !w.stop_.load()) s.session->step_layer();
+    {
+      const TimedStep turn(w.step_timing_, w.ui_drawing_);  // no frame is drawn while this step is timed
+      // A cached decode step runs as one call (the engine's fastest path for small models, all layers
+      // in one parallel region, and the one kvlab-cli times).
+      // Other whole tokens (prompt, uncached, rebuild) run layer by layer, so closing the window never
+      // waits for more than one layer of a long recomputation.
+      const bool decode = s.session->cache_enabled() && s.session->cache_requested() && !s.session->step_in_progress();
+      if (whole_token && decode) {
+        s.session->step_token();
+      } else {
+        s.session->step_layer();
+        while (whole_token && s.session->step_in_progress() && !w.stop_.load()) s.session->step_layer();
+      }
     }
     if (!s.session->trace().complete) return;
     record_step();  // the step's time is in its trace: nothing below is part of it
