@@ -103,7 +103,8 @@ void memory_bound_line(const Snapshot& snap, double median_on) {
                "engine was idle). A cached step does little arithmetic per byte, so reading memory is what it waits for.");
 }
 
-void same_answer_line(AppState& app, const Snapshot& snap) {
+// `compact`: a short plots region (projector text): the result goes into the button's tooltip.
+void same_answer_line(AppState& app, const Snapshot& snap, bool compact) {
   ImGui::BeginDisabled(snap.busy || snap.history.empty());
   if (ImGui::SmallButton("Same answer?")) app.worker.post(cmd::CheckSameAnswer{});
   ImGui::EndDisabled();
@@ -118,6 +119,12 @@ void same_answer_line(AppState& app, const Snapshot& snap) {
   std::snprintf(text, sizeof text, "step %d: %s, max |diff| of logits %.2g (check: %.0f ms, not in the plot)", c.step + 1,
                 c.same_token ? "same token" : "DIFFERENT token", c.max_abs_logit_diff, c.ms);
   ImGui::SameLine();
+  if (compact) {
+    ImGui::TextColored(c.same_token ? ImVec4(0.35f, 0.8f, 0.4f, 1) : ImVec4(0.95f, 0.35f, 0.3f, 1), "%s",
+                       c.same_token ? "same" : "DIFFERENT");
+    item_tooltip(text);
+    return;
+  }
   if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(text).x) ImGui::NewLine();  // its own line when narrow
   ImGui::TextColored(c.same_token ? ImVec4(0.35f, 0.8f, 0.4f, 1) : ImVec4(0.95f, 0.35f, 0.3f, 1), "%s", text);
 }
@@ -179,9 +186,11 @@ void draw_plots_panel(AppState& app, const Snapshot& snap) {
   if (ImGui::Button("Export CSV")) app.want_csv_export = true;
   item_tooltip("Save every step's position, time, K/V count and bytes to a CSV file in the current folder.");
   const float fs = ImGui::GetFontSize();
-  // the same-answer controls and result go on this row when there is room, else on their own
-  if (ImGui::GetContentRegionAvail().x > fs * 40) ImGui::SameLine();
-  same_answer_line(app, snap);
+  // the same-answer controls and result go on this row when there is room, else on their own; in a
+  // short region they stay on this row and the result is a tooltip, so the plot keeps the height
+  const bool compact = ImGui::GetContentRegionAvail().y < fs * 18;
+  if (compact || ImGui::GetContentRegionAvail().x > fs * 40) ImGui::SameLine();
+  same_answer_line(app, snap, compact);
 
   const float h = ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y;
   // A small region (projector text on a small screen) shows the latency plot alone, full width.
