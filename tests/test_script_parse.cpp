@@ -6,12 +6,42 @@
 #include "script_parse.hpp"
 
 using kvlab::gui::parse_script;
+using kvlab::gui::Verb;
 
 TEST_CASE("GUI scripts: actions, comments, prompt text", "[script]") {
   const auto a = parse_script("# comment\n\nprompt  The cache \r\nstep\nstep 3\nspeed 2.5\nscale 1.6\nsampling 0.8\nsampling greedy\n");
   REQUIRE(a.size() == 7);
-  CHECK((a[0].verb == "prompt" && a[0].rest == "The cache " && a[0].line == 3));
-  CHECK((a[2].verb == "step" && a[2].args == std::vector<std::string>{"3"}));
+  CHECK((a[0].verb == Verb::Prompt && a[0].text == "The cache " && a[0].line == 3));
+  CHECK((a[1].verb == Verb::Step && a[1].count == 1));
+  CHECK((a[2].verb == Verb::Step && a[2].count == 3));
+  CHECK(a[3].number == 2.5f);
+  CHECK(a[5].number == 0.8f);
+  CHECK(a[6].number == 0.0f);  // greedy
+}
+
+TEST_CASE("GUI scripts: every argument is converted once, into typed fields", "[script]") {
+  const auto a = parse_script("random 2 4 64 128\nsweep 10,25,50\nhover 10 20\ngrid whole off\ngrid heads\n"
+                              "panel plots off\nattention all\nattention 3\ncache on\nresize 800 600\ncheck\n");
+  REQUIRE(a.size() == 11);
+  CHECK(a[0].ints == std::vector<int>{2, 4, 64, 128});
+  CHECK(a[1].ints == std::vector<int>{10, 25, 50});
+  CHECK((a[2].x == 10 && a[2].y == 20));
+  CHECK((a[3].text == "whole" && !a[3].on));
+  CHECK((a[4].text == "heads" && a[4].on));
+  CHECK((a[5].text == "plots" && !a[5].on));
+  CHECK(a[6].count == -1);
+  CHECK(a[7].count == 3);
+  CHECK(a[8].on);
+  CHECK((a[9].x == 800 && a[9].y == 600));
+  CHECK(a[10].verb == Verb::Check);
+}
+
+TEST_CASE("GUI scripts: names are checked when parsing", "[script]") {
+  CHECK_THROWS_WITH(parse_script("panel nope on"), Catch::StartsWith("script line 1: 'panel' expects one of"));
+  CHECK_THROWS_WITH(parse_script("tab nope"), Catch::StartsWith("script line 1: 'tab' expects one of"));
+  CHECK_THROWS_WITH(parse_script("cache maybe"), Catch::StartsWith("script line 1: 'cache' expects on or off"));
+  CHECK_THROWS_WITH(parse_script("sweep ,,"), Catch::StartsWith("script line 1: 'sweep'"));
+  CHECK_THROWS_WITH(parse_script("random 1 2 3"), Catch::StartsWith("script line 1: 'random' takes"));
 }
 
 TEST_CASE("GUI scripts: bad numbers are refused when parsing, with the line", "[script]") {

@@ -317,12 +317,14 @@ int run_demo(const DemoArgs& a) {
   std::printf("Totals: with cache %lld K/V projections in %.2f ms; without %lld in %.2f ms.\n",
               static_cast<long long>(with.totals().kv_projections), with.totals().ms,
               static_cast<long long>(without.totals().kv_projections), without.totals().ms);
-  std::printf("The cache stores %s bytes of K and V; the same text, computed %0.1fx fewer times.\n",
-              with_commas(with.trace().cache_bytes_allocated).c_str(),
+  std::printf("The cache holds %s bytes of K and V in use (%s bytes allocated for the whole context of %d positions);\n"
+              "the same text, with %0.1fx fewer K/V projections.\n",
+              with_commas(with.trace().cache_bytes_in_use).c_str(), with_commas(with.trace().cache_bytes_allocated).c_str(),
+              c.n_ctx,
               with.totals().kv_projections ? static_cast<double>(without.totals().kv_projections) /
                                                  static_cast<double>(with.totals().kv_projections)
                                            : 0.0);
-  std::printf("\nThe window version (kvlab) is coming; try kvlab-cli --help for more.\n");
+  std::printf("\nWatch it in the window: kvlab (or scripts/run.sh); kvlab-cli --help lists the other commands.\n");
   return 0;
 }
 

@@ -29,13 +29,9 @@ struct Limits {
   double gemm_flops_per_s;
 };
 
-// Bandwidth is measured over the decode working set (the weights): a small model that fits in the
-// caches has a higher roofline than one streamed from DRAM, and each is judged against its own.
-Limits measure_limits(int threads, double working_set_bytes) {
+Limits measure_limits(int threads, const GptWeights& w) {
   std::fprintf(stderr, "\rbench: measuring this machine (bandwidth, GEMM) ...");
-  const auto bytes = static_cast<std::size_t>(working_set_bytes);
-  const int repeats = static_cast<int>(std::clamp(4e9 / working_set_bytes, 5.0, 2000.0));
-  return {measure_read_bandwidth(bytes, threads, repeats), measure_gemm_flops(kGemmM, kGemmK, kGemmN, threads, 5)};
+  return {measure_decode_bandwidth(w, threads), measure_gemm_flops(kGemmM, kGemmK, kGemmN, threads, 5)};
 }
 
 struct ModeResult {
@@ -192,7 +188,7 @@ int run_bench_modes(const BenchArgs& a) {
   const LoadedModel model = load_model_for_cli(a.model);
   std::vector<ModeResult> results = plan_modes(a, model.gpt->config());
   const int threads = threads_or_default(a.threads);
-  const Limits limits = measure_limits(threads, decode_bytes_per_token(model.gpt->weights(), 0));
+  const Limits limits = measure_limits(threads, model.gpt->weights());
   for (ModeResult& r : results) {
     time_mode(model, threads, a.repeats, r);
     set_roofline(model.gpt->weights(), limits, r);

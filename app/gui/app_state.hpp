@@ -60,6 +60,8 @@ struct AppState {
   bool show_whole_context = false;  // KV grid: all T columns instead of the ones in use
   int attention_layer = 0, attention_head = 0;
   bool plots_log_scale = false;
+  bool plots_log_auto = true;       // log scale follows the data (> 10x apart) until the user sets it
+  bool same_answer_live = false;    // recheck "same answer" after every step
   MemoryExplorerState memory;
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp

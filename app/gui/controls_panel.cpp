@@ -142,9 +142,16 @@ void draw_controls_panel(AppState& app, const Snapshot& snap) {
   ImGui::TextUnformatted("Prompt");
   ImGui::InputTextMultiline("##prompt", &app.prompt_input, ImVec2(-1, fs * 3.2f));
   item_tooltip("The text the model continues. Press Start (or Ctrl+Enter) to begin again with it.");
-  if (ImGui::Button("Start")) app.worker.post(cmd::SetPrompt{app.prompt_input});
+  // The first click: the prompt is already loaded, so Step/Play generate; Start is for a changed prompt.
+  const bool box_changed = app.prompt_input != snap.prompt;
+  if (ImGui::Button(box_changed ? "Start with this prompt" : snap.history.empty() ? "Start" : "Start over"))
+    app.worker.post(cmd::SetPrompt{app.prompt_input});
   item_tooltip("Start a new generation from this prompt (the cache starts empty).");
 
+  if (!snap.refused_prompt.empty() && snap.refused_prompt == app.prompt_input)
+    ImGui::TextColored(ImVec4(0.95f, 0.45f, 0.3f, 1), "This prompt was not used (see below); the text on screen is the old one.");
+  else if (box_changed) ImGui::TextDisabled("Edited: press Start to use it (Step continues the text on screen).");
+  else if (snap.history.empty() && !snap.tokens.empty()) ImGui::TextDisabled("Ready: Step token (Space) or Play generates.");
   if (snap.cache_requested != snap.cache_enabled && !snap.tokens.empty())
     ImGui::TextDisabled("the cache switch takes effect at the next step");
   if (ImGui::SliderFloat("tokens/s", &app.tokens_per_second, 0.5f, 60.0f, "%.1f", ImGuiSliderFlags_Logarithmic))

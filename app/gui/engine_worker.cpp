@@ -1,16 +1,21 @@
-// The worker thread: runs commands against the engine, steps while playing, runs sweeps, and
-// publishes a fresh Snapshot after every change. Engine errors become Snapshot::error text; the
-// thread itself never dies on bad input.
+// The worker thread: runs commands against the engine (one handler per command), steps while playing,
+// runs sweeps, checks "same answer" and measures the machine's read bandwidth when idle, and publishes
+// a fresh Snapshot after every change. Engine errors become Snapshot::error text; the thread itself
+// never dies on bad input. It draws nothing and knows nothing of ImGui or GLFW.
 #include "engine_worker.hpp"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <new>
 #include <optional>
+#include <thread>
 
+#include "bench/machine.hpp"
 #include "bench/sweep.hpp"
 #include "errors.hpp"
 #include "model/model_spec.hpp"
@@ -18,14 +23,18 @@
 namespace kvlab::gui {
 
 using Clock = std::chrono::steady_clock;
+constexpr auto kSpinWait = std::chrono::milliseconds(2);
+constexpr float kTopSpeed = 1000.0f;  // tokens/s: SetSpeed's maximum
 
 struct EngineWorker::State {
-  std::string model_spec;
   LoadedModel model;
   int threads = 1;
   std::unique_ptr<GenerationSession> session;
-  std::string prompt;
+  std::unique_ptr<GenerationSession> checker;  // recomputes a step the other way (same answer)
+  std::string prompt;                          // the prompt of the text on screen (the last accepted one)
+  std::string refused_prompt, refused_reason;  // a prompt the engine refused; Step/Play say so until fixed
   int target_tokens = 64;
+  int play_until = 0;                          // generated-token count at which Play stops
   bool cache_on = true;
   bool playing = false;
   float tokens_per_second = 4.0f;
@@ -40,6 +49,14 @@ struct EngineWorker::State {
   float progress = 0.0f;
   std::string error, notice;
   std::uint64_t version = 0;
+  SameAnswerCheck same_answer;
+  bool same_answer_live = false;
+  double read_bytes_per_s = 0.0;
+  bool bandwidth_due = false;                  // set when a model loads, measured when the worker is idle
+  int load_progress_updates = 0;
+  double load_seconds = 0.0;
+
+  int generated() const { return session ? static_cast<int>(session->tokens().size()) - session->prompt_length() : 0; }
 };
 
 namespace {
@@ -47,10 +64,297 @@ std::string describe(const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e)) return "out of memory: choose a smaller model or a shorter context";
   return e.what();
 }
+
+int argmax(const std::vector<float>& v) {
+  return v.empty() ? -1 : static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+std::string random_model_name(const GptConfig& c) {
+  return "random " + std::to_string(c.n_layer) + "x" + std::to_string(c.n_head) + "x" + std::to_string(c.n_embd) +
+         ", context " + std::to_string(c.n_ctx);
+}
 }  // namespace
 
-EngineWorker::EngineWorker(std::string model_spec, std::string prompt, int threads) : state_(std::make_unique<State>()) {
-  state_->threads = threads;
+// Holds step_timing_ while a step is timed, after waiting (at most ~50 ms) for a frame being drawn.
+// Both sides announce first and then look at the other (sequentially consistent atomics), so a step
+// and a frame never overlap; the bounded waits mean neither can stall the other for long.
+class TimedStep {
+ public:
+  explicit TimedStep(std::atomic<bool>& step_timing, const std::atomic<bool>& ui_drawing) : flag_(step_timing) {
+    const auto give_up = Clock::now() + std::chrono::milliseconds(50);
+    for (;;) {
+      flag_.store(true);
+      if (!ui_drawing.load() || Clock::now() > give_up) return;
+      flag_.store(false);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  ~TimedStep() { flag_.store(false); }
+  TimedStep(const TimedStep&) = delete;
+  TimedStep& operator=(const TimedStep&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
+// One operator() per command. Every handler runs on the worker thread with the state to itself.
+struct EngineWorker::Handler {
+  EngineWorker& w;
+  State& s;
+
+  // A new session on the current model. The prompt is tokenized first, so a bad prompt leaves the
+  // previous text on screen and only reports the error.
+  void restart() {
+    SessionOptions o;
+    o.use_cache = s.cache_on;
+    o.threads = s.threads;
+    o.sampling = s.sampling;
+    auto fresh = std::make_unique<GenerationSession>(s.model, o);
+    fresh->start_text(s.prompt);
+    s.session = std::move(fresh);
+    s.token_texts.clear();
+    s.token_probs.clear();
+    for (int id : s.session->tokens()) {
+      s.token_texts.push_back(s.model.tokenizer->decode(id));
+      s.token_probs.push_back(0.0f);
+    }
+    s.history.clear();
+    s.playing = false;
+    s.notice.clear();
+    s.same_answer = {};
+    s.refused_prompt.clear();
+    s.refused_reason.clear();
+  }
+
+  void require_usable_prompt() const {
+    if (!s.refused_prompt.empty())
+      throw InputError("the prompt in the box was not used (" + s.refused_reason +
+                       "). Change it and press Start, or press Reset to go on with the text on screen.");
+    if (!s.session) throw InputError("no text yet: type a prompt first");
+  }
+
+  void record_step() {
+    const StepTrace& tr = s.session->trace();
+    s.token_texts.push_back(tr.token_text);
+    s.token_probs.push_back(tr.token_probability);
+    const SessionTotals& t = s.session->totals();
+    StepRecord r;
+    r.step = tr.step;
+    r.position = tr.visible_positions - 1;
+    r.cache_on = tr.cache_enabled;
+    r.rebuild = tr.cache_rebuild;
+    r.ms = tr.ms;
+    r.kv_projections = tr.kv_projections;
+    r.cumulative_actual = t.kv_projections;
+    r.cumulative_if_uncached = t.kv_projections_if_uncached;
+    r.cumulative_if_cached = t.kv_projections_if_cached;
+    r.cache_bytes_in_use = tr.cache_bytes_in_use;
+    r.cache_bytes_allocated = tr.cache_bytes_allocated;
+    s.history.push_back(r);
+  }
+
+  void step(bool whole_token) {
+    require_usable_prompt();
+    if (s.session->context_full()) {
+      s.playing = false;
+      s.notice = "The context is full (" + std::to_string(s.model.gpt->config().n_ctx) +
+                 " tokens). Press Reset to start again.";
+      return;
+    }
+    {
+      const TimedStep turn(w.step_timing_, w.ui_drawing_);  // no frame is drawn while this step is timed
+      // A cached decode step runs as one call (the engine's fastest path for small models, all layers
+      // in one parallel region, and the one kvlab-cli times).
+      // Other whole tokens (prompt, uncached, rebuild) run layer by layer, so closing the window never
+      // waits for more than one layer of a long recomputation.
+      const bool decode = s.session->cache_enabled() && s.session->cache_requested() && !s.session->step_in_progress();
+      if (whole_token && decode) {
+        s.session->step_token();
+      } else {
+        s.session->step_layer();
+        while (whole_token && s.session->step_in_progress() && !w.stop_.load()) s.session->step_layer();
+      }
+    }
+    if (!s.session->trace().complete) return;
+    record_step();  // the step's time is in its trace: nothing below is part of it
+    if (s.playing && s.generated() >= s.play_until) s.playing = false;
+    if (s.session->context_full()) {
+      s.playing = false;
+      s.notice = "The context is full: this model sees at most " + std::to_string(s.model.gpt->config().n_ctx) +
+                 " tokens. Press Reset to start again.";
+    }
+    if (s.same_answer_live) check_same_answer();
+  }
+
+  // Recomputes the last finished step without the cache (or with it, when the cache is off) from the
+  // same tokens, and compares the logits. Runs after the step's timing: it never distorts the plot.
+  void check_same_answer() {
+    if (!s.session || s.session->last_logits().empty() || s.session->tokens().size() < 2) return;
+    const auto t0 = Clock::now();
+    if (!s.checker) {
+      SessionOptions o;
+      o.capture_attention = false;
+      o.threads = s.threads;
+      s.checker = std::make_unique<GenerationSession>(s.model, o);
+    }
+    const std::vector<int>& ids = s.session->tokens();
+    s.checker->set_cache_enabled(!s.session->trace().cache_enabled);
+    s.checker->start(std::vector<int>(ids.begin(), ids.end() - 1));  // the text before the newest token
+    s.checker->step_token();
+    const std::vector<float>& a = s.session->last_logits();
+    const std::vector<float>& b = s.checker->last_logits();
+    SameAnswerCheck c;
+    c.valid = a.size() == b.size();
+    c.step = s.session->trace().step;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+      c.max_abs_logit_diff = std::max(c.max_abs_logit_diff, static_cast<double>(std::fabs(a[i] - b[i])));
+    c.token = argmax(a);
+    c.other_token = argmax(b);
+    c.same_token = c.token == c.other_token;
+    c.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    s.same_answer = c;
+  }
+
+  void operator()(cmd::SetPrompt& v) {
+    s.error.clear();
+    const std::string previous = s.prompt;
+    s.prompt = v.text;
+    try {
+      restart();
+    } catch (const KvlabError& e) {
+      s.prompt = previous;  // the text on screen stays; the box keeps the typing
+      s.refused_prompt = v.text;
+      s.refused_reason = e.what();
+      throw;
+    }
+  }
+  void operator()(cmd::StepToken&) { s.error.clear(); step(true); }
+  void operator()(cmd::StepLayer&) { s.error.clear(); step(false); }
+  void operator()(cmd::Play&) {
+    s.error.clear();
+    require_usable_prompt();
+    if (s.session->context_full()) {
+      s.notice = "The context is full. Press Reset to start again.";
+      return;
+    }
+    // Each press generates "tokens to generate" more (from where the text is), never a growing number.
+    if (!s.playing) s.play_until = s.generated() + std::max(1, s.target_tokens);
+    s.playing = true;
+    s.next_step = Clock::now();
+  }
+  void operator()(cmd::Pause&) { s.error.clear(); s.playing = false; }
+  void operator()(cmd::SetSpeed& v) { s.error.clear(); s.tokens_per_second = std::clamp(v.tokens_per_second, 0.1f, kTopSpeed); }
+  void operator()(cmd::SetCache& v) {
+    s.error.clear();
+    s.cache_on = v.on;
+    if (s.session) s.session->set_cache_enabled(v.on);
+  }
+  void operator()(cmd::Reset&) {
+    s.error.clear();
+    if (s.session) restart();
+    s.refused_prompt.clear();
+    s.refused_reason.clear();
+  }
+  void operator()(cmd::SetSampling& v) {
+    s.error.clear();
+    v.sampling.validate();
+    s.sampling = v.sampling;
+    if (s.session) s.session->set_sampling(v.sampling);
+  }
+  void operator()(cmd::SetTargetTokens& v) { s.error.clear(); s.target_tokens = std::max(1, v.tokens); }
+  void operator()(cmd::LoadModel& v) { load([&](const LoadControl* c) { return load_model(v.spec, c); }); }
+  void operator()(cmd::LoadRandomModel& v) {
+    v.config.validate();
+    load([&](const LoadControl* c) { return make_random_model(v.config, v.seed, random_model_name(v.config), c); });
+  }
+  void operator()(cmd::RunSweep& v);
+  void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
+  void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
+  void operator()(cmd::SetSameAnswerLive& v) {
+    s.same_answer_live = v.on;
+    if (v.on && s.same_answer.step != (s.session ? s.session->trace().step : -1)) check_same_answer();
+  }
+
+  template <class LoadFn>
+  void load(LoadFn&& load_fn) {
+    s.error.clear();
+    s.busy_what = "Loading the model...";
+    s.playing = false;
+    w.publish();
+    w.cancel_.store(false);
+    w.load_progress_.store(0.0f);
+    s.load_progress_updates = 0;
+    const auto t0 = Clock::now();
+    const LoadControl control{&w.load_progress_, &w.cancel_, [this] {
+                                ++s.load_progress_updates;
+                                w.publish();
+                              }};
+    LoadedModel loaded;
+    try {
+      loaded = load_fn(&control);
+    } catch (...) {
+      s.busy_what.clear();  // the previous model stays loaded
+      w.cancel_.store(false);
+      throw;
+    }
+    s.busy_what.clear();
+    s.load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    s.model = std::move(loaded);
+    s.checker.reset();
+    s.sweep.clear();
+    s.read_bytes_per_s = 0.0;
+    s.bandwidth_due = true;
+    try {
+      restart();
+    } catch (const KvlabError& e) {
+      // the model is fine but the prompt does not fit it (unknown characters, too long)
+      s.session.reset();
+      s.token_texts.clear();
+      s.history.clear();
+      s.error = std::string("model loaded, but the prompt cannot be used with it: ") + e.what();
+    }
+  }
+};
+
+// The scaling sweep, by the same method as `kvlab-cli bench` (engine/bench/sweep.hpp): for each
+// length, a warm-up and the median of 3 runs, cached and uncached, from the first prompt token.
+void EngineWorker::Handler::operator()(cmd::RunSweep& v) {
+  s.error.clear();
+  if (!s.model.gpt) throw InputError("no model loaded");
+  w.cancel_.store(false);
+  s.sweep.clear();
+  s.sweep_running = true;
+  s.busy_what = "Running the scaling sweep...";
+  SweepOptions options;
+  for (int n : v.lengths) options.lengths.push_back(std::max(1, std::min(n, s.model.gpt->config().n_ctx - 1)));
+  options.threads = s.threads;
+  options.first_token = s.session ? s.session->tokens()[0] : 0;
+  SweepControl control;
+  control.cancel = &w.cancel_;
+  control.on_progress = [&](const SweepProgress& p) {
+    s.progress = p.tokens_total ? static_cast<float>(p.tokens_done) / static_cast<float>(p.tokens_total) : 1.0f;
+    w.publish();
+  };
+  control.on_row = [&](const kvlab::SweepRow& r) {
+    s.sweep.push_back({r.tokens, r.uncached.median_ms, r.cached.median_ms, r.uncached.median_tps, r.cached.median_tps});
+  };
+  try {
+    run_sweep(s.model, options, control);
+  } catch (...) {  // e.g. not enough memory for the two sessions: the window must not stay "running"
+    s.sweep_running = false;
+    s.busy_what.clear();
+    throw;
+  }
+  if (w.cancel_.load()) s.notice = "Sweep cancelled.";
+  s.sweep_running = false;
+  s.busy_what.clear();
+  s.progress = 0.0f;
+  w.cancel_.store(false);
+}
+
+EngineWorker::EngineWorker(std::string model_spec, std::string prompt, WorkerOptions options)
+    : state_(std::make_unique<State>()), options_(std::move(options)) {
+  state_->threads = std::max(1, options_.threads);
   state_->prompt = std::move(prompt);
   queue_.push_back(cmd::LoadModel{std::move(model_spec)});
   latest_ = std::make_shared<const Snapshot>();
@@ -73,7 +377,15 @@ void EngineWorker::post(Command c) {
   wake_.notify_all();
 }
 
+bool EngineWorker::try_begin_frame() {
+  ui_drawing_.store(true);
+  if (!step_timing_.load()) return true;
+  ui_drawing_.store(false);
+  return false;
+}
+
 std::shared_ptr<const Snapshot> EngineWorker::snapshot() const {
+  ui_woken_.store(false);
   std::lock_guard lk(mutex_);
   return latest_;
 }
@@ -83,19 +395,29 @@ bool EngineWorker::idle() const {
   return queue_.empty() && !working_.load() && !latest_->playing && !latest_->busy;
 }
 
+void EngineWorker::wake_ui() {
+  // one wake-up per snapshot the UI takes: 1000 steps a second do not mean 1000 wake-ups a second
+  if (options_.wake_ui && !ui_woken_.exchange(true)) options_.wake_ui();
+}
+
 void EngineWorker::run() {
-  // The engine computes at a lower priority than the window: on a 2-core laptop (or under a software
-  // OpenGL renderer) drawing must win, or the UI stutters while playing. Its pool threads, created from
-  // this thread, inherit the niceness. Generation only slows when the window actually needs the CPU.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 8);
+  // Measured (docs/performance.md): with the window drawing only when something changed, it needs
+  // little CPU, and a niced engine only lost against other programs (compilers), not the window.
+  if (options_.niceness != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.niceness);
   State& s = *state_;
   while (!stop_.load()) {
+    // Playing fast (the next step less than kSpinWait away): wait on the core instead of sleeping.
+    // A thread that sleeps for a fraction of a millisecond between steps starts each step cold (its
+    // core given away, caches refilled): measured 0.25 ms back to back vs 0.7 ms paced at 1000
+    // tokens/s on the default model (docs/performance.md). Commands wait at most kSpinWait.
+    while (s.playing && !stop_.load() && Clock::now() < s.next_step && s.next_step - Clock::now() < kSpinWait) {
+    }
     std::optional<Command> next;
     {
       std::unique_lock lk(mutex_);
       auto ready = [&] { return stop_.load() || !queue_.empty(); };
       if (s.playing) wake_.wait_until(lk, s.next_step, ready);
-      else wake_.wait(lk, ready);
+      else if (!s.bandwidth_due) wake_.wait(lk, ready);
       if (stop_.load()) break;
       if (!queue_.empty()) {
         next = std::move(queue_.front());
@@ -103,205 +425,48 @@ void EngineWorker::run() {
       }
       working_.store(true);
     }
-    try {
-      if (next) {
-        handle(*next);
-      } else if (s.playing && Clock::now() >= s.next_step) {
-        Command step_command = cmd::StepToken{};
-        handle(step_command);
-        s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
-        if (s.next_step < Clock::now()) s.next_step = Clock::now();  // a slow step does not cause a burst
-      }
-    } catch (const LoadCancelled& e) {
-      s.notice = e.what();  // not an error: the user asked for it
-    } catch (const std::exception& e) {
-      s.error = describe(e);
-      s.playing = false;
-    }
+    run_next(next);
     publish();
     working_.store(false);
+    wake_ui();  // scripts wait for idle: the UI must look again once the worker is
+  }
+}
+
+void EngineWorker::run_next(std::optional<Command>& next) {
+  State& s = *state_;
+  try {
+    if (next) {
+      handle(*next);
+    } else if (s.playing && Clock::now() >= s.next_step) {
+      Command step_command = cmd::StepToken{};
+      handle(step_command);
+      // the top speed (1000, scripts only: the slider stops at 60) means "as fast as the engine goes",
+      // steps back to back as kvlab-cli runs them; slower speeds pace the steps
+      if (s.tokens_per_second < kTopSpeed)
+        s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
+      if (s.next_step < Clock::now()) s.next_step = Clock::now();  // a slow step does not cause a burst
+    } else if (!s.playing) {
+      measure_bandwidth_if_due();
+    }
+  } catch (const LoadCancelled& e) {
+    s.notice = e.what();  // not an error: the user asked for it
+  } catch (const std::exception& e) {
+    s.error = describe(e);
+    s.playing = false;
   }
 }
 
 void EngineWorker::handle(Command& c) {
-  State& s = *state_;
-  auto restart = [&] {
-    // A new session on the current model: the prompt is tokenized first, so a bad prompt leaves
-    // the previous text on screen and only reports the error.
-    SessionOptions o;
-    o.use_cache = s.cache_on;
-    o.threads = s.threads;
-    o.sampling = s.sampling;
-    auto fresh = std::make_unique<GenerationSession>(s.model, o);
-    fresh->start_text(s.prompt);
-    s.session = std::move(fresh);
-    s.token_texts.clear();
-    s.token_probs.clear();
-    for (int id : s.session->tokens()) {
-      s.token_texts.push_back(s.model.tokenizer->decode(id));
-      s.token_probs.push_back(0.0f);
-    }
-    s.history.clear();
-    s.playing = false;
-    s.notice.clear();
-  };
-  auto step = [&](bool whole_token) {
-    if (!s.session) throw InputError("no text yet: type a prompt first");
-    if (s.session->context_full()) {
-      s.playing = false;
-      s.notice = "The context is full (" + std::to_string(s.model.gpt->config().n_ctx) +
-                 " tokens). Press Reset to start again.";
-      return;
-    }
-    // A whole token runs layer by layer so closing the window never waits for more than one layer.
-    s.session->step_layer();
-    while (whole_token && s.session->step_in_progress() && !stop_.load()) s.session->step_layer();
-    const StepTrace& tr = s.session->trace();
-    if (!tr.complete) return;
-    s.token_texts.push_back(tr.token_text);
-    s.token_probs.push_back(tr.token_probability);
-    const SessionTotals& t = s.session->totals();
-    StepRecord r;
-    r.step = tr.step;
-    r.position = tr.visible_positions - 1;
-    r.cache_on = tr.cache_enabled;
-    r.rebuild = tr.cache_rebuild;
-    r.ms = tr.ms;
-    r.kv_projections = tr.kv_projections;
-    r.cumulative_actual = t.kv_projections;
-    r.cumulative_if_uncached = t.kv_projections_if_uncached;
-    r.cumulative_if_cached = t.kv_projections_if_cached;
-    r.cache_bytes_in_use = tr.cache_bytes_in_use;
-    r.cache_bytes_allocated = tr.cache_bytes_allocated;
-    s.history.push_back(r);
-    const int generated = static_cast<int>(s.session->tokens().size()) - s.session->prompt_length();
-    if (s.playing && generated >= s.target_tokens) s.playing = false;
-    if (s.session->context_full()) {
-      s.playing = false;
-      s.notice = "The context is full: this model sees at most " + std::to_string(s.model.gpt->config().n_ctx) +
-                 " tokens. Press Reset to start again.";
-    }
-  };
+  Handler h{*this, *state_};
+  std::visit(h, c);
+}
 
-  std::visit(
-      [&](auto& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (!std::is_same_v<T, cmd::StepToken> && !std::is_same_v<T, cmd::StepLayer> &&
-                      !std::is_same_v<T, cmd::Play> && !std::is_same_v<T, cmd::Cancel>)
-          s.error.clear();
-        if constexpr (std::is_same_v<T, cmd::SetPrompt>) {
-          const std::string previous = s.prompt;
-          s.prompt = v.text;
-          try {
-            restart();
-          } catch (...) {
-            s.prompt = previous;  // keep generating from the last good prompt; the box keeps the typing
-            throw;
-          }
-        } else if constexpr (std::is_same_v<T, cmd::StepToken>) {
-          s.error.clear();
-          step(true);
-        } else if constexpr (std::is_same_v<T, cmd::StepLayer>) {
-          s.error.clear();
-          step(false);
-        } else if constexpr (std::is_same_v<T, cmd::Play>) {
-          s.error.clear();
-          if (s.session && !s.session->context_full()) {
-            const int generated = static_cast<int>(s.session->tokens().size()) - s.session->prompt_length();
-            if (generated >= s.target_tokens) s.target_tokens = generated + std::max(1, s.target_tokens);
-            s.playing = true;
-            s.next_step = Clock::now();
-          } else if (s.session) {
-            s.notice = "The context is full. Press Reset to start again.";
-          }
-        } else if constexpr (std::is_same_v<T, cmd::Pause>) {
-          s.playing = false;
-        } else if constexpr (std::is_same_v<T, cmd::SetSpeed>) {
-          s.tokens_per_second = std::clamp(v.tokens_per_second, 0.1f, 1000.0f);
-        } else if constexpr (std::is_same_v<T, cmd::SetCache>) {
-          s.cache_on = v.on;
-          if (s.session) s.session->set_cache_enabled(v.on);
-        } else if constexpr (std::is_same_v<T, cmd::Reset>) {
-          if (s.session) restart();
-        } else if constexpr (std::is_same_v<T, cmd::SetSampling>) {
-          v.sampling.validate();
-          s.sampling = v.sampling;
-          if (s.session) s.session->set_sampling(v.sampling);
-        } else if constexpr (std::is_same_v<T, cmd::SetTargetTokens>) {
-          s.target_tokens = std::max(1, v.tokens);
-        } else if constexpr (std::is_same_v<T, cmd::LoadModel> || std::is_same_v<T, cmd::LoadRandomModel>) {
-          s.busy_what = "Loading the model...";
-          s.playing = false;
-          publish();
-          LoadedModel loaded;
-          cancel_.store(false);
-          load_progress_.store(0.0f);
-          const LoadControl control{&load_progress_, &cancel_, [&] { publish(); }};
-          try {
-            if constexpr (std::is_same_v<T, cmd::LoadModel>) {
-              loaded = load_model(v.spec, &control);
-            } else {
-              v.config.validate();
-              loaded = make_random_model(v.config, v.seed,
-                                         "random " + std::to_string(v.config.n_layer) + "x" + std::to_string(v.config.n_head) +
-                                             "x" + std::to_string(v.config.n_embd) + ", context " +
-                                             std::to_string(v.config.n_ctx), &control);
-            }
-          } catch (...) {
-            s.busy_what.clear();  // the previous model stays loaded
-            cancel_.store(false);
-            throw;
-          }
-          s.busy_what.clear();
-          s.model = std::move(loaded);
-          s.sweep.clear();
-          try {
-            restart();
-          } catch (const KvlabError& e) {
-            // the model is fine but the prompt does not fit it (unknown characters, too long)
-            s.session.reset();
-            s.token_texts.clear();
-            s.history.clear();
-            s.error = std::string("model loaded, but the prompt cannot be used with it: ") + e.what();
-          }
-        } else if constexpr (std::is_same_v<T, cmd::RunSweep>) {
-          if (!s.model.gpt) throw InputError("no model loaded");
-          cancel_.store(false);
-          s.sweep.clear();
-          s.sweep_running = true;
-          s.busy_what = "Running the scaling sweep...";
-          // the same method as `kvlab-cli bench` (engine/bench/sweep.hpp): warm-up, median of 3 runs
-          SweepOptions options;
-          for (int n : v.lengths) options.lengths.push_back(std::max(1, std::min(n, s.model.gpt->config().n_ctx - 1)));
-          options.threads = s.threads;
-          options.first_token = s.session ? s.session->tokens()[0] : 0;
-          SweepControl control;
-          control.cancel = &cancel_;
-          control.on_progress = [&](const SweepProgress& p) {
-            s.progress = p.tokens_total ? static_cast<float>(p.tokens_done) / static_cast<float>(p.tokens_total) : 1.0f;
-            publish();
-          };
-          control.on_row = [&](const kvlab::SweepRow& r) {
-            s.sweep.push_back({r.tokens, r.uncached.median_ms, r.cached.median_ms, r.uncached.median_tps, r.cached.median_tps});
-          };
-          try {
-            run_sweep(s.model, options, control);
-          } catch (...) {  // e.g. not enough memory for the two sessions: the window must not stay "running"
-            s.sweep_running = false;
-            s.busy_what.clear();
-            throw;
-          }
-          if (cancel_.load()) s.notice = "Sweep cancelled.";
-          s.sweep_running = false;
-          s.busy_what.clear();
-          s.progress = 0.0f;
-          cancel_.store(false);
-        } else if constexpr (std::is_same_v<T, cmd::Cancel>) {
-          s.playing = false;
-          cancel_.store(false);
-        }
-      },
-      c);
+void EngineWorker::measure_bandwidth_if_due() {
+  State& s = *state_;
+  if (!s.bandwidth_due || !s.model.gpt) return;
+  s.bandwidth_due = false;
+  // Once per model, when nothing else runs (never while a step is being timed), about a second.
+  s.read_bytes_per_s = measure_decode_bandwidth(s.model.gpt->weights(), s.threads);
 }
 
 void EngineWorker::publish() {
@@ -321,12 +486,22 @@ void EngineWorker::publish() {
   snap->sweep = s.sweep;
   snap->sweep_running = s.sweep_running;
   snap->cache_requested = s.cache_on;
+  snap->engine_threads = s.threads;
+  snap->play_until = s.play_until;
+  snap->refused_prompt = s.refused_prompt;
+  snap->same_answer = s.same_answer;
+  snap->same_answer_live = s.same_answer_live;
+  snap->read_bytes_per_s = s.read_bytes_per_s;
+  snap->load_progress_updates = s.load_progress_updates;
+  snap->load_seconds = s.load_seconds;
   if (s.model.gpt) {
     snap->model_name = s.model.name;
     snap->config = s.model.gpt->config();
     snap->tokenizer_kind = s.model.tokenizer ? s.model.tokenizer->kind() : "";
     snap->weight_bytes = s.model.gpt->weights().bytes();
     snap->model_warnings = s.model.warnings;
+    snap->decode_weight_bytes = decode_bytes_per_token(s.model.gpt->weights(), -1);
+    snap->decode_kv_bytes_per_position = decode_bytes_per_token(s.model.gpt->weights(), 0) - snap->decode_weight_bytes;
   }
   if (s.session) {
     const GenerationSession& g = *s.session;
@@ -352,8 +527,11 @@ void EngineWorker::publish() {
         }
     }
   }
-  std::lock_guard lk(mutex_);
-  latest_ = std::move(snap);
+  {
+    std::lock_guard lk(mutex_);
+    latest_ = std::move(snap);
+  }
+  wake_ui();
 }
 
 }  // namespace kvlab::gui

@@ -1,6 +1,8 @@
 // kvlab: the KV Cache Lab window. Parses flags, opens a GLFW + OpenGL 3.3 window with Dear ImGui,
-// starts the engine worker, and runs the frame loop (interactive, or a --script for headless runs
-// and screenshots). Says clearly what to do when there is no display instead of a raw GLFW error.
+// starts the engine worker, and runs the frame loop (interactive, or a --script for headless runs,
+// screenshots and --report). The loop draws only when something changed (FramePacer), sleeping in
+// glfwWaitEventsTimeout until input arrives or the worker posts an empty event after publishing.
+// Says clearly what to do when there is no display instead of a raw GLFW error.
 #include <CLI/CLI.hpp>
 #include <GLFW/glfw3.h>
 #include <imgui.h>
@@ -11,41 +13,44 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
-#include <thread>
 
 #include "forward/gpt.hpp"
+#include "frame_pacer.hpp"
 #include "main_window.hpp"
+#include "report.hpp"
 #include "script.hpp"
 #include "theme.hpp"
 
 using namespace kvlab::gui;
 
 namespace {
-std::string g_glfw_error;  // filled by the GLFW error callback, reported in our own words
-void glfw_error(int, const char* description) { g_glfw_error = description ? description : "unknown"; }
-
-void no_display_message(const std::string& detail) {
-  std::fprintf(stderr,
-               "kvlab: cannot open a window%s%s. Run it on a desktop, or under a virtual display: "
-               "xvfb-run -a ./build/kvlab  (or use the terminal version: ./build/kvlab-cli demo)\n",
-               detail.empty() ? "" : ": ", detail.c_str());
-}
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App cli{"kvlab: KV Cache Lab. Watch a KV cache work while a GPT generates text."};
-  std::string model = "default", prompt = "The cache remembers", script_path, screenshot_path, size = "1600x1000";
+struct Options {
+  std::string model = "default", prompt = "The cache remembers", script_path, screenshot_path, report_path;
+  std::string size = "1600x1000";
+  int width = 1600, height = 1000;
   bool projector = false;
   int threads = 0;
-  cli.add_option("--model", model, "model: default, random:NAME[:seed=N], or a model directory");
-  cli.add_option("--prompt", prompt, "prompt to start with");
-  cli.add_option("--script", script_path, "run UI actions from this file, then exit (see docs/gui-scripts.md)");
-  cli.add_option("--screenshot", screenshot_path, "with --script: save the last frame as PNG here");
-  cli.add_option("--size", size, "window size WxH");
-  cli.add_flag("--projector", projector, "start in projector mode (large, high-contrast)");
-  cli.add_option("--threads", threads, "engine threads (default: all cores but one, left for drawing)")->check(CLI::Range(1, 256));
+  int engine_nice = 0;
+};
+
+// Returns an exit code when the program should stop here (help, bad flags).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  CLI::App cli{"kvlab: KV Cache Lab. Watch a KV cache work while a GPT generates text."};
+  cli.add_option("--model", o.model, "model: default, random:NAME[:seed=N], or a model directory");
+  cli.add_option("--prompt", o.prompt, "prompt to start with");
+  cli.add_option("--script", o.script_path, "run UI actions from this file, then exit (see docs/gui-scripts.md)");
+  cli.add_option("--screenshot", o.screenshot_path, "with --script: save the last frame as PNG here");
+  cli.add_option("--report", o.report_path, "with --script: write the final state as JSON here (docs/gui-scripts.md)");
+  cli.add_option("--size", o.size, "window size WxH");
+  cli.add_flag("--projector", o.projector, "start in projector mode (large, high-contrast)");
+  cli.add_option("--threads", o.threads, "engine threads (default: all cores but one, left for drawing)")->check(CLI::Range(1, 256));
+  cli.add_option("--engine-nice", o.engine_nice, "lower the engine's priority by this much (0-19; default 0, docs/performance.md)")
+      ->check(CLI::Range(0, 19));
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -54,51 +59,255 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kvlab: %s (see kvlab --help)\n", e.what());
     return 2;
   }
-  int width = 1600, height = 1000;
-  if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 320 || height < 240 || width > 10000 || height > 10000) {
+  if (std::sscanf(o.size.c_str(), "%dx%d", &o.width, &o.height) != 2 || o.width < 320 || o.height < 240 || o.width > 10000 ||
+      o.height > 10000) {
     std::fprintf(stderr, "kvlab: --size must look like 1600x1000 (at least 320x240)\n");
     return 2;
   }
-  std::vector<ScriptAction> actions;
-  if (!script_path.empty()) {
-    std::ifstream f(script_path);
-    if (!f) {
-      std::fprintf(stderr, "kvlab: cannot read the script '%s'\n", script_path.c_str());
-      return 2;
-    }
-    std::stringstream ss;
-    ss << f.rdbuf();
-    try {
-      actions = parse_script(ss.str());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "kvlab: %s\n", e.what());
-      return 2;
-    }
-  } else if (!screenshot_path.empty()) {
-    std::fprintf(stderr, "kvlab: --screenshot needs --script (an empty script file is fine)\n");
+  if (o.script_path.empty() && (!o.screenshot_path.empty() || !o.report_path.empty())) {
+    std::fprintf(stderr, "kvlab: --screenshot and --report need --script (an empty script file is fine)\n");
     return 2;
   }
+  return std::nullopt;
+}
 
+std::optional<int> load_script(const std::string& path, std::vector<ScriptAction>& actions) {
+  std::ifstream f(path);
+  if (!f) {
+    std::fprintf(stderr, "kvlab: cannot read the script '%s'\n", path.c_str());
+    return 2;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  try {
+    actions = parse_script(ss.str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvlab: %s\n", e.what());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+void no_display_message(const std::string& detail) {
+  std::fprintf(stderr,
+               "kvlab: cannot open a window%s%s. Run it on a desktop, or under a virtual display: "
+               "xvfb-run -a ./build/kvlab  (or use the terminal version: ./build/kvlab-cli demo)\n",
+               detail.empty() ? "" : ": ", detail.c_str());
+}
+
+// GLFW's own description of its last error (glfwGetError keeps it: no callback, no global).
+std::string glfw_error_text() {
+  const char* description = nullptr;
+  glfwGetError(&description);
+  return description ? description : "unknown error";
+}
+
+// Input seen by GLFW since the last frame, counted by callbacks through the window's user pointer.
+// Installed before ImGui's backend, which chains to them.
+struct InputActivity {
+  int events = 0;
+  static void note(GLFWwindow* w) { static_cast<InputActivity*>(glfwGetWindowUserPointer(w))->events++; }
+  void install(GLFWwindow* w) {
+    glfwSetWindowUserPointer(w, this);
+    glfwSetCursorPosCallback(w, [](GLFWwindow* win, double, double) { note(win); });
+    glfwSetMouseButtonCallback(w, [](GLFWwindow* win, int, int, int) { note(win); });
+    glfwSetScrollCallback(w, [](GLFWwindow* win, double, double) { note(win); });
+    glfwSetKeyCallback(w, [](GLFWwindow* win, int, int, int, int) { note(win); });
+    glfwSetCharCallback(w, [](GLFWwindow* win, unsigned) { note(win); });
+    glfwSetWindowSizeCallback(w, [](GLFWwindow* win, int, int) { note(win); });
+    glfwSetWindowRefreshCallback(w, [](GLFWwindow* win) { note(win); });
+    glfwSetWindowFocusCallback(w, [](GLFWwindow* win, int) { note(win); });
+    glfwSetCursorEnterCallback(w, [](GLFWwindow* win, int) { note(win); });
+  }
+};
+
+double cpu_seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// The frame loop: one turn per wake-up; a frame is drawn only when the pacer says so.
+class FrameLoop {
+ public:
+  FrameLoop(GLFWwindow* window, AppState& app, EngineWorker& worker, ScriptRunner* runner, InputActivity& input)
+      : window_(window), app_(app), worker_(worker), runner_(runner), input_(input), start_(glfwGetTime()) {}
+
+  void run() {
+    while (!glfwWindowShouldClose(window_) && !app_.want_quit && keep_running_) turn();
+    stats_.wall_s = glfwGetTime() - start_;
+    stats_.process_cpu_s = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    stats_.ui_thread_cpu_s = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+  }
+  int exit_code() const { return exit_code_; }
+  const FrameStats& stats() const { return stats_; }
+  std::shared_ptr<const Snapshot> last_snapshot() const { return worker_.snapshot(); }
+
+ private:
+  void turn() {
+    glfwPollEvents();
+    const double now = glfwGetTime();
+    FrameInputs in;
+    in.now = now;
+    in.events = input_.events > 0;
+    input_.events = 0;
+    in.new_snapshot = worker_.has_news();
+    const std::shared_ptr<const Snapshot> peek = last_seen_;
+    in.engine_working = peek && (peek->playing || peek->busy);
+    in.held = app_.mouse_down || ImGui::IsAnyMouseDown();
+    in.text_cursor = ImGui::GetIO().WantTextInput;
+    if (runner_) in.script_wake_at = runner_->next_frame_at(worker_.idle(), now);
+    const FrameDecision d = pacer_.decide(in);
+    if (!d.draw) {
+      glfwWaitEventsTimeout(std::max(0.0005, d.wait_s));
+      return;
+    }
+    // A step being timed finishes first (its time is what the plot shows), unless the last frame is
+    // already 100 ms old: a long uncached step must not freeze the window.
+    if (!worker_.try_begin_frame()) {
+      if (now - pacer_.last_draw() < 0.1) {
+        glfwWaitEventsTimeout(0.001);
+        return;
+      }
+      draw_frame(now);
+      return;
+    }
+    draw_frame(now);
+    worker_.end_frame();
+  }
+
+  void draw_frame(double now) {
+    if (app_.theme_dirty) {
+      apply_theme(app_.projector_mode, app_.font_scale);
+      app_.theme_dirty = false;
+    }
+    const std::shared_ptr<const Snapshot> snap = worker_.snapshot();
+    last_seen_ = snap;
+    const auto work_start = std::chrono::steady_clock::now();
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    // Scripts control the mouse: parked outside the window unless a hover is asked for, so a stray
+    // pointer position does not put tooltips into screenshots.
+    if (runner_) ImGui::GetIO().MousePos = app_.hover_request.x >= 0 ? app_.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
+    if (runner_) ImGui::GetIO().MouseDown[0] = app_.mouse_down;
+    ImGui::NewFrame();
+    handle_shortcuts(app_, *snap);
+    draw_main_window(app_, *snap);
+    ImGui::Render();
+    const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - work_start).count();
+    int fb_w = 0, fb_h = 0;
+    glfwGetFramebufferSize(window_, &fb_w, &fb_h);
+    glViewport(0, 0, fb_w, fb_h);
+    const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+    glClearColor(bg.x, bg.y, bg.z, 1.0f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    const bool saved = after_frame(*snap, fb_w, fb_h);
+    glfwSwapBuffers(window_);
+    pacer_.drawn(now);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - work_start).count();
+    app_.frame_ms[app_.frame_cursor++ % app_.frame_ms.size()] = static_cast<float>(ms);
+    // the first frames build fonts and a screenshot frame encodes a PNG: neither is a UI frame, and
+    // mean and worst are taken over the same frames
+    if (++stats_.frames > 5 && !saved) {
+      ++stats_.counted;
+      stats_.counted_ms += ms;
+      stats_.build_ms += build_ms;
+      stats_.worst_ms = std::max(stats_.worst_ms, ms);
+    }
+  }
+
+  // Script step, screenshot and CSV export after a frame was drawn; returns true if a PNG was saved.
+  bool after_frame(const Snapshot& snap, int fb_w, int fb_h) {
+    std::string shot;
+    if (runner_) {
+      try {
+        keep_running_ = runner_->advance(app_, worker_.idle(), glfwGetTime(), shot);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "kvlab: %s\n", e.what());
+        exit_code_ = 2;
+        keep_running_ = false;
+      }
+    }
+    if (app_.want_screenshot) {
+      shot = default_screenshot_name();
+      app_.want_screenshot = false;
+    }
+    if (!shot.empty()) {
+      const std::string err = save_screenshot(shot, fb_w, fb_h);
+      app_.status_line = err.empty() ? "saved " + shot : err;
+      if (runner_) std::fprintf(stderr, "kvlab: %s\n", app_.status_line.c_str());
+      if (!err.empty() && runner_) exit_code_ = 1;
+    }
+    if (app_.want_csv_export) {
+      const std::string path = default_csv_name();
+      const std::string err = export_csv(snap, path);
+      app_.status_line = err.empty() ? "saved " + path : err;
+      app_.want_csv_export = false;
+    }
+    return !shot.empty();
+  }
+
+  GLFWwindow* window_;
+  AppState& app_;
+  EngineWorker& worker_;
+  ScriptRunner* runner_;
+  InputActivity& input_;
+  FramePacer pacer_;
+  FrameStats stats_;
+  std::shared_ptr<const Snapshot> last_seen_;
+  double start_;
+  bool keep_running_ = true;
+  int exit_code_ = 0;
+};
+
+GLFWwindow* open_window(const Options& o) {
   if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
     no_display_message("no display found (DISPLAY is not set)");
-    return 1;
+    return nullptr;
   }
-  glfwSetErrorCallback(glfw_error);
+  // Mesa's software renderer (llvmpipe: VMs, projector PCs without a GPU, Xvfb) rasterizes with one
+  // thread per core by default, so every frame takes the engine's core too. One rasterizer thread
+  // keeps drawing to one core, as "all cores but one for the engine" intends (measured in
+  // docs/performance.md). Hardware OpenGL ignores it; a value already set wins.
+  setenv("LP_NUM_THREADS", "1", 0);
   if (!glfwInit()) {
-    no_display_message(g_glfw_error);
-    return 1;
+    no_display_message(glfw_error_text());
+    return nullptr;
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
   glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
-  GLFWwindow* window = glfwCreateWindow(width, height, "KV Cache Lab", nullptr, nullptr);
+  GLFWwindow* window = glfwCreateWindow(o.width, o.height, "KV Cache Lab", nullptr, nullptr);
   if (!window) {
-    no_display_message("OpenGL 3.3 is not available (" + g_glfw_error + ")");
+    no_display_message("OpenGL 3.3 is not available (" + glfw_error_text() + ")");
     glfwTerminate();
-    return 1;
+    return nullptr;
   }
   glfwMakeContextCurrent(window);
-  glfwSwapInterval(actions.empty() ? 1 : 0);  // scripts run as fast as the machine allows
+  glfwSwapInterval(1);  // vsync where there is one; the FramePacer caps the rate where there is not
+  return window;
+}
+
+void print_summary(const FrameStats& f) {
+  std::fprintf(stderr,
+               "kvlab: %ld frames, mean %.1f ms, worst %.1f ms of drawing (%ld frames counted); building the UI %.1f ms; "
+               "%.1f s, CPU %.2f s (window thread %.2f s)\n",
+               f.frames, f.mean_ms(), f.worst_ms, f.counted, f.counted ? f.build_ms / static_cast<double>(f.counted) : 0.0,
+               f.wall_s, f.process_cpu_s, f.ui_thread_cpu_s);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const auto code = parse_options(argc, argv, o)) return *code;
+  std::vector<ScriptAction> actions;
+  if (!o.script_path.empty())
+    if (const auto code = load_script(o.script_path, actions)) return *code;
+  GLFWwindow* window = open_window(o);
+  if (!window) return 1;
+  InputActivity input;
+  input.install(window);  // before ImGui's backend, which chains to these callbacks
 
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
@@ -106,101 +315,32 @@ int main(int argc, char** argv) {
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 330");
 
-  const int engine_threads = threads > 0 ? threads : std::max(1, kvlab::default_thread_count() - 1);
+  WorkerOptions wo;
+  wo.threads = o.threads > 0 ? o.threads : std::max(1, kvlab::default_thread_count() - 1);
+  wo.niceness = o.engine_nice;
+  wo.wake_ui = [] { glfwPostEmptyEvent(); };  // thread-safe in GLFW: ends the UI's glfwWaitEventsTimeout
   int exit_code = 0;
   std::chrono::steady_clock::time_point closing;
   {
-    EngineWorker worker(model, prompt, engine_threads);
+    EngineWorker worker(o.model, o.prompt, wo);
     AppState app(worker);
-    app.prompt_input = prompt;
-    app.projector_mode = projector;
-    if (projector) app.font_scale = 1.6f;
+    app.prompt_input = o.prompt;
+    app.projector_mode = o.projector;
     app.frame_ms.assign(120, 0.0f);
     std::unique_ptr<ScriptRunner> runner;
-    if (!script_path.empty()) runner = std::make_unique<ScriptRunner>(std::move(actions), screenshot_path);
-    auto last = std::chrono::steady_clock::now();
-    double frame_sum = 0.0;
-    long frame_count = 0;
-    float worst = 0.0f;
-    double build_sum = 0.0, vertex_sum = 0.0;  // where a frame's time goes: building the UI vs drawing it
-
-    while (!glfwWindowShouldClose(window) && !app.want_quit) {
-      if (runner) glfwPollEvents();
-      else glfwWaitEventsTimeout(1.0 / 60.0);  // idle app: ~60 redraws/s at most, no busy loop
-      if (app.theme_dirty) {
-        apply_theme(app.projector_mode, app.font_scale);
-        app.theme_dirty = false;
-      }
-      const std::shared_ptr<const Snapshot> snap = worker.snapshot();
-      ImGui_ImplOpenGL3_NewFrame();
-      ImGui_ImplGlfw_NewFrame();
-      // Scripts control the mouse: parked outside the window unless a hover is asked for, so a stray
-      // pointer position does not put tooltips into screenshots.
-      if (runner) ImGui::GetIO().MousePos = app.hover_request.x >= 0 ? app.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
-      if (runner) ImGui::GetIO().MouseDown[0] = app.mouse_down;
-      const auto build_start = std::chrono::steady_clock::now();
-      ImGui::NewFrame();
-      handle_shortcuts(app, *snap);
-      draw_main_window(app, *snap);
-      ImGui::Render();
-      build_sum += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
-      vertex_sum += ImGui::GetDrawData()->TotalVtxCount;
-      int fb_w = 0, fb_h = 0;
-      glfwGetFramebufferSize(window, &fb_w, &fb_h);
-      glViewport(0, 0, fb_w, fb_h);
-      const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
-      glClearColor(bg.x, bg.y, bg.z, 1.0f);
-      glClear(GL_COLOR_BUFFER_BIT);
-      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-
-      std::string shot;
-      bool keep_running = true;
-      bool saved_this_frame = false;
-      if (runner) {
-        try {
-          keep_running = runner->advance(app, worker.idle(), shot);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "kvlab: %s\n", e.what());
-          exit_code = 2;
-          keep_running = false;
-        }
-      }
-      if (app.want_screenshot) {
-        shot = default_screenshot_name();
-        app.want_screenshot = false;
-      }
-      if (!shot.empty()) {
-        saved_this_frame = true;
-        const std::string err = save_screenshot(shot, fb_w, fb_h);
-        app.status_line = err.empty() ? "saved " + shot : err;
-        if (runner) std::fprintf(stderr, "kvlab: %s\n", app.status_line.c_str());
-        if (!err.empty() && runner) exit_code = 1;
-      }
-      if (app.want_csv_export) {
-        const std::string path = default_csv_name();
-        const std::string err = export_csv(*snap, path);
-        app.status_line = err.empty() ? "saved " + path : err;
-        app.want_csv_export = false;
-      }
-      glfwSwapBuffers(window);
-
-      const auto now = std::chrono::steady_clock::now();
-      const float ms = std::chrono::duration<float, std::milli>(now - last).count();
-      last = now;
-      app.frame_ms[app.frame_cursor++ % app.frame_ms.size()] = ms;
-      // the first frames build fonts and a screenshot frame encodes a PNG: neither is a UI frame
-      if (frame_count > 5 && !saved_this_frame) worst = std::max(worst, ms);
-      frame_sum += ms;
-      ++frame_count;
-      if (!keep_running) break;
+    if (!o.script_path.empty()) runner = std::make_unique<ScriptRunner>(std::move(actions), o.screenshot_path);
+    FrameLoop loop(window, app, worker, runner.get(), input);
+    loop.run();
+    exit_code = loop.exit_code();
+    if (runner) print_summary(loop.stats());
+    if (!o.report_path.empty()) {
+      const std::string err = write_report(o.report_path, *loop.last_snapshot(), loop.stats());
+      std::fprintf(stderr, "kvlab: %s\n", err.empty() ? ("report written to " + o.report_path).c_str() : err.c_str());
+      if (!err.empty()) exit_code = 1;
     }
-    if (runner)
-      std::fprintf(stderr, "kvlab: %ld frames, mean %.1f ms (%.0f fps), worst %.1f ms; building the UI %.1f ms, %.0f vertices a frame\n",
-                   frame_count, frame_sum / std::max(1L, frame_count), 1000.0 * frame_count / std::max(1.0, frame_sum), worst,
-                   build_sum / std::max(1L, frame_count), vertex_sum / std::max(1L, frame_count));
     closing = std::chrono::steady_clock::now();
   }  // the worker is stopped and joined here, before the GL context goes away
-  if (!script_path.empty())
+  if (!o.script_path.empty())
     std::fprintf(stderr, "kvlab: engine worker stopped %.0f ms after closing\n",
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - closing).count());
 

@@ -17,6 +17,7 @@ struct PlotSeries {
   bool markers = false;    // draw a dot per point (sparse data such as sweep results)
   float thickness = 2.0f;
   bool line = true;        // false: markers only (separate events such as prefills)
+  bool in_legend = true;   // false: drawn and read out on hover, but no legend entry
 };
 
 struct PlotOptions {
@@ -26,12 +27,13 @@ struct PlotOptions {
   double x_min_hint = 0.0;  // the x range always includes this (0 for positions)
   std::vector<double> x_markers;        // vertical marker lines (e.g. a preset's real maximum)
   std::vector<std::string> marker_labels;
+  std::string hover_note;   // one sentence added under the hover readout (e.g. what outliers are)
 };
 
 // Draws the plot filling the available width; returns true while the mouse hovers it.
 bool draw_plot(const char* id, const PlotOptions& options, const std::vector<PlotSeries>& series);
 
-// "1.5k", "2.3M", "512" for tick labels; "1.50 ms" style helpers live in format.hpp.
+// "1.5k", "2.3M", "512" for tick labels.
 std::string short_number(double v);
 
 }  // namespace kvlab::gui

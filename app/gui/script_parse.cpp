@@ -1,5 +1,6 @@
-// Script parsing: one action per line, checked completely (verb, argument count, number ranges) so a
-// bad script fails before the window opens. Standard library only; running actions is script.cpp's job.
+// Script parsing: one action per line, checked completely (verb, argument count, number ranges, names)
+// and converted to typed values, so a bad script fails before the window opens and the runner never
+// converts text again. Standard library only; running actions is script.cpp's job.
 #include "script_parse.hpp"
 
 #include <algorithm>
@@ -10,49 +11,139 @@
 namespace kvlab::gui {
 
 namespace {
-const std::vector<std::pair<std::string, int>> kVerbs = {
-    {"prompt", -1}, {"step", 1},   {"layer", 1},  {"cache", 1},     {"reset", 0},  {"play", 0},   {"pause", 0},
-    {"speed", 1},   {"tokens", 1}, {"model", 1},  {"random", 4},    {"panel", 2},  {"tab", 1},    {"projector", 1},
-    {"scale", 1},   {"grid", 2},   {"sweep", 1},  {"wait", 0},      {"frames", 1}, {"sleep", 1},  {"screenshot", 1},
-    {"sampling", 1}, {"memory", 1}, {"attention", 1}, {"hover", 2}, {"quit", 0}, {"cancel", 0},
-    {"click", 2},   {"press", 2},  {"release", 0}, {"resize", 2}};
+struct VerbInfo {
+  const char* name;
+  Verb verb;
+  int min_args, max_args;  // -1 max: the rest of the line is text
+};
+const VerbInfo kVerbs[] = {
+    {"prompt", Verb::Prompt, 1, -1},  {"step", Verb::Step, 0, 1},         {"layer", Verb::Layer, 0, 1},
+    {"cache", Verb::Cache, 1, 1},     {"reset", Verb::Reset, 0, 0},       {"play", Verb::Play, 0, 0},
+    {"pause", Verb::Pause, 0, 0},     {"speed", Verb::Speed, 1, 1},       {"tokens", Verb::Tokens, 1, 1},
+    {"model", Verb::Model, 1, 1},     {"random", Verb::Random, 4, 4},     {"panel", Verb::Panel, 2, 2},
+    {"tab", Verb::Tab, 1, 1},         {"projector", Verb::Projector, 1, 1}, {"scale", Verb::Scale, 1, 1},
+    {"grid", Verb::Grid, 1, 2},       {"sweep", Verb::Sweep, 1, 1},       {"wait", Verb::Wait, 0, 0},
+    {"frames", Verb::Frames, 1, 1},   {"sleep", Verb::Sleep, 1, 1},       {"screenshot", Verb::Screenshot, 1, 1},
+    {"sampling", Verb::Sampling, 1, 1}, {"memory", Verb::Memory, 1, 1},   {"attention", Verb::Attention, 1, 1},
+    {"hover", Verb::Hover, 2, 2},     {"quit", Verb::Quit, 0, 0},         {"cancel", Verb::Cancel, 0, 0},
+    {"click", Verb::Click, 2, 2},     {"press", Verb::Press, 2, 2},       {"release", Verb::Release, 0, 0},
+    {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1}};
 
-// The whole argument must be the number: std::stoi alone reads "21e99" as 21, and the runner reads
-// some of these arguments again with std::stof (hover), which throws on 21e99 (found by
-// tests/fuzz/fuzz_gui_script).
-int to_int(const ScriptAction& a, std::size_t i, int lo, int hi) {
-  try {
-    std::size_t used = 0;
-    const int v = std::stoi(a.args.at(i), &used);
-    if (used != a.args.at(i).size() || v < lo || v > hi) throw std::out_of_range("range");
-    return v;
-  } catch (...) {
-    throw std::runtime_error("script line " + std::to_string(a.line) + ": '" + a.verb + "' expects a number from " +
-                             std::to_string(lo) + " to " + std::to_string(hi));
-  }
+const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint"};
+const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint"};
+const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps"};
+const char* const kLayouts[] = {"classroom", "full"};
+
+[[noreturn]] void fail(int line, const std::string& what) {
+  throw std::runtime_error("script line " + std::to_string(line) + ": " + what);
 }
 
-// For arguments the runner reads with std::stof: anything stof would throw on (text, 1e99) is refused
-// here, so a bad script still fails before the window opens (found by tests/fuzz/fuzz_gui_script).
-float to_float(const ScriptAction& a, std::size_t i, float lo, float hi) {
+std::string range_text(double lo, double hi) {
+  std::ostringstream s;
+  s << "a number from " << lo << " to " << hi;
+  return s.str();
+}
+
+// The whole argument must be the number: std::stoi alone reads "21e99" as 21.
+int to_int(const std::string& word, int line, const std::string& verb, int lo, int hi) {
   try {
     std::size_t used = 0;
-    const float v = std::stof(a.args.at(i), &used);
-    if (used != a.args.at(i).size() || !(v >= lo && v <= hi)) throw std::out_of_range("range");
-    return v;
+    const int v = std::stoi(word, &used);
+    if (used == word.size() && v >= lo && v <= hi) return v;
   } catch (...) {
-    throw std::runtime_error("script line " + std::to_string(a.line) + ": '" + a.verb + "' expects a number from " +
-                             std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  fail(line, "'" + verb + "' expects " + range_text(lo, hi));
+}
+
+float to_float(const std::string& word, int line, const std::string& verb, float lo, float hi) {
+  try {
+    std::size_t used = 0;
+    const float v = std::stof(word, &used);
+    if (used == word.size() && v >= lo && v <= hi) return v;  // also refuses nan
+  } catch (...) {
+  }
+  fail(line, "'" + verb + "' expects " + range_text(lo, hi));
+}
+
+bool to_on(const std::string& word, int line, const std::string& verb) {
+  if (word == "on" || word == "1" || word == "true") return true;
+  if (word == "off" || word == "0" || word == "false") return false;
+  fail(line, "'" + verb + "' expects on or off");
+}
+
+template <std::size_t N>
+const std::string& one_of(const std::string& word, const char* const (&names)[N], int line, const std::string& verb) {
+  if (std::find(std::begin(names), std::end(names), word) == std::end(names)) {
+    std::string list;
+    for (const char* n : names) list += std::string(list.empty() ? "" : ", ") + n;
+    fail(line, "'" + verb + "' expects one of " + list);
+  }
+  return word;
+}
+
+// Fills the typed fields of `a` from its words; throws for anything out of range.
+void convert(ScriptAction& a, const std::vector<std::string>& args) {
+  const int n = a.line;
+  const std::string& v = a.name;
+  switch (a.verb) {
+    case Verb::Step: case Verb::Layer: a.count = args.empty() ? 1 : to_int(args[0], n, v, 1, 100000); break;
+    case Verb::Tokens: a.count = to_int(args[0], n, v, 1, 100000); break;
+    case Verb::Frames: a.count = to_int(args[0], n, v, 0, 100000); break;
+    case Verb::Sleep: a.count = to_int(args[0], n, v, 0, 600000); break;
+    case Verb::Random: for (const auto& w : args) a.ints.push_back(to_int(w, n, v, 1, 65536)); break;
+    case Verb::Hover: case Verb::Click: case Verb::Press:
+      a.x = to_int(args[0], n, v, 0, 100000);
+      a.y = to_int(args[1], n, v, 0, 100000);
+      break;
+    case Verb::Resize:
+      a.x = to_int(args[0], n, v, 1, 10000);
+      a.y = to_int(args[1], n, v, 1, 10000);
+      break;
+    case Verb::Speed: a.number = to_float(args[0], n, v, 0.1f, 10000.0f); break;
+    case Verb::Scale: a.number = to_float(args[0], n, v, 1.0f, 2.5f); break;
+    case Verb::Sampling:  // greedy, or a temperature in (0, 100] as the sampler takes
+      a.number = args[0] == "greedy" ? 0.0f : to_float(args[0], n, v, 0.001f, 100.0f);
+      break;
+    case Verb::Cache: case Verb::Projector: a.on = to_on(args[0], n, v); break;
+    case Verb::Panel:
+      a.text = one_of(args[0], kPanels, n, v);
+      a.on = to_on(args[1], n, v);
+      break;
+    case Verb::Tab: a.text = one_of(args[0], kTabs, n, v); break;
+    case Verb::Layout: a.text = one_of(args[0], kLayouts, n, v); break;
+    case Verb::Grid:
+      a.text = one_of(args[0], kGridModes, n, v);
+      a.on = args.size() < 2 || to_on(args[1], n, v);
+      break;
+    case Verb::Sweep: {
+      std::stringstream ss(args[0]);
+      for (std::string item; std::getline(ss, item, ',');) a.ints.push_back(to_int(item, n, v, 1, 100000));
+      if (a.ints.empty()) fail(n, "'sweep' expects lengths such as 10,25,50");
+      break;
+    }
+    case Verb::Attention: a.count = args[0] == "all" ? -1 : to_int(args[0], n, v, -100000, 100000); break;
+    case Verb::Model: case Verb::Memory: case Verb::Screenshot: a.text = args[0]; break;
+    default: break;
   }
 }
 }  // namespace
 
+bool runs_while_busy(Verb v) {
+  switch (v) {
+    case Verb::Sleep: case Verb::Frames: case Verb::Screenshot: case Verb::Quit: case Verb::Cancel: case Verb::Pause:
+    case Verb::Click: case Verb::Press: case Verb::Release: case Verb::Resize:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint | "
-         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit on|off | sweep 10,25,50 | wait | frames N | "
+         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
-         "click X Y | press X Y | release | resize WIDTH HEIGHT";
+         "click X Y | press X Y | release | resize WIDTH HEIGHT | check";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {
@@ -65,35 +156,26 @@ std::vector<ScriptAction> parse_script(const std::string& text) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] == '#') continue;
-    std::istringstream words(line.substr(first));
+    const auto verb_end = std::min(line.size(), line.find_first_of(" \t", first));
     ScriptAction a;
     a.line = number;
-    words >> a.verb;
-    const auto verb_end = line.find(a.verb, first) + a.verb.size();
-    a.rest = verb_end < line.size() ? line.substr(line.find_first_not_of(" \t", verb_end) == std::string::npos ? line.size() : line.find_first_not_of(" \t", verb_end)) : "";
-    for (std::string w; words >> w;) a.args.push_back(w);
-    const auto it = std::find_if(kVerbs.begin(), kVerbs.end(), [&](const auto& v) { return v.first == a.verb; });
-    if (it == kVerbs.end())
-      throw std::runtime_error("script line " + std::to_string(number) + ": unknown action '" + a.verb + "'; " + script_help());
-    const int want = it->second;
-    const bool optional_count = a.verb == "step" || a.verb == "layer";
-    if (want >= 0 && static_cast<int>(a.args.size()) != want && !(optional_count && a.args.empty()) &&
-        !(a.verb == "grid" && a.args.size() == 1))
-      throw std::runtime_error("script line " + std::to_string(number) + ": '" + a.verb + "' takes " + std::to_string(want) +
-                               " argument(s)");
-    if (a.verb == "prompt" && a.rest.empty())
-      throw std::runtime_error("script line " + std::to_string(number) + ": 'prompt' needs text");
-    // validate numbers now so a bad script fails before the window opens
-    if (a.verb == "step" || a.verb == "layer") { if (!a.args.empty()) to_int(a, 0, 1, 100000); }
-    if (a.verb == "tokens") to_int(a, 0, 1, 100000);
-    if (a.verb == "frames") to_int(a, 0, 0, 100000);
-    if (a.verb == "sleep") to_int(a, 0, 0, 600000);
-    if (a.verb == "random") for (std::size_t i = 0; i < 4; ++i) to_int(a, i, 1, 65536);
-    if (a.verb == "hover" || a.verb == "click" || a.verb == "press") { to_int(a, 0, 0, 100000); to_int(a, 1, 0, 100000); }
-    if (a.verb == "resize") { to_int(a, 0, 1, 10000); to_int(a, 1, 1, 10000); }
-    if (a.verb == "speed") to_float(a, 0, 0.1f, 10000.0f);
-    if (a.verb == "scale") to_float(a, 0, 1.0f, 2.5f);
-    if (a.verb == "sampling" && a.args[0] != "greedy") to_float(a, 0, 0.001f, 100.0f);  // the sampler takes (0, 100]
+    a.name = line.substr(first, verb_end - first);
+    const auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs), [&](const VerbInfo& v) { return a.name == v.name; });
+    if (it == std::end(kVerbs)) fail(number, "unknown action '" + a.name + "'; " + script_help());
+    a.verb = it->verb;
+    const auto rest_start = line.find_first_not_of(" \t", verb_end);
+    const std::string rest = rest_start == std::string::npos ? "" : line.substr(rest_start);
+    std::vector<std::string> args;
+    std::istringstream words(rest);
+    for (std::string w; words >> w;) args.push_back(w);
+    if (it->max_args < 0) {  // prompt: the text as typed, inner spaces kept
+      if (rest.empty()) fail(number, "'" + a.name + "' needs text");
+      a.text = rest;
+    } else if (static_cast<int>(args.size()) < it->min_args || static_cast<int>(args.size()) > it->max_args) {
+      fail(number, "'" + a.name + "' takes " + std::to_string(it->max_args) + " argument(s)");
+    } else {
+      convert(a, args);
+    }
     out.push_back(std::move(a));
   }
   return out;

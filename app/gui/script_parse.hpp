@@ -1,21 +1,36 @@
-// Parsing of UI scripts (`kvlab --script FILE`): text in, a list of validated actions out, or one
-// std::runtime_error naming the line. Depends on nothing but the standard library (no ImGui, GLFW or
-// engine), so the fuzz target tests/fuzz/fuzz_gui_script.cpp can build it on its own. Runs nothing.
+// Parsing of UI scripts (`kvlab --script FILE`): text in, a list of typed, validated actions out, or one
+// std::runtime_error naming the line. Every number is converted here, once; the runner (script.cpp)
+// only reads the typed fields. Depends on nothing but the standard library (no ImGui, GLFW or engine),
+// so the fuzz target tests/fuzz/fuzz_gui_script.cpp can build it on its own. Runs nothing.
 #pragma once
 #include <string>
 #include <vector>
 
 namespace kvlab::gui {
 
+enum class Verb {
+  Prompt, Step, Layer, Cache, Reset, Play, Pause, Speed, Tokens, Model, Random, Panel, Tab, Projector, Scale, Grid,
+  Sweep, Wait, Frames, Sleep, Screenshot, Sampling, Memory, Attention, Hover, Quit, Cancel, Click, Press, Release,
+  Resize, Check, Layout
+};
+
 struct ScriptAction {
   int line = 0;
-  std::string verb;                 // prompt, step, layer, cache, reset, model, random, panel, tab, ...
-  std::vector<std::string> args;
-  std::string rest;                 // the text after the verb (for prompt)
+  Verb verb = Verb::Wait;
+  std::string name;          // the verb as written (for messages)
+  std::string text;          // prompt text, model spec, panel/tab/grid/memory name, screenshot path
+  int count = 1;             // step/layer/tokens/frames count, sleep milliseconds, attention layer (-1 = all)
+  int x = 0, y = 0;          // hover/click/press position, resize width and height
+  float number = 0.0f;       // speed (tokens/s), scale, sampling temperature (0 = greedy)
+  bool on = false;           // cache, panel, projector, grid whole on|off
+  std::vector<int> ints;     // random: layers heads width context; sweep: the lengths
 };
 
 // Throws std::runtime_error("script line N: ...") for unknown verbs or bad arguments.
 std::vector<ScriptAction> parse_script(const std::string& text);
 std::string script_help();
+// Actions that run while the worker is busy (sleep, frames, screenshot, pause, mouse, ...): the others
+// wait until it is idle.
+bool runs_while_busy(Verb v);
 
 }  // namespace kvlab::gui

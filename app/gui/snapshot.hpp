@@ -34,6 +34,17 @@ struct SweepRow {
   double uncached_tps = 0.0, cached_tps = 0.0;
 };
 
+// "Same answer, shown": the last finished step recomputed the other way (without the cache when it
+// is on), after the step's timing ended, so the check never adds to the plotted latency.
+struct SameAnswerCheck {
+  bool valid = false;
+  int step = -1;                 // the step that was checked
+  double max_abs_logit_diff = 0.0;
+  bool same_token = false;       // both ways choose the same most likely token
+  int token = -1, other_token = -1;
+  double ms = 0.0;               // what the recomputation cost (not part of any plotted step)
+};
+
 struct Snapshot {
   std::uint64_t version = 0;
   // the model
@@ -71,6 +82,18 @@ struct Snapshot {
   std::vector<SweepRow> sweep;
   bool sweep_running = false;
   bool context_full = false;
+  // issue 14: the window's runtime
+  int engine_threads = 1;
+  int play_until = 0;                      // Play stops when this many tokens are generated
+  std::string refused_prompt;              // a prompt the engine refused (the box keeps it); "" if none
+  SameAnswerCheck same_answer;
+  bool same_answer_live = false;           // re-checked after every step
+  // "why decode is memory-bound": bytes one decoded token reads, and this machine's read bandwidth
+  double decode_weight_bytes = 0.0;        // every weight read once per token (engine/bench/machine.hpp)
+  double decode_kv_bytes_per_position = 0.0;  // + K and V of each cached position, all layers
+  double read_bytes_per_s = 0.0;           // measured once per model on the worker; 0 until then
+  int load_progress_updates = 0;           // progress reports the last model load published
+  double load_seconds = 0.0;               // how long the last model load took
 };
 
 }  // namespace kvlab::gui

@@ -65,6 +65,12 @@ double measure_gemm_flops(int m, int k, int n, int threads, int repeats) {
   return 2.0 * m * static_cast<double>(n) * k / best;
 }
 
+double measure_decode_bandwidth(const GptWeights& w, int threads) {
+  const double working_set = decode_bytes_per_token(w, 0);
+  const int repeats = static_cast<int>(std::clamp(4e9 / working_set, 5.0, 2000.0));
+  return measure_read_bandwidth(static_cast<std::size_t>(working_set), threads, repeats);
+}
+
 double decode_bytes_per_token(const GptWeights& w, int pos) {
   const GptConfig& c = w.config();
   double bytes = static_cast<double>(w.bytes());

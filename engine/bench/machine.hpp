@@ -15,6 +15,12 @@ namespace kvlab {
 // each summing its own contiguous part. Returns bytes per second.
 double measure_read_bandwidth(std::size_t bytes, int threads, int repeats = 5);
 
+// The read bandwidth a decode step of `w` can reach: measured over a buffer as large as what one
+// decoded token reads (a small model that fits in the caches has a higher roofline than one streamed
+// from DRAM, and each is judged against its own), with enough repeats for ~4 GB read in total.
+// Shared by `kvlab-cli bench` and the window's "memory-bound" line. Bytes per second.
+double measure_decode_bandwidth(const GptWeights& w, int threads);
+
 // Best of `repeats` F32 products (m, k) @ (k, n), threads splitting n. Returns FLOP/s (2 m n k per product).
 double measure_gemm_flops(int m, int k, int n, int threads, int repeats = 5);
 

@@ -1,6 +1,8 @@
 // Fuzz target: the GUI script parser (app/gui/script_parse.cpp) on arbitrary text. A script is either
-// refused with std::runtime_error("script line N: ...") or every action it returns can be run: the
-// numbers the runner converts (app/gui/script.cpp) convert without throwing. Does not run actions.
+// refused with std::runtime_error("script line N: ...") or every action it returns holds typed values
+// the runner (app/gui/script.cpp) can use as they are: counts, coordinates and numbers in range, the
+// shapes complete. Does not run actions.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -9,15 +11,20 @@
 #include "script_parse.hpp"
 
 namespace {
-// The conversions ScriptRunner::advance makes with std::stof; they must not be able to throw there.
+using kvlab::gui::Verb;
+
 void check_runnable(const kvlab::gui::ScriptAction& a) {
-  if (a.line < 1 || a.verb.empty()) std::abort();
-  const bool float_arg = a.verb == "speed" || a.verb == "scale" || (a.verb == "sampling" && a.args.at(0) != "greedy");
-  try {
-    if (float_arg) (void)std::stof(a.args.at(0));
-    if (a.verb == "hover") { (void)std::stof(a.args.at(0)); (void)std::stof(a.args.at(1)); }
-  } catch (const std::exception&) {
-    std::abort();  // the parser accepted an argument the runner cannot convert
+  if (a.line < 1 || a.name.empty() || !std::isfinite(a.number)) std::abort();
+  switch (a.verb) {
+    case Verb::Random: if (a.ints.size() != 4) std::abort(); break;
+    case Verb::Sweep: if (a.ints.empty()) std::abort(); break;
+    case Verb::Scale: if (a.number < 1.0f || a.number > 2.5f) std::abort(); break;
+    case Verb::Speed: if (a.number < 0.1f || a.number > 10000.0f) std::abort(); break;
+    case Verb::Sampling: if (a.number < 0.0f || a.number > 100.0f) std::abort(); break;
+    case Verb::Step: case Verb::Layer: case Verb::Tokens: if (a.count < 1) std::abort(); break;
+    case Verb::Resize: if (a.x < 1 || a.y < 1) std::abort(); break;
+    case Verb::Prompt: case Verb::Model: case Verb::Screenshot: if (a.text.empty()) std::abort(); break;
+    default: break;
   }
 }
 }  // namespace

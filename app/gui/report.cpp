@@ -1,0 +1,101 @@
+// The state report: what is on screen at the end of a script, as numbers. K/V counts are given as the
+// course's formulas (n(n+1)/2 without the cache, n with it, per layer) and as measured by the session;
+// the hit rate is reused / needed K,V pairs, for the last step and for the whole run.
+#include "report.hpp"
+
+#include <fstream>
+
+namespace kvlab::gui {
+
+using nlohmann::json;
+
+namespace {
+json hit_rate(const Snapshot& snap) {
+  const int L = std::max(1, snap.config.n_layer);
+  json out;
+  if (!snap.history.empty()) {
+    const StepRecord& r = snap.history.back();
+    const double needed = static_cast<double>(L) * (r.position + 1);  // every layer needs K,V of every visible position
+    out["last_step"] = {{"needed", needed}, {"computed", r.kv_projections}, {"reused", needed - static_cast<double>(r.kv_projections)},
+                        {"rate", needed > 0 ? 1.0 - static_cast<double>(r.kv_projections) / needed : 0.0}};
+  }
+  const SessionTotals& t = snap.totals;
+  const double needed = static_cast<double>(t.kv_projections_if_uncached);
+  out["cumulative"] = {{"needed", t.kv_projections_if_uncached}, {"computed", t.kv_projections},
+                       {"reused", t.kv_projections_if_uncached - t.kv_projections},
+                       {"rate", needed > 0 ? 1.0 - static_cast<double>(t.kv_projections) / needed : 0.0}};
+  return out;
+}
+
+json kv_counts(const Snapshot& snap) {
+  const int L = std::max(1, snap.config.n_layer);
+  const SessionTotals& t = snap.totals;
+  return {{"formula_without_cache_per_layer", t.kv_projections_if_uncached / L},
+          {"formula_with_cache_per_layer", t.kv_projections_if_cached / L},
+          {"measured_per_layer", t.kv_projections / L},
+          {"measured_all_layers", t.kv_projections},
+          {"rebuild_projections", t.rebuild_projections},
+          {"rebuilds", t.rebuilds}};
+}
+
+json steps(const Snapshot& snap) {
+  json out = json::array();
+  for (const StepRecord& r : snap.history)
+    out.push_back({{"step", r.step}, {"position", r.position}, {"cache", r.cache_on}, {"rebuild", r.rebuild}, {"ms", r.ms},
+                   {"kv_projections", r.kv_projections}, {"cache_bytes_in_use", r.cache_bytes_in_use},
+                   {"cache_bytes_allocated", r.cache_bytes_allocated}});
+  return out;
+}
+}  // namespace
+
+json make_report(const Snapshot& snap, const FrameStats& f) {
+  std::vector<int> generated_ids;
+  std::string generated_text;
+  for (std::size_t i = static_cast<std::size_t>(std::max(0, snap.prompt_length)); i < snap.tokens.size(); ++i) {
+    generated_ids.push_back(snap.tokens[i]);
+    if (i < snap.token_texts.size()) generated_text += snap.token_texts[i];
+  }
+  json same = nullptr;
+  if (snap.same_answer.valid)
+    same = {{"step", snap.same_answer.step}, {"max_abs_logit_diff", snap.same_answer.max_abs_logit_diff},
+            {"same_token", snap.same_answer.same_token}, {"token", snap.same_answer.token},
+            {"other_token", snap.same_answer.other_token}, {"ms", snap.same_answer.ms}};
+  const std::uint64_t in_use = snap.history.empty() ? 0 : snap.trace.cache_bytes_in_use;
+  return {{"model", snap.model_name},
+          {"engine_threads", snap.engine_threads},
+          {"prompt", snap.prompt},
+          {"prompt_ids", std::vector<int>(snap.tokens.begin(), snap.tokens.begin() + std::min<std::size_t>(snap.tokens.size(), static_cast<std::size_t>(std::max(0, snap.prompt_length))))},
+          {"refused_prompt", snap.refused_prompt},
+          {"generated_ids", generated_ids},
+          {"generated_text", generated_text},
+          {"generated", generated_ids.size()},
+          {"cache_on", snap.cache_requested},
+          {"cache_exists", snap.cache_enabled},
+          {"steps", snap.totals.steps},
+          {"playing", snap.playing},
+          {"play_until", snap.play_until},
+          {"target_tokens", snap.target_tokens},
+          {"context_full", snap.context_full},
+          {"error", snap.error},
+          {"notice", snap.notice},
+          {"step_ms", steps(snap)},
+          {"kv_counts", kv_counts(snap)},
+          {"hit_rate", hit_rate(snap)},
+          {"cache_bytes", {{"in_use", in_use}, {"allocated", snap.trace.cache_bytes_allocated}}},
+          {"same_answer", same},
+          {"decode_bytes", {{"weights", snap.decode_weight_bytes}, {"kv_per_position", snap.decode_kv_bytes_per_position},
+                            {"read_bytes_per_s", snap.read_bytes_per_s}}},
+          {"load", {{"seconds", snap.load_seconds}, {"progress_updates", snap.load_progress_updates}}},
+          {"frames", {{"frames", f.frames}, {"counted", f.counted}, {"mean_ms", f.mean_ms()}, {"worst_ms", f.worst_ms},
+                      {"build_ms", f.counted ? f.build_ms / static_cast<double>(f.counted) : 0.0}, {"wall_s", f.wall_s},
+                      {"process_cpu_s", f.process_cpu_s}, {"ui_thread_cpu_s", f.ui_thread_cpu_s}}}};
+}
+
+std::string write_report(const std::string& path, const Snapshot& snap, const FrameStats& frames) {
+  std::ofstream out(path);
+  if (!out) return "cannot write the report " + path;
+  out << make_report(snap, frames).dump(2) << "\n";
+  return out ? "" : "error while writing the report " + path;
+}
+
+}  // namespace kvlab::gui
