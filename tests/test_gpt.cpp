@@ -99,7 +99,7 @@ TEST_CASE("prefill and decode give the uncached logits at every position", "[gpt
           pass.finish();
           worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
         }
-        INFO(weight_dtype_name(dtype) << " weights, layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
+        INFO(dtype_name(dtype) << " weights, layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
         CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
         CHECK(cache.seq_len() == c.n_ctx);
         // a full cache refuses one more position instead of writing past its end
@@ -181,7 +181,7 @@ TEST_CASE("decoding a small model with every thread on its own rows and heads gi
               worst_attention_sum = std::max(worst_attention_sum, std::fabs(sum - 1.0));
             }
           }
-          INFO(weight_dtype_name(dtype) << ", heads " << heads << ", threads " << threads
+          INFO(dtype_name(dtype) << ", heads " << heads << ", threads " << threads
                                         << (layer_by_layer ? ", layer by layer" : ", all layers at once"));
           CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
           CHECK(worst_attention_sum < 1e-5);
@@ -210,7 +210,7 @@ TEST_CASE("decoding a layer too big for the caches (rows streamed per thread) gi
         pass.finish();
         worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
       }
-      INFO(weight_dtype_name(dtype) << ", width " << width << ", " << threads << " threads");
+      INFO(dtype_name(dtype) << ", width " << width << ", " << threads << " threads");
       CHECK(worst < 1e-4);
     }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cache/memory_calc.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -150,8 +151,9 @@ void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
     if (t < n_tokens && t < static_cast<int>(snap.token_texts.size()))
       ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
                   snap.tokens[static_cast<std::size_t>(t)]);
-    const double bytes = 2.0 * c.head_size() * 4.0 * (app.grid_per_head ? 1 : H);
-    ImGui::Text("K + V here: %s (f32)", format_bytes(bytes).c_str());
+    const double bytes = static_cast<double>(kv_cache_bytes(c, 1, snap.trace.cache_dtype)) / c.n_layer /
+                         (app.grid_per_head ? c.kv_heads() : 1);
+    ImGui::Text("K + V here: %s (%s)", format_bytes(bytes).c_str(), dtype_name(snap.trace.cache_dtype));
     if (!snap.slot_states.empty()) {
       const auto st = static_cast<SlotState>(snap.slot_states[static_cast<std::size_t>(layer * T + t)]);
       ImGui::Text("state: %s", st == SlotState::Empty ? "empty" : st == SlotState::Cached ? "cached" : "written this step");
