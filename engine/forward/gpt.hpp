@@ -81,8 +81,8 @@ struct LayerStats {
 // With a cache, earlier positions' K/V come from it; without, first_pos must be 0 (full recompute).
 class ForwardPass {
  public:
-  // `attention_out`, if given, receives the newest query's attention weights as (L, H, T) floats
-  // (only the first n entries of each row are meaningful).
+  // `attention_out`, if given, receives the newest query's attention weights as (L, H, T) floats by
+  // key position (entries 0 to the newest position are meaningful; keys not seen are 0).
   void begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, std::span<const int> tokens,
              int first_pos, int step, float* attention_out);
   bool active() const { return model_ != nullptr; }

@@ -1,6 +1,7 @@
 // The numeric kernels of the forward pass: products with the (in, out) weight matrices in F32 or F16,
-// LayerNorm, GELU, causal attention for a block of heads over keys read through a KVReader. Pure functions on caller-owned memory: no
-// threads, no allocation, no model or cache objects (gpt.cpp decides who calls what on which slice).
+// LayerNorm, GELU, causal attention for a block of query heads over keys read through a KVReader.
+// Pure functions on caller-owned memory: no threads, no allocation, no model or cache objects (the
+// KVReader is an interface, not the cache; gpt.cpp decides who calls what on which slice).
 #pragma once
 #include <Eigen/Core>
 #include <cstddef>
