@@ -43,7 +43,7 @@ void BM_matvec(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(w.view(dtype).bytes()));
-  state.SetLabel(weight_dtype_name(dtype));
+  state.SetLabel(dtype_name(dtype));
 }
 BENCHMARK(BM_matvec)
     ->ArgNames({"in", "out", "f16"})
@@ -61,7 +61,7 @@ void BM_lm_head(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(w.view(dtype).bytes()));
-  state.SetLabel(weight_dtype_name(dtype));
+  state.SetLabel(dtype_name(dtype));
 }
 BENCHMARK(BM_lm_head)->ArgName("f16")->Arg(0)->Arg(1);
 
@@ -76,13 +76,18 @@ void BM_decode_attention(benchmark::State& state) {
   }
   const Tensor4View K{k.data(), {1, H, n, hs}, {0, static_cast<std::ptrdiff_t>(n) * hs, hs, 1}};
   const Tensor4View Vv{v.data(), {1, H, n, hs}, {0, static_cast<std::ptrdiff_t>(n) * hs, hs, 1}};
+  const TensorKVReader kv(K, Vv);
+  std::vector<std::int32_t> positions(static_cast<std::size_t>(n));
+  for (int j = 0; j < n; ++j) positions[static_cast<std::size_t>(j)] = j;
+  // in_order 0: the same keys masked one by one by position (what a cache with evicted cells pays)
+  const KeyPositions keys{positions, state.range(1) != 0};
   for (auto _ : state) {
-    attention_heads(qkv, att_y, scores, 0, H, 1, n - 1, K, Vv, hs, nullptr, 0);
+    attention_heads(qkv, att_y, scores, 0, H, 1, n - 1, kv, keys, {H, H, hs}, nullptr, nullptr, 0);
     benchmark::DoNotOptimize(att_y.data());
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * k.size() * sizeof(float)));
 }
-BENCHMARK(BM_decode_attention)->ArgName("positions")->Arg(128)->Arg(1024);
+BENCHMARK(BM_decode_attention)->ArgNames({"positions", "in_order"})->ArgsProduct({{128, 1024}, {1, 0}});
 
 void BM_layer_norm(benchmark::State& state) {
   const int rows = static_cast<int>(state.range(0));

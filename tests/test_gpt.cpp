@@ -99,7 +99,7 @@ TEST_CASE("prefill and decode give the uncached logits at every position", "[gpt
           pass.finish();
           worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
         }
-        INFO(weight_dtype_name(dtype) << " weights, layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
+        INFO(dtype_name(dtype) << " weights, layers " << layers << ", heads " << heads << ", prompt " << prompt_len);
         CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
         CHECK(cache.seq_len() == c.n_ctx);
         // a full cache refuses one more position instead of writing past its end
@@ -181,7 +181,7 @@ TEST_CASE("decoding a small model with every thread on its own rows and heads gi
               worst_attention_sum = std::max(worst_attention_sum, std::fabs(sum - 1.0));
             }
           }
-          INFO(weight_dtype_name(dtype) << ", heads " << heads << ", threads " << threads
+          INFO(dtype_name(dtype) << ", heads " << heads << ", threads " << threads
                                         << (layer_by_layer ? ", layer by layer" : ", all layers at once"));
           CHECK(worst < (dtype == WeightDtype::F32 ? 1e-5 : 1e-4));
           CHECK(worst_attention_sum < 1e-5);
@@ -210,7 +210,54 @@ TEST_CASE("decoding a layer too big for the caches (rows streamed per thread) gi
         pass.finish();
         worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
       }
-      INFO(weight_dtype_name(dtype) << ", width " << width << ", " << threads << " threads");
+      INFO(dtype_name(dtype) << ", width " << width << ", " << threads << " threads");
       CHECK(worst < 1e-4);
     }
+}
+
+TEST_CASE("grouped-query attention (G < H KV heads): prefill and decode give the uncached logits", "[gpt][cache][gqa]") {
+  // no GPT-2 checkpoint has G < H; random weights of that shape check the index mapping end to end:
+  // the general layer (prefill, uncached) and the owned decode with KV heads split among threads
+  for (auto [heads, kv_heads] : {std::pair{4, 2}, std::pair{3, 1}, std::pair{4, 1}})
+    for (int threads : {1, 2, 3}) {
+      GptConfig c = test::tiny_config(2, heads, 20, 24);
+      c.n_kv_head = kv_heads;
+      const LoadedModel m = test::spiky_model(c);
+      REQUIRE(m.gpt->weights().block(0).c_attn_w.cols == c.n_embd + 2 * kv_heads * c.head_size());
+      std::vector<int> seq;
+      for (int i = 0; i < c.n_ctx; ++i) seq.push_back((i * 31 + 3) % c.vocab_size);
+      const RowMatrix reference = forward_all_positions(*m.gpt, seq);
+      ForwardWorkspace ws(c, threads);
+      KVCache cache(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size());
+      ForwardPass pass;
+      pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data(), 4), 0, 0, nullptr);
+      while (!pass.done()) pass.run_next_layer();
+      const RowMatrix prefill = pass.all_logits();
+      pass.finish();
+      double worst = 0.0;
+      for (int p = 0; p < 4; ++p) worst = std::max(worst, max_abs_diff(prefill.row(p), reference.row(p)));
+      for (int p = 4; p < c.n_ctx; ++p) {
+        pass.begin(*m.gpt, ws, &cache, std::span<const int>(seq.data() + p, 1), p, p, nullptr);
+        std::vector<LayerStats> stats(static_cast<std::size_t>(c.n_layer));
+        pass.run_layers(stats);
+        pass.finish();
+        worst = std::max(worst, max_abs_diff(ws.logits.transpose(), reference.row(p)));
+      }
+      INFO("H " << heads << ", G " << kv_heads << ", " << threads << " threads");
+      CHECK(worst < 1e-5);
+      CHECK(cache.memory_usage().total_bytes == kv_cache_bytes(c, static_cast<std::uint64_t>(c.n_ctx), CacheDtype::F32));
+    }
+}
+
+TEST_CASE("a cache whose shape is not the model's is refused before anything is written", "[gpt][gqa]") {
+  GptConfig c = test::tiny_config(1, 4, 8);
+  c.n_kv_head = 2;
+  const LoadedModel m = test::spiky_model(c);
+  ForwardWorkspace ws(c);
+  KVCache wrong(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());  // H heads where the model has G
+  ForwardPass pass;
+  const std::vector<int> one{1};
+  CHECK_THROWS_WITH(pass.begin(*m.gpt, ws, &wrong, one, 0, 0, nullptr), Catch::Contains("KV heads"));
+  c.n_kv_head = 3;
+  CHECK_THROWS_WITH(c.validate(), Catch::Contains("KV heads must divide"));
 }

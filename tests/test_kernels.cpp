@@ -91,7 +91,7 @@ TEST_CASE("matmul_weights equals a plain loop for F32 and F16 weights, any slice
               const double want = (accumulate ? 1.0 : 0.0) + reference_dot(values, W.cols, x.data() + r * 300, k0, k1, c);
               worst = std::max(worst, std::fabs(want - y[static_cast<std::size_t>(r) * 80 + 2 + (c - c0)]));
             }
-          INFO(weight_dtype_name(dtype) << " s=" << s << " rows " << k0 << "-" << k1 << " cols " << c0 << "-" << c1
+          INFO(dtype_name(dtype) << " s=" << s << " rows " << k0 << "-" << k1 << " cols " << c0 << "-" << c1
                                         << (accumulate ? " +=" : " ="));
           CHECK(worst < 1e-4);
           CHECK(y[0] == 1.0f);  // nothing outside the slice written

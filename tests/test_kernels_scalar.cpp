@@ -57,7 +57,7 @@ TEST_CASE("scalar matmul_weights equals the vector kernels on every branch", "[k
             matmul_weights(x.data() + k0, rows, s, W, k0, k1, c0, c1, fast.data() + c0, cols, accumulate, scratch.data());
             scalar::matmul_weights(x.data() + k0, rows, s, W, k0, k1, c0, c1, slow.data() + c0, cols, accumulate,
                                    scratch.data());
-            INFO(weight_dtype_name(dtype) << " (" << rows << ", " << cols << "), s " << s << (slice ? ", slice" : "")
+            INFO(dtype_name(dtype) << " (" << rows << ", " << cols << "), s " << s << (slice ? ", slice" : "")
                                           << (accumulate ? ", accumulate" : ""));
             CHECK(worst_relative(fast, slow, rows) < 1e-6);
           }
@@ -72,7 +72,7 @@ TEST_CASE("scalar matvec_rows, sum_floats and weight_row_to_f32 equal the vector
       std::vector<float> fast(static_cast<std::size_t>(rows)), slow(fast.size());
       matvec_rows(W, 1, rows, x.data(), fast.data());
       scalar::matvec_rows(W, 1, rows, x.data(), slow.data());
-      INFO(weight_dtype_name(dtype) << " (" << rows << ", " << cols << ")");
+      INFO(dtype_name(dtype) << " (" << rows << ", " << cols << ")");
       CHECK(worst_relative(fast, slow, cols) < 1e-6);
       std::vector<float> row_fast(static_cast<std::size_t>(cols)), row_slow(row_fast.size());
       weight_row_to_f32(W, rows - 1, row_fast.data());

@@ -9,6 +9,12 @@
 using namespace kvlab;
 
 namespace {
+// The cell of `layer` holding `position` (an empty Cell if none does).
+Cell cell_at(const KVCache& cache, int layer, int position) {
+  const int i = cache.cells(layer).find_position(position);
+  return i < 0 ? Cell{} : cache.cells(layer).at(i);
+}
+
 // A (B, H, s, D) tensor filled with one value, contiguous.
 struct Filled {
   std::vector<float> data;
@@ -33,7 +39,7 @@ TEST_CASE("KVCache stores and returns views of the valid prefix", "[kv_cache]") 
   CHECK(K.at(0, 3, 0, 7) == 1.5f);
   CHECK(V.at(0, 2, 0, 0) == -2.0f);
   // get() is a view into the cache's own storage, not a copy
-  CHECK(K.data == cache.storage().k(0, 0, 0, 0));
+  CHECK(K.data == cache.storage().read(0, 0, 0, 0, 1, nullptr).k);
 }
 
 TEST_CASE("KVCache layers are independent (K = layer*10, V = layer*10 + 1)", "[kv_cache]") {
@@ -70,8 +76,8 @@ TEST_CASE("KVCache sequence position advances 1..5 and reset empties it", "[kv_c
   cache.reset();
   CHECK(cache.seq_len() == 0);
   CHECK(cache.get(0).first.shape[2] == 0);
-  CHECK(cache.storage().k(0, 0, 0, 0)[0] == 0.0f);  // zeroed, as in the course
-  CHECK(cache.slots().at(0, 0).state == SlotState::Empty);
+  CHECK(cache.storage().read(0, 0, 0, 0, 1, nullptr).k[0] == 0.0f);  // zeroed, as in the course
+  CHECK(cell_at(cache, 0, 0).state == SlotState::Empty);
 }
 
 TEST_CASE("KVCache errors: layer index, full cache, shapes, advancing too early", "[kv_cache]") {
@@ -116,23 +122,23 @@ TEST_CASE("KVCache writes several positions at once (prefill) and reads them str
   auto [K, V] = cache.get(0);
   CHECK(K.at(0, 1, 2, 0) == 100 * 2 + 6 + 3);
   CHECK(V.at(0, 0, 3, 2) == 100 * 3 + 12 + 2);
-  CHECK(cache.slots().at(0, 3).token == 10);
+  CHECK(cell_at(cache, 0, 3).token == 10);
 }
 
 TEST_CASE("SlotTable tracks empty / written-this-step / cached", "[kv_cache]") {
   KVCache cache(1, 4, 2, 1, 2);
   Filled k(1, 1, 1, 2, 1.0f);
   cache.update(0, k.view, k.view, std::vector<int>{42}, 0);
-  CHECK(cache.slots().at(0, 0).state == SlotState::WrittenThisStep);
-  CHECK(cache.slots().at(1, 0).state == SlotState::Empty);  // layer 1 not written yet: layer-by-layer view
+  CHECK(cell_at(cache, 0, 0).state == SlotState::WrittenThisStep);
+  CHECK(cell_at(cache, 1, 0).state == SlotState::Empty);  // layer 1 not written yet: layer-by-layer view
   cache.update(1, k.view, k.view, std::vector<int>{42}, 0);
   cache.advance();
   cache.update(0, k.view, k.view, std::vector<int>{43}, 1);
-  CHECK(cache.slots().at(0, 0).state == SlotState::Cached);
-  CHECK(cache.slots().at(0, 1).state == SlotState::WrittenThisStep);
-  CHECK(cache.slots().at(0, 1).token == 43);
-  CHECK(cache.slots().at(0, 1).step_written == 1);
-  CHECK(cache.slots().at(1, 0).state == SlotState::Cached);
+  CHECK(cell_at(cache, 0, 0).state == SlotState::Cached);
+  CHECK(cell_at(cache, 0, 1).state == SlotState::WrittenThisStep);
+  CHECK(cell_at(cache, 0, 1).token == 43);
+  CHECK(cell_at(cache, 0, 1).step_written == 1);
+  CHECK(cell_at(cache, 1, 0).state == SlotState::Cached);
 }
 
 TEST_CASE("KVCache memory_usage is the real allocation and matches the formula", "[kv_cache][memory]") {
@@ -147,7 +153,8 @@ TEST_CASE("KVCache memory_usage is the real allocation and matches the formula",
     CHECK(u.bytes_per_layer * static_cast<std::size_t>(c.L) == u.total_bytes);
     CHECK(u.total_elements * 4 == u.total_bytes);
     // the storage really spans that many floats: last element of the last layer is addressable
-    CHECK(cache.storage().elements_per_tensor() * 2 * static_cast<std::size_t>(c.L) == u.total_elements);
+    CHECK(cache.storage().shape().rows() * static_cast<std::size_t>(c.D) * 2 == u.total_elements);
+    CHECK(cache.storage().bytes() == u.total_bytes);
     CHECK(u.in_use_bytes == 0);
   }
   CHECK(kv_cache_bytes_formula(12, 12, 64, 1024, 1, 4) == 75'497'472ull);
@@ -163,16 +170,20 @@ TEST_CASE("KVCache reserve(): update's checks and bookkeeping, the caller writes
   KVCache cache(1, 3, 2, 2, 4);
   const std::vector<int> token{42};
   for (int layer = 0; layer < 2; ++layer) {
-    const KVWriteView slot = cache.reserve(layer, 1, token, 0);
+    const KVReservation slot = cache.reserve(layer, 1, token, 0);
     CHECK(slot.first == 0);
     CHECK(slot.s == 1);
-    for (int h = 0; h < 2; ++h)
+    REQUIRE(slot.cells.size() == 1);
+    for (int h = 0; h < 2; ++h) {
+      float k[4], v[4];
       for (int d = 0; d < 4; ++d) {
-        slot.k_at(0, h, 0)[d] = static_cast<float>(layer * 100 + h * 10 + d);
-        slot.v_at(0, h, 0)[d] = -static_cast<float>(layer * 100 + h * 10 + d);
+        k[d] = static_cast<float>(layer * 100 + h * 10 + d);
+        v[d] = -static_cast<float>(layer * 100 + h * 10 + d);
       }
-    CHECK(cache.slots().at(layer, 0).state == SlotState::WrittenThisStep);
-    CHECK(cache.slots().at(layer, 0).token == 42);
+      cache.write(slot, 0, h, 0, k, v);
+    }
+    CHECK(cell_at(cache, layer, 0).state == SlotState::WrittenThisStep);
+    CHECK(cell_at(cache, layer, 0).token == 42);
     const auto [K, V] = cache.get(layer);
     CHECK(K.shape[2] == 1);
     CHECK(K.at(0, 1, 0, 3) == static_cast<float>(layer * 100 + 13));

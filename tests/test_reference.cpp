@@ -135,7 +135,7 @@ TEST_CASE("uncached forward pass (every position at once) equals the reference",
           const RowMatrix fast = forward_all_positions(*m.gpt, seq, threads);
           double worst = 0.0;
           for (int p = 0; p < c.n_ctx; ++p) worst = std::max(worst, max_abs_diff(expected.row(p), fast.row(p).data()));
-          INFO(weight_dtype_name(dtype) << ", layers " << layers << ", heads " << heads << ", threads " << threads
+          INFO(dtype_name(dtype) << ", layers " << layers << ", heads " << heads << ", threads " << threads
                                         << ": worst " << worst);
           CHECK(worst < kTolerance);
         }
@@ -151,7 +151,7 @@ TEST_CASE("sessions (cached prefill + decode, uncached, layer by layer) equal th
           SessionOptions o;
           o.use_cache = cache;
           const double worst = session_vs_reference(m, o, sequence(c, prompt_len, 29, 5), c.n_ctx - prompt_len, layer_by_layer);
-          INFO(weight_dtype_name(dtype) << (cache ? ", cached" : ", uncached") << (layer_by_layer ? ", layer by layer" : "")
+          INFO(dtype_name(dtype) << (cache ? ", cached" : ", uncached") << (layer_by_layer ? ", layer by layer" : "")
                                         << ", prompt " << prompt_len << ": worst " << worst);
           CHECK(worst < kTolerance);
         }
@@ -167,7 +167,7 @@ TEST_CASE("the owned decode of a small model (threads 1-3) equals the reference"
           SessionOptions o;
           o.threads = threads;
           const double worst = session_vs_reference(m, o, sequence(c, 3, 29, 5), c.n_ctx - 3, layer_by_layer);
-          INFO(weight_dtype_name(dtype) << ", heads " << heads << ", threads " << threads
+          INFO(dtype_name(dtype) << ", heads " << heads << ", threads " << threads
                                         << (layer_by_layer ? ", layer by layer" : "") << ": worst " << worst);
           CHECK(worst < kTolerance);
         }
@@ -184,7 +184,7 @@ TEST_CASE("the streamed decode of a layer too big for the caches equals the refe
       o.threads = threads;
       double largest = 0.0;
       const double worst = session_vs_reference(m, o, sequence(c, 1, 13, 2), c.n_ctx - 1, false, &largest);
-      INFO(weight_dtype_name(dtype) << ", width " << width << ", " << threads << " threads: worst " << worst
+      INFO(dtype_name(dtype) << ", width " << width << ", " << threads << " threads: worst " << worst
                                     << " with logits up to " << largest);
       CHECK(worst < kTolerance);
     }

@@ -169,9 +169,11 @@ TEST_CASE("layer-by-layer stepping fills the new column one layer at a time", "[
       CHECK(tr.layers_done == layer + 1);
       CHECK(tr.complete == (layer == c.n_layer - 1));
       const int newest = step == 0 ? 0 : static_cast<int>(prompt.size()) + step - 1;
-      const SlotTable& slots = by_layer.cache()->slots();
-      for (int l = 0; l < c.n_layer; ++l)
-        CHECK((slots.at(l, newest).state == SlotState::WrittenThisStep) == (l <= layer));
+      const KVCache& cache = *by_layer.cache();
+      for (int l = 0; l < c.n_layer; ++l) {
+        const int cell = cache.cells(l).find_position(newest);
+        CHECK((cell >= 0 && cache.cells(l).at(cell).state == CellState::WrittenThisStep) == (l <= layer));
+      }
     }
     CHECK(by_layer.trace().token_id == by_token.step_token().token_id);
   }

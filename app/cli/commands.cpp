@@ -204,7 +204,7 @@ int run_memory(const MemoryArgs& a) {
   q.batch = a.batch;
   q.dtype = *parse_dtype(a.dtype);
   // keep the product far from 2^64 so the arithmetic is exact
-  const long double approx = 2.0L * q.layers * q.batch * q.heads * q.seq_len * q.head_dim * dtype_bytes(q.dtype);
+  const long double approx = 2.0L * q.layers * q.batch * q.heads * q.seq_len * q.head_dim * dtype_size(q.dtype);
   if (approx > 1e18L) throw UsageError("that cache would be more than 10^18 bytes; choose smaller values");
   const MemoryAnswer m = kv_memory(q);
   if (a.json) {
@@ -217,7 +217,7 @@ int run_memory(const MemoryArgs& a) {
     std::printf("KV cache = 2 x %llu layers x %llu batch x %llu heads x %llu positions x %llu head_dim x %d bytes (%s)\n",
                 static_cast<unsigned long long>(q.layers), static_cast<unsigned long long>(q.batch),
                 static_cast<unsigned long long>(q.heads), static_cast<unsigned long long>(q.seq_len),
-                static_cast<unsigned long long>(q.head_dim), dtype_bytes(q.dtype), dtype_name(q.dtype));
+                static_cast<unsigned long long>(q.head_dim), static_cast<int>(dtype_size(q.dtype)), dtype_name(q.dtype));
     std::printf("         = %s bytes = %.4g MiB = %.4g GB   (%s bytes per token)\n", with_commas(m.bytes).c_str(), m.mib,
                 m.gb, with_commas(m.bytes_per_token).c_str());
   }

@@ -152,7 +152,7 @@ void print_modes_json(const LoadedModel& model, int threads, int repeats, const 
                     {"roofline_tokens_per_s", r.roofline_tokens_per_s}, {"fraction_of_roofline", med / r.roofline_tokens_per_s},
                     {"bound", r.bound}, {r.bound == "bandwidth" ? "bytes_per_token" : "flops_per_token", r.per_token}});
   }
-  std::cout << json{{"model", model.name}, {"weights", weight_dtype_name(w.matrix_dtype())}, {"weight_bytes", w.bytes()},
+  std::cout << json{{"model", model.name}, {"weights", dtype_name(w.matrix_dtype())}, {"weight_bytes", w.bytes()},
                     {"threads", threads}, {"repeats", repeats}, {"read_gb_per_s", limits.read_bytes_per_s / 1e9},
                     {"gemm_gflop_per_s", limits.gemm_flops_per_s / 1e9}, {"results", rows}}
                    .dump()
@@ -163,7 +163,7 @@ void print_modes_text(const LoadedModel& model, int threads, int repeats, const 
                       const std::vector<ModeResult>& results) {
   const GptWeights& w = model.gpt->weights();
   std::printf("model %s, %s weights (%.1f MB), %d thread%s, median of %d runs\n", model.name.c_str(),
-              weight_dtype_name(w.matrix_dtype()), static_cast<double>(w.bytes()) / 1e6, threads, threads == 1 ? "" : "s",
+              dtype_name(w.matrix_dtype()), static_cast<double>(w.bytes()) / 1e6, threads, threads == 1 ? "" : "s",
               repeats);
   std::printf("machine (%d thread%s): read %.1f GB/s over %.1f MB (the weights), SGEMM %.1f GFLOP/s (%dx%dx%d)\n", threads,
               threads == 1 ? "" : "s", limits.read_bytes_per_s / 1e9, decode_bytes_per_token(w, 0) / 1e6,

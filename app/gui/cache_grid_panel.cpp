@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "lesson_logic.hpp"
+#include "cache/memory_calc.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -235,8 +236,9 @@ void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, 
   if (t < static_cast<int>(snap.tokens.size()) && t < static_cast<int>(snap.token_texts.size()))
     ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
                 snap.tokens[static_cast<std::size_t>(t)]);
-  const double bytes = 2.0 * c.head_size() * 4.0 * (app.grid_per_head ? 1 : H);
-  ImGui::Text("K + V here: %s (f32)", format_bytes(bytes).c_str());
+  const double bytes = static_cast<double>(kv_cache_bytes(c, 1, snap.trace.cache_dtype)) / c.n_layer /
+                       (app.grid_per_head ? c.kv_heads() : 1);
+  ImGui::Text("K + V here: %s (%s)", format_bytes(bytes).c_str(), dtype_name(snap.trace.cache_dtype));
   const CellKind k = classify_cell(live_grid(snap), layer, t);
   const char* names[] = {"empty", "cached (reused)", "written this step", "recomputed this step (no cache)"};
   ImGui::Text("state: %s", names[static_cast<int>(k)]);

@@ -517,14 +517,17 @@ void EngineWorker::publish() {
     snap->context_full = g.context_full();
     if (const KVCache* cache = g.cache()) {
       const int L = cache->num_layers(), T = cache->capacity();
-      snap->slot_states.resize(static_cast<std::size_t>(L) * static_cast<std::size_t>(T));
-      snap->slot_tokens.resize(snap->slot_states.size());
-      for (int l = 0; l < L; ++l)
-        for (int t = 0; t < T; ++t) {
-          const Slot& slot = cache->slots().at(l, t);
-          snap->slot_states[static_cast<std::size_t>(l * T + t)] = static_cast<std::uint8_t>(slot.state);
-          snap->slot_tokens[static_cast<std::size_t>(l * T + t)] = slot.token;
+      snap->slot_states.assign(static_cast<std::size_t>(L) * static_cast<std::size_t>(T), 0);
+      snap->slot_tokens.assign(snap->slot_states.size(), -1);
+      for (int l = 0; l < L; ++l) {  // drawn by position: a cell's column is the position it holds
+        const KVCells& cells = cache->cells(l);
+        for (int i = 0; i < cells.used_end(); ++i) {
+          const Cell& cell = cells.at(i);
+          if (cell.empty() || cell.position >= T) continue;
+          snap->slot_states[static_cast<std::size_t>(l * T + cell.position)] = static_cast<std::uint8_t>(cell.state);
+          snap->slot_tokens[static_cast<std::size_t>(l * T + cell.position)] = cell.token;
         }
+      }
     }
   }
   {

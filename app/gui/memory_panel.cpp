@@ -6,6 +6,7 @@
 #include "model/gpt_config.hpp"
 #include "cache/memory_calc.hpp"
 #include "lesson_logic.hpp"
+#include "forward/workspace_shape.hpp"
 #include "panels.hpp"
 #include "plot.hpp"
 #include "theme.hpp"
@@ -83,9 +84,18 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   q.batch = static_cast<std::uint64_t>(m.batch);
   q.dtype = m.dtype == 0 ? CacheDtype::F32 : m.dtype == 1 ? CacheDtype::F16 : CacheDtype::Int8;
   const MemoryAnswer a = kv_memory(q);
-  // weights of the matching GPT-2-style model (12 C^2 per layer + embeddings, vocab 50257), same dtype
-  const double C = static_cast<double>(m.heads) * m.head_dim;
-  const double weight_bytes = (12.0 * C * C * m.layers + 50257.0 * C + static_cast<double>(m.seq_len) * C) * dtype_bytes(q.dtype);
+  // weights of the matching GPT-2-style model (the preset's vocabulary, GPT-2's for a custom shape),
+  // every matrix in the same dtype as the cache
+  GptConfig shape = m.preset >= 0 && m.preset < static_cast<int>(presets.size())
+                        ? presets[static_cast<std::size_t>(m.preset)].config
+                        : find_model_preset("gpt2")->config;
+  shape.n_layer = m.layers;
+  shape.n_head = m.heads;
+  shape.n_kv_head = 0;
+  shape.n_embd = m.heads * m.head_dim;
+  shape.n_ctx = m.seq_len;
+  const int vocab = shape.vocab_size;
+  const double weight_bytes = static_cast<double>(kvlab::weight_bytes(shape, q.dtype));
   const double one_sequence = static_cast<double>(a.bytes) / static_cast<double>(m.batch);
 
   ImGui::BeginChild("memory_results", ImVec2(0, 0), false);
@@ -94,11 +104,12 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   ImGui::PopFont();
   item_tooltip("MB = 1,000,000 bytes (the course's \"75 MB\"); MiB = 1,048,576 bytes (what allocators count).");
   ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %d heads x %d positions x %d head size x %d bytes = %s bytes",
-                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes(q.dtype),
+                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, static_cast<int>(dtype_size(q.dtype)),
                      with_commas(static_cast<long long>(a.bytes)).c_str());
   ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
                      100.0 * static_cast<double>(a.bytes) / weight_bytes);
-  item_tooltip("Weights estimated for a GPT-2-style model of this shape (vocabulary 50257) in the same dtype.");
+  item_tooltip(("Weights of a GPT-2-style model of this shape (vocabulary " + std::to_string(vocab) +
+                ") in the same dtype.").c_str());
   const double fit = std::floor((m.gpu_gb * 1e9 - weight_bytes) / one_sequence);
   if (fit >= 1) ImGui::TextWrapped("sequences of this length that fit next to the weights in %.0f GB: %s", m.gpu_gb, with_commas(static_cast<long long>(fit)).c_str());
   else ImGui::TextColored(ImVec4(1, 0.45f, 0.3f, 1), "not even one sequence fits next to the weights in %.0f GB", m.gpu_gb);

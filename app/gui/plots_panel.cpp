@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "latency_stats.hpp"
+#include "cache/memory_calc.hpp"
 #include "panels.hpp"
 #include "plot.hpp"
 #include "theme.hpp"
@@ -156,14 +157,16 @@ void memory_plot(const Snapshot& snap, const Palette& pal, float height) {
   std::vector<PlotSeries> memory(3);
   memory[0] = {"in use (measured)", {}, {}, pal.series_cache_on, false};
   memory[1] = {"allocated (measured)", {}, {}, pal.series_allocated, false};
-  memory[2] = {"formula 2*L*H*hs*4*n", {}, {}, pal.series_formula, true};
+  memory[2] = {"formula 2*L*G*hs*bytes*n", {}, {}, pal.series_formula, true};
   for (const StepRecord& r : snap.history) {
     memory[0].x.push_back(r.position);
     memory[0].y.push_back(static_cast<double>(r.cache_bytes_in_use) / 1024.0);
     memory[1].x.push_back(r.position);
     memory[1].y.push_back(static_cast<double>(r.cache_bytes_allocated) / 1024.0);
     memory[2].x.push_back(r.position);
-    memory[2].y.push_back(r.cache_on ? 2.0 * c.n_layer * c.n_head * c.head_size() * 4.0 * (r.position + 1) / 1024.0 : 0.0);
+    memory[2].y.push_back(
+        r.cache_on ? static_cast<double>(kv_cache_bytes(c, static_cast<std::uint64_t>(r.position + 1), snap.trace.cache_dtype)) / 1024.0
+                   : 0.0);
   }
   PlotOptions o;
   o.x_label = "position";

@@ -1,9 +1,10 @@
 // The KV cache, modelled on the course's KVCache API (update / get / advance / reset / memory_usage).
-// Two separate parts: KVStorage holds the K and V numbers, SlotTable holds the bookkeeping the GUI
-// draws (per layer and position: state, token id, step written). KVCache ties them together and
-// checks its invariants. It does not compute attention (see gpt.hpp).
+// Three parts: KVStorage holds the K and V numbers in some format (kv_storage.hpp), one KVCells table
+// per layer holds the bookkeeping (position, token, step, state, owning sequences, references:
+// kv_cells.hpp), and KVCache ties them together and checks its invariants. It keeps one sequence
+// today and places its positions into free cells (in order, as nothing is freed yet). It does not
+// compute attention (kernels.hpp reads it through KVReader, masked by the cells' positions).
 #pragma once
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,146 +12,88 @@
 #include <utility>
 #include <vector>
 
+#include "cache/kv_cells.hpp"
+#include "cache/kv_storage.hpp"
+#include "cache/memory_calc.hpp"
+
 namespace kvlab {
 
-// A non-owning view of a 4-D float tensor (B, H, seq, hs) with arbitrary strides (in floats), so the
-// cache can take K/V straight out of the model's (s, 3C) projection buffer and hand back views of its
-// own storage, both without copying.
-struct Tensor4View {
-  const float* data = nullptr;
-  std::array<int, 4> shape{};                 // (B, H, seq, hs)
-  std::array<std::ptrdiff_t, 4> stride{};     // in floats
-  float at(int b, int h, int t, int d) const {
-    return data[b * stride[0] + h * stride[1] + t * stride[2] + d * stride[3]];
-  }
-  const float* ptr(int b, int h, int t) const { return data + b * stride[0] + h * stride[1] + t * stride[2]; }
-};
-
-// Where reserve() lets a caller write K and V of positions [first, first + s) of one layer itself:
-// element (b, h, t, d) of the new positions is k[b * stride[0] + h * stride[1] + t * stride[2] + d].
-struct KVWriteView {
-  float* k = nullptr;
-  float* v = nullptr;
-  std::array<std::ptrdiff_t, 4> stride{};  // in floats
-  int first = 0, s = 0;
-  float* k_at(int b, int h, int t) const { return k + b * stride[0] + h * stride[1] + t * stride[2]; }
-  float* v_at(int b, int h, int t) const { return v + b * stride[0] + h * stride[1] + t * stride[2]; }
-};
-
-// What a slot of the cache holds right now; the GUI colours cells by it.
-enum class SlotState : std::uint8_t {
-  Empty,             // never written since the last reset
-  Cached,            // written in an earlier step, reused now
-  WrittenThisStep,   // written by the step in progress or the step that just finished
-};
-
-struct Slot {
-  SlotState state = SlotState::Empty;
-  std::int32_t token = -1;       // token id whose K/V sit here
-  std::int32_t step_written = -1;
-};
-
-// Bookkeeping only: (L, T) slots. Knows nothing about the numbers.
-class SlotTable {
- public:
-  SlotTable(int num_layers, int capacity);
-  const Slot& at(int layer, int position) const { return slots_[index(layer, position)]; }
-  int num_layers() const { return num_layers_; }
-  int capacity() const { return capacity_; }
-  // Slots written by the previous step become Cached; called when a new step starts writing.
-  void begin_step(int step);
-  void mark_written(int layer, int position, int token, int step);
-  void clear();
-  int current_step() const { return current_step_; }
-
- private:
-  std::size_t index(int layer, int position) const {
-    return static_cast<std::size_t>(layer) * static_cast<std::size_t>(capacity_) + static_cast<std::size_t>(position);
-  }
-  int num_layers_, capacity_;
-  int current_step_ = -1;
-  std::vector<Slot> slots_;                   // (L, T)
-  std::vector<std::pair<int, int>> fresh_;    // (L) position range [begin, end) now WrittenThisStep
-};
-
-// The numbers: K and V, each (L, B, H, T, hs), allocated once and never resized.
-class KVStorage {
- public:
-  KVStorage(int num_layers, int batch, int num_heads, int capacity, int head_dim);
-  float* k(int layer, int b, int h, int t) { return keys_.get() + offset(layer, b, h, t); }
-  float* v(int layer, int b, int h, int t) { return values_.get() + offset(layer, b, h, t); }
-  const float* k(int layer, int b, int h, int t) const { return keys_.get() + offset(layer, b, h, t); }
-  const float* v(int layer, int b, int h, int t) const { return values_.get() + offset(layer, b, h, t); }
-  void fill_zero();
-  std::size_t elements_per_tensor() const { return per_layer_; }  // one layer's K (or V)
-  std::array<std::ptrdiff_t, 4> strides() const;                  // of a (B, H, T, hs) layer view
-
- private:
-  std::size_t offset(int layer, int b, int h, int t) const {
-    return static_cast<std::size_t>(layer) * per_layer_ +
-           ((static_cast<std::size_t>(b) * H_ + static_cast<std::size_t>(h)) * T_ + static_cast<std::size_t>(t)) * D_;
-  }
-  std::size_t B_, H_, T_, D_, per_layer_, elements_total_ = 0;
-  std::unique_ptr<float[]> keys_, values_;
+// Where reserve() put the s new positions of one layer: cells[t] holds position first + t. The caller
+// then writes each (batch row, KV head, t) with KVCache::write.
+struct KVReservation {
+  int layer = 0, first = 0, s = 0;
+  std::span<const int> cells;  // (s) cell indices
 };
 
 struct KVMemoryUsage {
-  std::size_t total_bytes = 0;       // K and V of every layer, allocated
+  std::size_t total_bytes = 0;       // K and V of every layer, allocated (the storage's real bytes)
   std::size_t bytes_per_layer = 0;   // K + V of one layer
-  std::size_t in_use_bytes = 0;      // the filled prefix only
+  std::size_t in_use_bytes = 0;      // the occupied cells only
   int num_tensors = 0;               // 2·L
-  std::size_t total_elements = 0;    // floats allocated
+  std::size_t total_elements = 0;    // numbers allocated (K and V, all layers)
   std::size_t capacity_positions = 0;
   std::size_t used_positions = 0;
 };
 
 class KVCache {
  public:
-  // Pre-allocates K and V for every layer: 2 * L * B * H * T * hs floats, zeroed.
-  KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim);
+  // Pre-allocates K and V for every layer: 2 * L * B * G * T * hs numbers in `dtype`, zeroed.
+  // num_heads is the number of KV heads (G), which is what a cache stores.
+  KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim,
+          CacheDtype dtype = CacheDtype::F32);
 
-  // Writes K and V of shape (B, H, s, hs) for `layer` at positions [seq_len(), seq_len() + s).
+  // Writes K and V of shape (B, G, s, hs) for `layer` at positions [seq_len(), seq_len() + s).
   // Only these positions are touched: nothing else is copied. `tokens` (s ids, optional) and `step`
-  // feed the slot bookkeeping. Throws CacheLayerIndexError, CacheShapeError, CacheFullError, and
+  // feed the cell bookkeeping. Throws CacheLayerIndexError, CacheShapeError, CacheFullError, and
   // CacheInvariantError if the layer was already written in this step.
   void update(int layer, const Tensor4View& k, const Tensor4View& v,
               std::span<const int> tokens = {}, int step = -1);
-  // update() in two halves, for a caller that computes K and V straight into the cache (the fused
-  // decode step, where each thread writes only its own heads): reserve() makes every check update()
-  // makes and records the slots as written; the caller must then fill all B x H x s slots of the
-  // returned view before anything reads this layer with get().
-  KVWriteView reserve(int layer, int s, std::span<const int> tokens = {}, int step = -1);
-  // Views of the valid prefix of `layer` (B, H, n, hs): positions before seq_len() plus whatever this
-  // layer has written in the step in progress. No copy.
+  // update() in two halves, for a caller that computes K and V itself (the fused decode step, where
+  // each thread writes only its own heads): reserve() makes every check update() makes, finds free
+  // cells and records them as written; the caller must then write() all B x G x s rows before
+  // anything reads this layer.
+  KVReservation reserve(int layer, int s, std::span<const int> tokens = {}, int step = -1);
+  // Encodes row t of a reservation for batch row b, KV head g (head_dim numbers each). Different
+  // rows may be written by different threads at once.
+  void write(const KVReservation& r, int b, int g, int t, const float* k, const float* v) {
+    storage_->write(r.layer, b, g, r.cells[static_cast<std::size_t>(t)], k, v);
+  }
+  // Views of `layer`'s cells as (B, G, n, hs) F32, n = cells in use including this step's (no copy).
+  // The course's API: cells hold positions 0..n-1 in order while nothing is freed. Only an F32 cache
+  // has float views (CacheShapeError otherwise); attention reads through reader() instead.
   std::pair<Tensor4View, Tensor4View> get(int layer) const;
+  // What attention reads: keys/values of `layer` in cell order, and each cell's position (-1 = empty).
+  const KVReader& reader(int layer) const { return storage_->reader(layer); }
+  std::span<const std::int32_t> key_positions(int layer) const;
+  // True when `layer`'s cells [0, n) hold positions 0..n-1 in order (then a causal mask is a length).
+  bool in_position_order(int layer) const;
   // Moves the sequence position forward by the s positions every layer has written. Throws
   // CacheInvariantError if some layer has not been written (the classic "advance too early" bug).
   void advance();
-  // Empties the cache (position 0, slots Empty, storage zeroed as in the course, which helps debugging).
+  // Empties the cache (position 0, cells Empty, storage zeroed as in the course, which helps debugging).
   void reset();
   KVMemoryUsage memory_usage() const;
 
   int seq_len() const { return seq_len_; }      // positions committed by advance()
   int capacity() const { return capacity_; }
   int num_layers() const { return num_layers_; }
-  int num_heads() const { return num_heads_; }
+  int num_heads() const { return num_heads_; }  // KV heads (G)
   int head_dim() const { return head_dim_; }
   int batch_size() const { return batch_; }
+  CacheDtype dtype() const { return storage_->dtype(); }
   int pending(int layer) const { return pending_[static_cast<std::size_t>(layer)]; }  // written, not advanced
-  const SlotTable& slots() const { return slots_; }
-  const KVStorage& storage() const { return storage_; }
+  const KVCells& cells(int layer) const { return cells_[static_cast<std::size_t>(layer)]; }
+  const KVStorage& storage() const { return *storage_; }
 
  private:
   void check_layer(int layer) const;
   int batch_, capacity_, num_layers_, num_heads_, head_dim_;
   int seq_len_ = 0;
   std::vector<int> pending_;  // (L) positions written in the step in progress
-  KVStorage storage_;
-  SlotTable slots_;
+  std::unique_ptr<KVStorage> storage_;
+  std::vector<KVCells> cells_;                // (L)
+  std::vector<std::vector<int>> reserved_;    // (L) cells of the step in progress (KVReservation::cells)
+  std::vector<char> in_order_;                // (L) cells [0, n) hold positions 0..n-1
 };
-
-// The course's formula, for showing next to the measurement: 2 * L * B * H * S * D * bytes.
-std::uint64_t kv_cache_bytes_formula(std::uint64_t layers, std::uint64_t heads, std::uint64_t head_dim,
-                                     std::uint64_t seq_len, std::uint64_t batch, std::uint64_t bytes_per_element);
 
 }  // namespace kvlab

@@ -2,23 +2,21 @@
 // Overflow-safe for every preset (GPT-3 at 2048 positions is ~10 GB, far below 2^64).
 #include "cache/memory_calc.hpp"
 
-#include "model/gpt_config.hpp"
-#include "cache/kv_cache.hpp"
-
 namespace kvlab {
 
-int dtype_bytes(CacheDtype d) { return d == CacheDtype::F32 ? 4 : d == CacheDtype::F16 ? 2 : 1; }
-const char* dtype_name(CacheDtype d) { return d == CacheDtype::F32 ? "f32" : d == CacheDtype::F16 ? "f16" : "int8"; }
-std::optional<CacheDtype> parse_dtype(std::string_view s) {
-  if (s == "f32") return CacheDtype::F32;
-  if (s == "f16") return CacheDtype::F16;
-  if (s == "int8") return CacheDtype::Int8;
-  return std::nullopt;
+std::uint64_t kv_cache_bytes_formula(std::uint64_t layers, std::uint64_t kv_heads, std::uint64_t head_dim,
+                                     std::uint64_t seq_len, std::uint64_t batch, std::uint64_t bytes_per_element) {
+  return 2 * layers * batch * kv_heads * seq_len * head_dim * bytes_per_element;
+}
+
+std::uint64_t kv_cache_bytes(const GptConfig& c, std::uint64_t positions, CacheDtype dtype, std::uint64_t batch) {
+  return kv_cache_bytes_formula(static_cast<std::uint64_t>(c.n_layer), static_cast<std::uint64_t>(c.kv_heads()),
+                                static_cast<std::uint64_t>(c.head_size()), positions, batch, dtype_size(dtype));
 }
 
 MemoryAnswer kv_memory(const MemoryQuery& q) {
   MemoryAnswer a;
-  const auto b = static_cast<std::uint64_t>(dtype_bytes(q.dtype));
+  const auto b = static_cast<std::uint64_t>(dtype_size(q.dtype));
   a.bytes = kv_cache_bytes_formula(q.layers, q.heads, q.head_dim, q.seq_len, q.batch, b);
   a.bytes_per_token = kv_cache_bytes_formula(q.layers, q.heads, q.head_dim, 1, 1, b);
   a.mib = static_cast<double>(a.bytes) / (1024.0 * 1024.0);
@@ -31,7 +29,7 @@ std::optional<MemoryQuery> memory_preset(std::string_view name) {
   if (!p) return std::nullopt;
   MemoryQuery q;
   q.layers = static_cast<std::uint64_t>(p->config.n_layer);
-  q.heads = static_cast<std::uint64_t>(p->config.n_head);
+  q.heads = static_cast<std::uint64_t>(p->config.kv_heads());
   q.head_dim = static_cast<std::uint64_t>(p->config.head_size());
   q.seq_len = static_cast<std::uint64_t>(p->config.n_ctx);
   return q;

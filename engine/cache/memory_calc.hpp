@@ -1,5 +1,6 @@
-// KV-cache memory arithmetic for the `memory` command and the GUI's memory explorer: presets and the
-// course's formula 2 * L * B * H * S * D * bytes. Arithmetic only: it never allocates what it describes.
+// KV-cache byte arithmetic, in one place: the course's formula 2 * L * B * G * S * hs * bytes (G = KV
+// heads, = H for GPT-2), used by the live cache's memory_usage(), the `memory` command and the GUI's
+// plots and memory explorer; plus the explorer's presets. Arithmetic only: it never allocates.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -7,15 +8,19 @@
 #include <string_view>
 #include <vector>
 
+#include "model/dtype.hpp"
+#include "model/gpt_config.hpp"
+
 namespace kvlab {
 
-enum class CacheDtype { F32, F16, Int8 };
-int dtype_bytes(CacheDtype d);
-const char* dtype_name(CacheDtype d);
-std::optional<CacheDtype> parse_dtype(std::string_view s);
+// 2 * layers * batch * kv_heads * seq_len * head_dim * bytes_per_element: K and V of every layer.
+std::uint64_t kv_cache_bytes_formula(std::uint64_t layers, std::uint64_t kv_heads, std::uint64_t head_dim,
+                                     std::uint64_t seq_len, std::uint64_t batch, std::uint64_t bytes_per_element);
+// The same for a model: `positions` positions of `batch` sequences, elements of `dtype`.
+std::uint64_t kv_cache_bytes(const GptConfig& c, std::uint64_t positions, CacheDtype dtype, std::uint64_t batch = 1);
 
 struct MemoryQuery {
-  std::uint64_t layers = 0, heads = 0, head_dim = 0, seq_len = 0, batch = 1;
+  std::uint64_t layers = 0, heads = 0, head_dim = 0, seq_len = 0, batch = 1;  // heads: KV heads (G)
   CacheDtype dtype = CacheDtype::F32;
 };
 

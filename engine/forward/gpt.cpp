@@ -1,11 +1,13 @@
-// Kernels (LayerNorm, GELU, causal attention) and the layer-by-layer forward pass of GPT-2.
-// Shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
+// The fast forward pass of GPT-2, layer by layer over a worker pool: who computes which slice of each
+// product, where K/V go in the cache, the two layer implementations (general, owned decode) and the
+// LM head. The kernels it calls are in kernels.cpp; shapes follow the legend in gpt_config.hpp.
+// No sampling and no generation state here.
 #include "forward/gpt.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
+#include <numeric>
 #include <string>
 #include <thread>
 
@@ -95,19 +97,26 @@ const char* pass_kind_name(PassKind k) {
   return "?";
 }
 
+namespace {
+RowMatrix allocate(const WorkspaceShape::Dims& d) { return RowMatrix(d.rows, d.cols); }
+std::vector<RowMatrix> allocate_per_thread(const WorkspaceShape& s, const WorkspaceShape::Dims& d) {
+  return std::vector<RowMatrix>(static_cast<std::size_t>(s.threads), allocate(d));
+}
+std::vector<std::vector<float>> allocate_rows_per_thread(const WorkspaceShape& s, const WorkspaceShape::Dims& d) {
+  return std::vector<std::vector<float>>(static_cast<std::size_t>(s.threads), std::vector<float>(static_cast<std::size_t>(d.floats())));
+}
+}  // namespace
+
 ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype matrix_dtype)
-    : pool(std::make_unique<WorkerPool>(threads)), x(c.n_ctx, c.n_embd), xn(c.n_ctx, c.n_embd),
-      qkv(c.n_ctx, 3 * c.n_embd), att_y(c.n_ctx, c.n_embd),
-      scores(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_ctx)), fc(c.n_ctx, c.n_inner()),
-      partial(static_cast<std::size_t>(pool->size()), RowMatrix(c.n_ctx, c.n_embd)),
-      convert(static_cast<std::size_t>(pool->size())),
-      row_partial(static_cast<std::size_t>(pool->size()), std::vector<float>(static_cast<std::size_t>(c.n_inner()))),
-      own(static_cast<std::size_t>(pool->size()), RowMatrix(kOwnRows, c.n_inner())),
-      new_slots(static_cast<std::size_t>(c.n_layer)), layer_kv(static_cast<std::size_t>(c.n_layer)),
-      layer_end_ms(static_cast<std::size_t>(c.n_layer)),
-      logits(c.vocab_size) {
-  if (matrix_dtype == WeightDtype::F16)
-    for (auto& v : convert) v.resize(matmul_scratch_floats(c.n_inner()));
+    : pool(std::make_unique<WorkerPool>(threads)), shape(WorkspaceShape::of(c, pool->size(), matrix_dtype)),
+      x(allocate(shape.x)), xn(allocate(shape.xn)), qkv(allocate(shape.qkv)), att_y(allocate(shape.att_y)),
+      scores(allocate_per_thread(shape, shape.scores)), fc(allocate(shape.fc)),
+      partial(allocate_per_thread(shape, shape.partial)), convert(allocate_rows_per_thread(shape, shape.convert)),
+      row_partial(allocate_rows_per_thread(shape, shape.row_partial)), own(allocate_per_thread(shape, shape.own)),
+      new_cells(static_cast<std::size_t>(c.n_layer)), layer_keys(static_cast<std::size_t>(c.n_layer)),
+      positions(static_cast<std::size_t>(c.n_ctx)), layer_end_ms(static_cast<std::size_t>(c.n_layer)),
+      logits(shape.logits.cols) {
+  std::iota(positions.begin(), positions.end(), 0);
 }
 
 int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -123,6 +132,13 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
   if (cache && cache->seq_len() != first_pos)
     throw CacheInvariantError("the cache holds " + std::to_string(cache->seq_len()) + " positions but the pass starts at " +
                               std::to_string(first_pos));
+  if (cache && (cache->num_heads() != c.kv_heads() || cache->head_dim() != c.head_size() || cache->num_layers() != c.n_layer))
+    throw CacheShapeError("the cache's shape (" + std::to_string(cache->num_layers()) + " layers, " +
+                          std::to_string(cache->num_heads()) + " KV heads of " + std::to_string(cache->head_dim()) +
+                          ") does not match the model's");
+  if (cache && cache->reader(0).scratch_floats(kAttentionKeyTile) != 0)
+    throw CacheShapeError(std::string("the forward pass has no decode scratch for a ") + dtype_name(cache->dtype()) +
+                          " cache yet");
   check_token_ids(tokens, c.vocab_size);
   model_ = &model;
   ws_ = &ws;
@@ -166,70 +182,80 @@ int ForwardPass::run_layers(std::span<LayerStats> out) {
   return count;
 }
 
+// One layer for any pass, in three steps (three parallel regions: thread hand-offs cost more than the
+// small serial steps between them).
 LayerStats ForwardPass::run_general_layer() {
   const auto t0 = Clock::now();
-  const GptConfig& c = model_->config();
   const BlockWeights& w = model_->weights().block(layer_);
-  ForwardWorkspace& ws = *ws_;
-  const int s = s_, C = c.n_embd, H = c.n_head, hs = c.head_size();
-  LayerStats stats;
-
   // Decoding one position of a model too big for the caches is bound by streaming weights from
   // memory: then each thread reads whole contiguous rows of c_attn and c_fc (split-K, partial sums
-  // added afterwards) instead of half of every row, which the prefetchers follow ~15-20% faster.
-  const bool stream_rows = s == 1 && ws.pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
+  // added afterwards) instead of part of every row, which the prefetchers follow ~15-20% faster.
+  const bool stream_rows = s_ == 1 && ws_->pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
+  LayerStats stats;
+  qkv_projection(w, stream_rows);
+  stats.kv_projections = s_;
+  attention_block(w, stats);
+  mlp_block(w, stream_rows);
+  ++layer_;
+  stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return stats;
+}
 
-  // Three parallel regions per layer (thread hand-offs cost more than the small serial steps):
-  // 1. ln_1, then Q, K, V for the s new positions only (threads split the 3C output columns)
-  layer_norm(ws.x, ws.xn, s, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
+// qkv (s, C + 2 G hs) = ln_1(x) @ c_attn + bias, for the s new positions only (threads split the
+// output columns, or stream whole rows: see run_general_layer).
+void ForwardPass::qkv_projection(const BlockWeights& w, bool stream_rows) {
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  layer_norm(ws.x, ws.xn, s_, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
   if (stream_rows) {
     stream_rows_product(ws, ws.xn.data(), w.c_attn_w);
-    sum_row_partials(ws, 0, 3 * C, w.c_attn_b, ws.qkv.data());
+    sum_row_partials(ws, 0, c.qkv_width(), w.c_attn_b, ws.qkv.data());
   } else {
-    linear(ws, ws.xn, s, w.c_attn_w, w.c_attn_b, ws.qkv);
+    linear(ws, ws.xn, s_, w.c_attn_w, w.c_attn_b, ws.qkv);
   }
-  stats.kv_projections = s;
-  // 2. K, V of the new positions as (1, H, s, hs) views into qkv
+}
+
+// K, V of the new positions into the cache (if any); attention of every query head over the keys
+// (the cache's cells, or just the new positions without a cache); then per thread its heads' rows of
+// the output projection (split-K), summed into the residual stream.
+void ForwardPass::attention_block(const BlockWeights& w, LayerStats& stats) {
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  const int s = s_, C = c.n_embd, H = c.n_head, G = c.kv_heads(), hs = c.head_size();
   const std::ptrdiff_t row = ws.qkv.outerStride();
-  Tensor4View k_new{ws.qkv.data() + C, {1, H, s, hs}, {0, hs, row, 1}};
-  Tensor4View v_new{ws.qkv.data() + 2 * C, {1, H, s, hs}, {0, hs, row, 1}};
-  // 3. with a cache: append them and attend over everything cached; without: attend over them
-  Tensor4View K = k_new, V = v_new;
+  const Tensor4View k_new{ws.qkv.data() + C, {1, G, s, hs}, {0, hs, row, 1}};           // (1, G, s, hs)
+  const Tensor4View v_new{ws.qkv.data() + C + G * hs, {1, G, s, hs}, {0, hs, row, 1}};  // (1, G, s, hs)
+  const TensorKVReader fresh(k_new, v_new);
+  const KVReader* kv = &fresh;
+  KeyPositions keys{std::span<const std::int32_t>(ws.positions).first(static_cast<std::size_t>(s)), true};
   if (cache_) {
     cache_->update(layer_, k_new, v_new, tokens_, step_);
-    std::tie(K, V) = cache_->get(layer_);
+    kv = &cache_->reader(layer_);
+    keys = {cache_->key_positions(layer_), cache_->in_position_order(layer_)};
     stats.slots_written = s;
-    stats.slots_read = K.shape[2];
+    stats.slots_read = keys.count();
   }
-  stats.positions_attended = K.shape[2];
+  stats.positions_attended = keys.count();
   float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(layer_) * H * c.n_ctx : nullptr;
-  // 4. attention and its output projection per thread's heads (split-K over those heads' rows), residual
+  const AttentionHeads heads{H, G, hs};
   ws.pool->run([&](int t, int threads) {
     const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);
-    attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, K, V, hs, att_out,
-                    c.n_ctx);
+    attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, *kv, keys, heads,
+                    nullptr, att_out, c.n_ctx);
     partial_product(ws, t, ws.att_y, s, h0 * hs, h1 * hs, w.attn_proj_w);
   });
   add_partials(ws, s, H, 1, w.attn_proj_b);
-  // 5. ln_2, MLP: each thread its slice of the 4C hidden units (c_fc columns, GELU, c_proj rows), residual
+}
+
+// x += c_proj(GELU(ln_2(x) @ c_fc + bias)) + bias: each thread its slice of the 4C hidden units
+// (c_fc columns, GELU, c_proj rows); or, streaming rows, c_fc by rows first, then chunks of hidden
+// units on demand (sum the row partials, bias, GELU, that chunk's rows of c_proj).
+void ForwardPass::mlp_block(const BlockWeights& w, bool stream_rows) {
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  const int s = s_, C = c.n_embd;
   layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
-  if (stream_rows) {
-    // c_fc by rows first; then chunks of hidden units on demand: sum the row partials, bias, GELU,
-    // and that chunk's rows of c_proj into the taking thread's partial; every partial is then added
-    stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
-    for (auto& p : ws.partial) p.row(0).setZero();
-    constexpr int kHiddenChunk = 128;
-    ws.pool->run_chunks((4 * C + kHiddenChunk - 1) / kHiddenChunk, [&](int t, int ch) {
-      const int f0 = ch * kHiddenChunk, f1 = std::min(4 * C, f0 + kHiddenChunk);
-      sum_row_partials(ws, f0, f1, w.c_fc_b, ws.fc.data());
-      gelu_inplace(ws.fc.data() + f0, f1 - f0);
-      RowMatrix& partial = ws.partial[static_cast<std::size_t>(t)];
-      matmul_weights(ws.fc.data() + f0, ws.fc.outerStride(), 1, w.mlp_proj_w, f0, f1, 0, C, partial.data(),
-                     partial.outerStride(), true, nullptr);
-    });
-    for (const auto& p : ws.partial) ws.x.row(0) += p.row(0);
-    ws.x.row(0) += ConstVec(w.mlp_proj_b, C);
-  } else {
+  if (!stream_rows) {
     ws.pool->run([&](int t, int threads) {
       const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
       if (f0 >= f1) return;
@@ -243,11 +269,21 @@ LayerStats ForwardPass::run_general_layer() {
       partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
     });
     add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
+    return;
   }
-
-  ++layer_;
-  stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  return stats;
+  stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
+  for (auto& p : ws.partial) p.row(0).setZero();
+  constexpr int kHiddenChunk = 128;
+  ws.pool->run_chunks((4 * C + kHiddenChunk - 1) / kHiddenChunk, [&](int t, int ch) {
+    const int f0 = ch * kHiddenChunk, f1 = std::min(4 * C, f0 + kHiddenChunk);
+    sum_row_partials(ws, f0, f1, w.c_fc_b, ws.fc.data());
+    gelu_inplace(ws.fc.data() + f0, f1 - f0);
+    RowMatrix& partial = ws.partial[static_cast<std::size_t>(t)];
+    matmul_weights(ws.fc.data() + f0, ws.fc.outerStride(), 1, w.mlp_proj_w, f0, f1, 0, C, partial.data(),
+                   partial.outerStride(), true, nullptr);
+  });
+  for (const auto& p : ws.partial) ws.x.row(0) += p.row(0);
+  ws.x.row(0) += ConstVec(w.mlp_proj_b, C);
 }
 
 // Decode (one position, with a cache) of a model whose weights fit in the cores' caches: all the
@@ -259,70 +295,20 @@ LayerStats ForwardPass::run_general_layer() {
 // residual adds) every thread does on its own copy of the residual stream, adding the shares in the
 // same order (identical copies), instead of waiting while one thread does them.
 void ForwardPass::decode_layers_owned(std::span<LayerStats> out) {
-  using enum ForwardWorkspace::OwnRow;
   const auto t0 = Clock::now();
-  const GptConfig& c = model_->config();
   ForwardWorkspace& ws = *ws_;
-  const int C = c.n_embd, H = c.n_head, hs = c.head_size(), first = layer_, count = static_cast<int>(out.size());
-  const float eps = c.layer_norm_eps;
-  // The slot bookkeeping (and every check of update()) first; each thread writes its heads' K/V below.
+  const int first = layer_, count = static_cast<int>(out.size()), C = model_->config().n_embd;
+  // The cell bookkeeping (and every check of update()) first; each thread writes its heads' K/V later.
   for (int l = first; l < first + count; ++l) {
-    ws.new_slots[static_cast<std::size_t>(l)] = cache_->reserve(l, 1, tokens_, step_);
-    ws.layer_kv[static_cast<std::size_t>(l)] = cache_->get(l);
+    ws.new_cells[static_cast<std::size_t>(l)] = cache_->reserve(l, 1, tokens_, step_);
+    ws.layer_keys[static_cast<std::size_t>(l)] = {cache_->key_positions(l), cache_->in_position_order(l)};
   }
-  float *qkv = ws.qkv.data(), *att_y = ws.att_y.data(), *fc = ws.fc.data();
-  // sum_shares(row, begin, end, bias, y): y[begin:end] = every thread's row `row` there + bias
-  const auto sum_shares = [&ws](int row, int begin, int end, const float* bias, float* y) {
-    Eigen::Map<Eigen::RowVectorXf> out(y + begin, end - begin);
-    out.setZero();
-    for (const RowMatrix& other : ws.own) out += other.row(row).segment(begin, end - begin);
-    out += ConstVec(bias + begin, end - begin);
-  };
   ws.pool->run([&](int t, int threads) {
-    RowMatrix& own = ws.own[static_cast<std::size_t>(t)];
-    float *x = own.row(kOwnX).data(), *xn = own.row(kOwnXn).data();
-    const auto [k0, k1] = WorkerPool::slice(C, t, threads);      // its rows of c_attn and c_fc
-    const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);   // its heads
-    const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);  // its hidden units
+    using enum WorkspaceShape::OwnRow;
+    float* x = ws.own[static_cast<std::size_t>(t)].row(kOwnX).data();
     std::copy_n(ws.x.data(), C, x);
     for (int l = first; l < first + count; ++l) {
-      const BlockWeights& w = model_->weights().block(l);
-      const KVWriteView& slot = ws.new_slots[static_cast<std::size_t>(l)];
-      const auto& [K, V] = ws.layer_kv[static_cast<std::size_t>(l)];
-      // 1. ln_1 of its copy of the residual stream; its rows' share of Q, K, V (C, 3C)
-      layer_norm_row(x, xn, C, w.ln_1_w, w.ln_1_b, eps);
-      matmul_weights(xn + k0, 0, 1, w.c_attn_w, k0, k1, 0, 3 * C, own.row(kOwnQkv).data(), 0, false, nullptr);
-      ws.pool->barrier(t);
-      // 2. Q, K, V of its heads = the sum of every share; K and V into the cache's new slots
-      for (int part = 0; part < 3 && h0 < h1; ++part)
-        sum_shares(kOwnQkv, part * C + h0 * hs, part * C + h1 * hs, w.c_attn_b, qkv);
-      for (int h = h0; h < h1; ++h) {
-        std::copy_n(qkv + C + h * hs, hs, slot.k_at(0, h, 0));
-        std::copy_n(qkv + 2 * C + h * hs, hs, slot.v_at(0, h, 0));
-      }
-      // 3. attention of its heads over the cache, and their rows' share of the output projection (C, C)
-      float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(l) * H * c.n_ctx : nullptr;
-      attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, 1, first_pos_, K, V, hs, att_out,
-                      c.n_ctx);
-      matmul_weights(att_y + h0 * hs, 0, 1, w.attn_proj_w, h0 * hs, h1 * hs, 0, C, own.row(kOwnAttn).data(), 0, false,
-                     nullptr);
-      ws.pool->barrier(t);
-      // 4. residual (x += every share + bias), ln_2, its rows' share of the MLP's first layer (C, 4C)
-      sum_shares(kOwnAttn, 0, C, w.attn_proj_b, xn);
-      Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
-      layer_norm_row(x, xn, C, w.ln_2_w, w.ln_2_b, eps);
-      matmul_weights(xn + k0, 0, 1, w.c_fc_w, k0, k1, 0, 4 * C, own.row(kOwnFc).data(), 0, false, nullptr);
-      ws.pool->barrier(t);
-      // 5. its hidden units = GELU(sum of every share + bias), their rows' share of c_proj (4C, C)
-      if (f0 < f1) {
-        sum_shares(kOwnFc, f0, f1, w.c_fc_b, fc);
-        gelu_inplace(fc + f0, f1 - f0);
-      }
-      matmul_weights(fc + f0, 0, 1, w.mlp_proj_w, f0, f1, 0, C, own.row(kOwnMlp).data(), 0, false, nullptr);
-      ws.pool->barrier(t);
-      // 6. residual after the MLP
-      sum_shares(kOwnMlp, 0, C, w.mlp_proj_b, xn);
-      Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
+      owned_layer(t, threads, l);
       if (t == 0) ws.layer_end_ms[static_cast<std::size_t>(l)] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     }
     if (t == 0) std::copy_n(x, C, ws.x.data());
@@ -332,11 +318,75 @@ void ForwardPass::decode_layers_owned(std::span<LayerStats> out) {
     LayerStats& stats = out[static_cast<std::size_t>(i)];
     stats.kv_projections = 1;
     stats.slots_written = 1;
-    stats.slots_read = stats.positions_attended = ws.layer_kv[static_cast<std::size_t>(first + i)].first.shape[2];
+    stats.slots_read = stats.positions_attended = ws.layer_keys[static_cast<std::size_t>(first + i)].count();
     stats.ms = ws.layer_end_ms[static_cast<std::size_t>(first + i)] - previous_end;  // thread 0's view, waits included
     previous_end = ws.layer_end_ms[static_cast<std::size_t>(first + i)];
   }
   layer_ += count;
+}
+
+namespace {
+// y[begin:end] = the sum of every thread's own row `row` there + bias[begin:end] (same order on
+// every thread, so the copies of the residual stream stay identical).
+void sum_shares(const ForwardWorkspace& ws, int row, int begin, int end, const float* bias, float* y) {
+  Eigen::Map<Eigen::RowVectorXf> out(y + begin, end - begin);
+  out.setZero();
+  for (const RowMatrix& other : ws.own) out += other.row(row).segment(begin, end - begin);
+  out += ConstVec(bias + begin, end - begin);
+}
+}  // namespace
+
+// Thread t's part of layer l in decode_layers_owned, four barriers. It owns a block of rows of c_attn
+// and c_fc (k0..k1), a block of KV heads (g0..g1) with the query heads that read them (h0..h1), and a
+// block of hidden units (f0..f1).
+void ForwardPass::owned_layer(int t, int threads, int l) {
+  using enum WorkspaceShape::OwnRow;
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  const BlockWeights& w = model_->weights().block(l);
+  const int C = c.n_embd, H = c.n_head, G = c.kv_heads(), hs = c.head_size(), group = H / G;
+  const float eps = c.layer_norm_eps;
+  RowMatrix& own = ws.own[static_cast<std::size_t>(t)];
+  float *x = own.row(kOwnX).data(), *xn = own.row(kOwnXn).data();
+  float *qkv = ws.qkv.data(), *att_y = ws.att_y.data(), *fc = ws.fc.data();
+  const auto [k0, k1] = WorkerPool::slice(C, t, threads);      // its rows of c_attn and c_fc
+  const auto [g0, g1] = WorkerPool::slice(G, t, threads, 1);   // its KV heads
+  const int h0 = g0 * group, h1 = g1 * group;                  // the query heads reading them
+  const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);  // its hidden units
+  // 1. ln_1 of its copy of the residual stream; its rows' share of Q, K, V (C, C + 2 G hs)
+  layer_norm_row(x, xn, C, w.ln_1_w, w.ln_1_b, eps);
+  matmul_weights(xn + k0, 0, 1, w.c_attn_w, k0, k1, 0, c.qkv_width(), own.row(kOwnQkv).data(), 0, false, nullptr);
+  ws.pool->barrier(t);
+  // 2. Q of its query heads, K and V of its KV heads = the sum of every share; K and V into the cache
+  if (g0 < g1) {
+    sum_shares(ws, kOwnQkv, h0 * hs, h1 * hs, w.c_attn_b, qkv);
+    sum_shares(ws, kOwnQkv, C + g0 * hs, C + g1 * hs, w.c_attn_b, qkv);
+    sum_shares(ws, kOwnQkv, C + (G + g0) * hs, C + (G + g1) * hs, w.c_attn_b, qkv);
+  }
+  const KVReservation& cells = ws.new_cells[static_cast<std::size_t>(l)];
+  for (int g = g0; g < g1; ++g) cache_->write(cells, 0, g, 0, qkv + C + g * hs, qkv + C + (G + g) * hs);
+  // 3. attention of its query heads over the cache, and their rows' share of the output projection (C, C)
+  float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(l) * H * c.n_ctx : nullptr;
+  attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, 1, first_pos_, cache_->reader(l),
+                  ws.layer_keys[static_cast<std::size_t>(l)], {H, G, hs}, nullptr, att_out, c.n_ctx);
+  matmul_weights(att_y + h0 * hs, 0, 1, w.attn_proj_w, h0 * hs, h1 * hs, 0, C, own.row(kOwnAttn).data(), 0, false, nullptr);
+  ws.pool->barrier(t);
+  // 4. residual (x += every share + bias), ln_2, its rows' share of the MLP's first layer (C, 4C)
+  sum_shares(ws, kOwnAttn, 0, C, w.attn_proj_b, xn);
+  Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
+  layer_norm_row(x, xn, C, w.ln_2_w, w.ln_2_b, eps);
+  matmul_weights(xn + k0, 0, 1, w.c_fc_w, k0, k1, 0, 4 * C, own.row(kOwnFc).data(), 0, false, nullptr);
+  ws.pool->barrier(t);
+  // 5. its hidden units = GELU(sum of every share + bias), their rows' share of c_proj (4C, C)
+  if (f0 < f1) {
+    sum_shares(ws, kOwnFc, f0, f1, w.c_fc_b, fc);
+    gelu_inplace(fc + f0, f1 - f0);
+  }
+  matmul_weights(fc + f0, 0, 1, w.mlp_proj_w, f0, f1, 0, C, own.row(kOwnMlp).data(), 0, false, nullptr);
+  ws.pool->barrier(t);
+  // 6. residual after the MLP
+  sum_shares(ws, kOwnMlp, 0, C, w.mlp_proj_b, xn);
+  Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
 }
 
 void ForwardPass::finish() {

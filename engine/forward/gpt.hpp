@@ -1,7 +1,9 @@
-// The GPT-2 forward pass: embeddings, pre-LayerNorm blocks with causal multi-head attention, the tied
-// LM head. One set of kernels serves all three paths (uncached full recompute, prefill, cached decode),
-// so timing differences measure caching, not code. Runs layer by layer so a UI can pause between
-// layers. Does not sample or keep generation state (see session.hpp).
+// The fast GPT-2 forward pass: embeddings, pre-LayerNorm blocks with causal attention (H query heads
+// over G KV heads), the tied LM head, spread over a worker pool. Two implementations of a layer share
+// the kernels (kernels.hpp): run_general_layer (uncached full recompute, prefill, decode of big models)
+// and decode_layers_owned (decode of models small enough to stay in the cores' caches). Both are
+// tested against each other and against uncached passes. Runs layer by layer so a UI can pause
+// between layers. Does not sample or keep generation state (see session.hpp).
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
@@ -9,11 +11,12 @@
 #include <span>
 #include <vector>
 
-#include "model/gpt_config.hpp"
-#include "kernels/kernels.hpp"
 #include "cache/kv_cache.hpp"
-#include "model/weights.hpp"
+#include "forward/workspace_shape.hpp"
+#include "kernels/kernels.hpp"
 #include "kernels/worker_pool.hpp"
+#include "model/gpt_config.hpp"
+#include "model/weights.hpp"
 
 namespace kvlab {
 
@@ -28,29 +31,31 @@ class Gpt {
 };
 
 // Scratch memory and threads for one pass over up to T positions. Allocated once per generation
-// session and reused, so decoding a token allocates nothing.
+// session and reused, so decoding a token allocates nothing. Every float buffer takes its size from
+// `shape` (WorkspaceShape::of), the table run_bytes() adds up for the memory check.
 struct ForwardWorkspace {
   // threads: how many threads share each matrix product and the attention heads (>= 1).
   // matrix_dtype: how the model's weights are stored (F16 needs per-thread conversion scratch).
   explicit ForwardWorkspace(const GptConfig& c, int threads = 1, WeightDtype matrix_dtype = WeightDtype::F32);
   std::unique_ptr<WorkerPool> pool;
+  WorkspaceShape shape;
   RowMatrix x;       // (T, C)  residual stream of the positions in this pass
   RowMatrix xn;      // (T, C)  LayerNorm output
-  RowMatrix qkv;     // (T, 3C) Q, K, V of the positions in this pass
+  RowMatrix qkv;     // (T, C + 2 G hs) Q, K, V of the positions in this pass
   RowMatrix att_y;   // (T, C)  attention output, heads side by side
   std::vector<RowMatrix> scores;  // per thread (T, T): one head's weights (s queries x n keys)
   RowMatrix fc;      // (T, 4C) MLP hidden activations
   std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
   std::vector<std::vector<float>> convert;  // per thread: F16 rows widened for a prefill GEMM (empty for F32)
-  std::vector<std::vector<float>> row_partial;  // per thread (4C): its rows' share of a decode product
-  // Decode of small models (ForwardPass::decode_layer_owned), per thread (kOwnRows, 4C): the rows
-  // below hold its own copy of the residual stream (C), its LayerNorm output (C), and its shares of
-  // the four products, read by the other threads after a barrier (3C, C, 4C, C).
-  enum OwnRow { kOwnX, kOwnXn, kOwnQkv, kOwnAttn, kOwnFc, kOwnMlp, kOwnRows };
+  std::vector<std::vector<float>> row_partial;  // per thread (max(4C, C + 2 G hs)): its rows' share of a decode product
+  // Decode of small models (decode_layers_owned), per thread (kOwnRows, max(4C, C + 2 G hs)): its own
+  // copy of the residual stream, its LayerNorm output, and its shares of the four products, read by
+  // the other threads after a barrier (rows named by WorkspaceShape::OwnRow).
   std::vector<RowMatrix> own;
-  std::vector<KVWriteView> new_slots;  // (L) where each layer's new K/V go (decode_layers_owned)
-  std::vector<std::pair<Tensor4View, Tensor4View>> layer_kv;  // (L) each layer's K/V views for attention
-  std::vector<double> layer_end_ms;    // (L) when each layer of a region finished, thread 0's clock
+  std::vector<KVReservation> new_cells;  // (L) where each layer's new K/V go (decode_layers_owned)
+  std::vector<KeyPositions> layer_keys;  // (L) each layer's key positions for attention (decode_layers_owned)
+  std::vector<std::int32_t> positions;   // (T) 0, 1, ..., T-1: the keys of an uncached pass
+  std::vector<double> layer_end_ms;      // (L) when each layer of a region finished, thread 0's clock
   Eigen::VectorXf logits;  // (V) logits of the last position
 };
 
@@ -61,7 +66,8 @@ enum class PassKind : std::uint8_t {
 };
 const char* pass_kind_name(PassKind k);
 
-// What one layer did in one pass: counted where the work is done (as it runs), not derived from formulas.
+// What one layer did in one pass: counted by the forward pass as it runs the layer (from the positions
+// it processed and the cells attention read), not derived from formulas.
 struct LayerStats {
   int kv_projections = 0;      // positions whose K and V were computed in this layer
   int slots_written = 0;       // cache slots written
@@ -75,8 +81,8 @@ struct LayerStats {
 // With a cache, earlier positions' K/V come from it; without, first_pos must be 0 (full recompute).
 class ForwardPass {
  public:
-  // `attention_out`, if given, receives the newest query's attention weights as (L, H, T) floats
-  // (only the first n entries of each row are meaningful).
+  // `attention_out`, if given, receives the newest query's attention weights as (L, H, T) floats by
+  // key position (entries 0 to the newest position are meaningful; keys not seen are 0).
   void begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, std::span<const int> tokens,
              int first_pos, int step, float* attention_out);
   bool active() const { return model_ != nullptr; }
@@ -103,8 +109,14 @@ class ForwardPass {
   float* attention_out_ = nullptr;
   PassKind kind_ = PassKind::Uncached;
   bool owned_decode_ = false;  // decode of a model small enough for decode_layers_owned
+  // run_general_layer's steps, in order
   LayerStats run_general_layer();
+  void qkv_projection(const BlockWeights& w, bool stream_rows);
+  void attention_block(const BlockWeights& w, LayerStats& stats);
+  void mlp_block(const BlockWeights& w, bool stream_rows);
+  // decode_layers_owned: one parallel region; owned_layer is one thread's part of one layer
   void decode_layers_owned(std::span<LayerStats> out);
+  void owned_layer(int thread, int threads, int layer);
 };
 
 // Convenience for tests and `verify`: logits of every position of `tokens` by one uncached pass, (n, V).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/f16.hpp"
 
@@ -362,30 +363,69 @@ void gelu_inplace(float* values, std::ptrdiff_t n) {
   x = 0.5f * x * (1.0f + (k * (x + 0.044715f * x.cube())).tanh());
 }
 
+namespace {
+// Scale, causal mask and softmax of one query row of scores (n keys), in place. With the keys in
+// position order the visible ones are a prefix (the common case, vectorised); otherwise each key's
+// position decides, and unseen keys get weight 0.
+void masked_softmax_row(Eigen::Ref<Eigen::RowVectorXf> row, const KeyPositions& keys, int query_pos, float scale) {
+  const int n = keys.count();
+  if (keys.in_order) {
+    const int visible = std::min(n, query_pos + 1);  // keys 0..query_pos
+    row.head(visible) *= scale;
+    const float max = row.head(visible).maxCoeff();
+    row.head(visible) = (row.head(visible).array() - max).exp().matrix();
+    row.head(visible) /= row.head(visible).sum();
+    if (visible < n) row.tail(n - visible).setZero();
+    return;
+  }
+  constexpr float kHidden = -std::numeric_limits<float>::infinity();
+  const std::int32_t* p = keys.positions.data();
+  float max = kHidden;
+  for (int j = 0; j < n; ++j) {
+    const bool seen = p[j] >= 0 && p[j] <= query_pos;
+    row[j] = seen ? row[j] * scale : kHidden;
+    max = std::max(max, row[j]);
+  }
+  row = (row.array() - max).exp().matrix();  // exp(-inf) = 0 for unseen keys
+  row /= row.sum();
+}
+}  // namespace
+
 void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, int h0, int h1, int s, int first_pos,
-                     const Tensor4View& K, const Tensor4View& V, int hs, float* attention_row_out,
-                     std::ptrdiff_t row_stride) {
-  const int n = K.shape[2];
+                     const KVReader& kv, const KeyPositions& keys, const AttentionHeads& heads, float* kv_scratch,
+                     float* attention_row_out, std::ptrdiff_t row_stride) {
+  const int n = keys.count(), hs = heads.head_size, group = heads.n_head / heads.n_kv_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  // a storage that hands out its own rows is read in one piece (one product, as contiguous as it gets)
+  const int tile = kv.scratch_floats(n) == 0 ? std::max(n, 1) : kAttentionKeyTile;
   for (int h = h0; h < h1; ++h) {
-    const auto Q = qkv.block(0, h * hs, s, hs);                                      // (s, hs)
-    const StridedMap Kh(K.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(K.stride[2]));  // (n, hs)
-    const StridedMap Vh(V.ptr(0, h, 0), n, hs, Eigen::OuterStride<>(V.stride[2]));  // (n, hs)
-    auto S = scores.topLeftCorner(s, n);                                              // (s, n)
-    S.noalias() = Q * Kh.transpose();
-    for (int i = 0; i < s; ++i) {  // scale, causal mask, softmax, one query row at a time
-      const int visible = first_pos + i + 1;  // keys 0..first_pos+i
-      auto row = S.row(i);
-      row.head(visible) *= scale;
-      const float max = row.head(visible).maxCoeff();
-      row.head(visible) = (row.head(visible).array() - max).exp().matrix();
-      row.head(visible) /= row.head(visible).sum();
-      if (visible < n) row.tail(n - visible).setZero();
+    const int g = h / group;                       // the KV head this query head reads
+    const auto Q = qkv.block(0, h * hs, s, hs);    // (s, hs)
+    auto S = scores.topLeftCorner(s, n);           // (s, n)
+    for (int j0 = 0; j0 < n; j0 += tile) {         // S = Q K^T, a tile of keys at a time
+      const int j1 = std::min(n, j0 + tile);
+      const KVRows rows = kv.rows(g, j0, j1, kv_scratch);
+      const StridedMap Kt(rows.k, j1 - j0, hs, Eigen::OuterStride<>(rows.stride));  // (j1-j0, hs)
+      S.middleCols(j0, j1 - j0).noalias() = Q * Kt.transpose();
     }
-    att_y.block(0, h * hs, s, hs).noalias() = S * Vh;
-    if (attention_row_out) {
+    for (int i = 0; i < s; ++i) masked_softmax_row(S.row(i), keys, first_pos + i, scale);
+    auto Y = att_y.block(0, h * hs, s, hs);        // (s, hs) = S V
+    if (n == 0) Y.setZero();
+    for (int j0 = 0; j0 < n; j0 += tile) {
+      const int j1 = std::min(n, j0 + tile);
+      const KVRows rows = kv.rows(g, j0, j1, kv_scratch);
+      const StridedMap Vt(rows.v, j1 - j0, hs, Eigen::OuterStride<>(rows.stride));  // (j1-j0, hs)
+      if (j0 == 0) Y.noalias() = S.middleCols(0, j1) * Vt;
+      else Y.noalias() += S.middleCols(j0, j1 - j0) * Vt;
+    }
+    if (attention_row_out) {  // by position, not by cell: what the GUI draws
       float* dst = attention_row_out + static_cast<std::ptrdiff_t>(h) * row_stride;
-      for (int j = 0; j < n; ++j) dst[j] = S(s - 1, j);
+      const int newest = first_pos + s - 1;
+      std::fill(dst, dst + std::min<std::ptrdiff_t>(newest + 1, row_stride), 0.0f);
+      for (int j = 0; j < n; ++j) {
+        const int p = keys.positions[static_cast<std::size_t>(j)];
+        if (p >= 0 && p <= newest && p < row_stride) dst[p] = S(s - 1, j);
+      }
     }
   }
 }

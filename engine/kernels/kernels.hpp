@@ -1,11 +1,14 @@
 // The numeric kernels of the forward pass: products with the (in, out) weight matrices in F32 or F16,
-// LayerNorm, GELU, causal attention for a block of heads. Pure functions on caller-owned memory: no
-// threads, no allocation, no model or cache objects (gpt.cpp decides who calls what on which slice).
+// LayerNorm, GELU, causal attention for a block of query heads over keys read through a KVReader.
+// Pure functions on caller-owned memory: no threads, no allocation, no model or cache objects (the
+// KVReader is an interface, not the cache; gpt.cpp decides who calls what on which slice).
 #pragma once
 #include <Eigen/Core>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 
-#include "cache/kv_cache.hpp"
+#include "cache/kv_storage.hpp"
 #include "model/weights.hpp"
 
 namespace kvlab {
@@ -42,12 +45,31 @@ void layer_norm_row(const float* x, float* out, int n, const float* w, const flo
 // GELU, tanh approximation ("gelu_new" in GPT-2), in place on n contiguous numbers.
 void gelu_inplace(float* values, std::ptrdiff_t n);
 
-// Causal attention for heads [h0, h1) of s queries at positions first_pos.. over n = K.shape[2] keys.
-// Q comes from `qkv` (s, 3C) columns [h*hs, (h+1)*hs); the output goes to att_y (s, C) at the same
-// columns; `scores` (>= s, >= n) is scratch. If attention_row_out is given, the newest query's weights
-// for head h are written to attention_row_out[h * row_stride + j], j < n.
+// The keys one attention call reads: their positions in cell order (-1 = empty cell, never seen) and
+// whether those are exactly 0..n-1 (then "keys up to my position" is a prefix and the mask a length).
+struct KeyPositions {
+  std::span<const std::int32_t> positions;  // (n)
+  bool in_order = false;
+  int count() const { return static_cast<int>(positions.size()); }
+};
+
+// Heads of one attention call: query head h reads KV head h / (n_head / n_kv_head).
+struct AttentionHeads {
+  int n_head = 1, n_kv_head = 1, head_size = 1;  // H, G, hs
+};
+
+// Causal attention for query heads [h0, h1) of s queries at positions first_pos.. over the n keys of
+// `kv` (cells in any order): query i sees key j iff 0 <= keys.positions[j] <= first_pos + i, so a cell
+// evicted, shared or placed out of order needs no change here. Q comes from `qkv` (s, C + 2 G hs)
+// columns [h*hs, (h+1)*hs); the output goes to att_y (s, C) at the same columns; `scores` (>= s, >= n)
+// and `kv_scratch` (kv.scratch_floats(rows read at once)) are scratch. If attention_row_out is given,
+// the newest query's weights for head h go to attention_row_out[h * row_stride + position], for every
+// position up to the newest (0 where no key is seen).
 void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, int h0, int h1, int s, int first_pos,
-                     const Tensor4View& K, const Tensor4View& V, int hs, float* attention_row_out,
-                     std::ptrdiff_t row_stride);
+                     const KVReader& kv, const KeyPositions& keys, const AttentionHeads& heads, float* kv_scratch,
+                     float* attention_row_out, std::ptrdiff_t row_stride);
+// Rows of keys attention_heads reads at once from a storage that decodes into scratch (one call of
+// KVReader::rows); a storage that hands out its own rows is read in one piece.
+inline constexpr int kAttentionKeyTile = 64;
 
 }  // namespace kvlab

@@ -24,27 +24,21 @@ void GptConfig::validate() const {
        "width (n_embd) must be between 1 and 65,536 (got " + std::to_string(n_embd) + ")");
   need(n_embd % n_head == 0, "width " + std::to_string(n_embd) + " is not divisible by " +
                                  std::to_string(n_head) + " heads: each head needs the same size");
+  need(n_kv_head >= 0 && n_kv_head <= n_head && (n_kv_head == 0 || n_head % n_kv_head == 0),
+       "KV heads must divide the " + std::to_string(n_head) + " attention heads (got " + std::to_string(n_kv_head) +
+           "): each KV head serves the same number of query heads");
   need(layer_norm_eps > 0.0f && layer_norm_eps < 1.0f, "layer_norm_epsilon must be in (0, 1)");
 }
 
 std::int64_t GptConfig::parameter_count() const {
-  const std::int64_t V = vocab_size, T = n_ctx, C = n_embd, L = n_layer;
+  const std::int64_t V = vocab_size, T = n_ctx, C = n_embd, L = n_layer, QKV = qkv_width();
   const std::int64_t per_layer = 2 * C                // ln_1
-                                 + C * 3 * C + 3 * C  // c_attn
+                                 + C * QKV + QKV      // c_attn (C, C + 2 G hs)
                                  + C * C + C          // attn c_proj
                                  + 2 * C              // ln_2
                                  + C * 4 * C + 4 * C  // c_fc
                                  + 4 * C * C + C;     // mlp c_proj
   return V * C + T * C + L * per_layer + 2 * C;
-}
-
-std::int64_t GptConfig::run_bytes_f32(int threads) const {
-  const std::int64_t V = vocab_size, T = n_ctx, C = n_embd, L = n_layer, H = n_head, P = std::max(1, threads);
-  const std::int64_t kv_cache = 2 * L * T * C;
-  // keep in step with ForwardWorkspace's constructor: x, xn, att_y, qkv, fc, scores, partial, logits
-  const std::int64_t workspace = 3 * T * C + T * 3 * C + T * 4 * C + P * T * T + P * T * C + V;
-  const std::int64_t attention_capture = L * H * T;
-  return 4 * (kv_cache + workspace + attention_capture);
 }
 
 const std::vector<ModelPreset>& model_presets() {

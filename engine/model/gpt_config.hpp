@@ -12,8 +12,10 @@ namespace kvlab {
 
 // Dimension legend used in every shape comment of the engine:
 //   V  vocabulary size          T  positions (context length, n_ctx)
-//   C  channels (n_embd)        H  attention heads (n_head)
+//   C  channels (n_embd)        H  attention (query) heads (n_head)
 //   hs head size = C / H        L  layers (n_layer)
+//   G  KV heads (n_kv_head), H % G == 0: query head h reads KV head h / (H / G). G == H for GPT-2
+//      (multi-head attention); G < H is grouped-query attention, G == 1 multi-query.
 //   B  batch (the engine generates one sequence: B = 1)
 //   s  positions processed by one pass (1 for cached decode)
 //   n  positions visible to the newest query (everything up to and including it)
@@ -24,21 +26,19 @@ struct GptConfig {
   int n_head = 4;        // H
   int n_layer = 4;       // L
   float layer_norm_eps = 1e-5f;
+  int n_kv_head = 0;     // G; 0 means G = H (every GPT-2 checkpoint, every preset today)
 
   int head_size() const { return n_embd / n_head; }  // hs
+  int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }  // G
+  int kv_dim() const { return kv_heads() * head_size(); }              // G * hs: K (or V) width per position
+  int qkv_width() const { return n_embd + 2 * kv_dim(); }              // Q, K, V side by side: C + 2 G hs (3C if G == H)
   int n_inner() const { return 4 * n_embd; }         // MLP hidden width, 4C as in GPT-2
 
   // Throws ConfigError naming the bad field when the shape is impossible (C not divisible by H, ...).
   void validate() const;
-  // Number of float parameters (LM head tied to wte, so counted once).
+  // Number of parameters (LM head tied to wte, so counted once). Bytes in memory: GptWeights::layout;
+  // what running needs besides: run_bytes() in forward/workspace_shape.hpp.
   std::int64_t parameter_count() const;
-  // Bytes the weights need in F32.
-  std::int64_t weight_bytes_f32() const { return parameter_count() * 4; }
-  // Bytes one GenerationSession allocates besides the weights, cache on: the KV cache, the
-  // ForwardWorkspace (gpt.cpp: per thread a (T, T) score matrix and a (T, C) partial sum) and the
-  // attention capture. Lets loaders refuse a model before allocating anything: a 65,536-position
-  // context needs 16 GiB of scores per thread even when its weights are tiny.
-  std::int64_t run_bytes_f32(int threads) const;
   bool operator==(const GptConfig&) const = default;
 };
 

@@ -20,8 +20,6 @@ namespace {
 constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;  // real GPT-2 headers are ~15 KB
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;
 
-std::size_t dtype_size(StDtype d) { return d == StDtype::F32 ? 4 : 2; }
-
 // Every dtype the safetensors spec defines: these get "not supported", anything else "unknown".
 bool is_known_dtype(const std::string& d) {
   static const char* const known[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
@@ -30,7 +28,9 @@ bool is_known_dtype(const std::string& d) {
 }
 }  // namespace
 
-const char* st_dtype_name(StDtype d) { return d == StDtype::F32 ? "F32" : d == StDtype::F16 ? "F16" : "BF16"; }
+const char* st_dtype_name(StDtype d) {
+  return d == StDtype::F32 ? "F32" : d == StDtype::F16 ? "F16" : d == StDtype::BF16 ? "BF16" : "?";
+}
 
 float f16_to_f32(std::uint16_t h) { return f16_bits_to_f32(h); }
 

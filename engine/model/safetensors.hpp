@@ -10,10 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "model/dtype.hpp"
+
 namespace kvlab {
 
-enum class StDtype { F32, F16, BF16 };
-const char* st_dtype_name(StDtype d);
+// StDtype (dtype.hpp): F32, F16 or BF16 inside a file. st_dtype_name gives the file format's spelling.
+const char* st_dtype_name(StDtype d);  // "F32", "F16", "BF16"
 
 struct SafetensorsEntry {
   std::string name;

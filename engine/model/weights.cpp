@@ -10,6 +10,7 @@
 #include <new>
 
 #include "errors.hpp"
+#include "forward/workspace_shape.hpp"
 #include "kernels/f16.hpp"
 
 namespace kvlab {
@@ -25,8 +26,6 @@ std::uint64_t physical_memory_bytes() {
   return (pages > 0 && page > 0) ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
 }
 
-const char* weight_dtype_name(WeightDtype d) { return d == WeightDtype::F16 ? "f16" : "f32"; }
-std::size_t weight_dtype_size(WeightDtype d) { return d == WeightDtype::F16 ? 2 : 4; }
 
 void GptWeights::AlignedFree::operator()(unsigned char* p) const { ::operator delete[](p, std::align_val_t(64)); }
 
@@ -40,18 +39,12 @@ bool is_big_matrix(const std::string& name) {
 GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype, bool allocate)
     : config_(config), matrix_dtype_(matrix_dtype) {
   config_.validate();
+  if (matrix_dtype != WeightDtype::F32 && matrix_dtype != WeightDtype::F16)
+    throw ConfigError(std::string("weights are kept as f32 or f16, not ") + dtype_name(matrix_dtype));
   // Weights (at their stored size) plus what generating with one thread will need (KV cache,
   // workspace): checking the weights alone let a tiny model with a 65,536-position context take all
   // the machine's memory.
-  const std::uint64_t weights = static_cast<std::uint64_t>(config_.weight_bytes_f32()) /
-                                (matrix_dtype == WeightDtype::F16 ? 2 : 1);
-  const std::uint64_t running = static_cast<std::uint64_t>(config_.run_bytes_f32(1));
-  const std::uint64_t have = physical_memory_bytes();
-  if (have != 0 && weights + running > have / 10 * 8)
-    throw ConfigError("this model needs " + std::to_string((weights + running) >> 20) + " MiB (weights " +
-                      std::to_string(weights >> 20) + " MiB, KV cache and working memory " + std::to_string(running >> 20) +
-                      " MiB) but the machine has " + std::to_string(have >> 20) +
-                      " MiB of memory; choose fewer layers, a smaller width, context or vocabulary");
+  check_fits_memory(config_, matrix_dtype, 1);
 
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {
@@ -66,8 +59,8 @@ GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype, bool a
     const std::string p = "h." + std::to_string(l) + ".";
     add(p + "ln_1.weight", {C});
     add(p + "ln_1.bias", {C});
-    add(p + "attn.c_attn.weight", {C, 3 * C});
-    add(p + "attn.c_attn.bias", {3 * C});
+    add(p + "attn.c_attn.weight", {C, config_.qkv_width()});  // (C, C + 2 G hs): Q, K, V columns
+    add(p + "attn.c_attn.bias", {config_.qkv_width()});
     add(p + "attn.c_proj.weight", {C, C});
     add(p + "attn.c_proj.bias", {C});
     add(p + "ln_2.weight", {C});
@@ -89,7 +82,7 @@ void GptWeights::map_external(std::shared_ptr<const void> keep_alive,
   for (TensorInfo& t : tensors_) {
     const void* p = locate(t);
     // kernels read F32 as float and F16 as uint16_t: the address must suit the type
-    if (p && reinterpret_cast<std::uintptr_t>(p) % weight_dtype_size(t.dtype) == 0) {
+    if (p && reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) == 0) {
       t.external = p;
       mapped_bytes_ += t.bytes();
     }

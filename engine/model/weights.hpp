@@ -12,15 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "model/dtype.hpp"
 #include "model/gpt_config.hpp"
 
 namespace kvlab {
 
-// How the big matrices (wte and the four per-block linear weights) are stored. LayerNorm parameters,
-// biases and wpe are always F32: they are small, and wpe is read one row per token.
-enum class WeightDtype : std::uint8_t { F32, F16 };
-const char* weight_dtype_name(WeightDtype d);  // "f32" / "f16"
-std::size_t weight_dtype_size(WeightDtype d);  // bytes per number
+// How the big matrices (wte and the four per-block linear weights) are stored: WeightDtype (dtype.hpp),
+// F32 or F16. LayerNorm parameters, biases and wpe are always F32: they are small, and wpe is read one
+// row per token.
 
 // One named tensor inside the weight allocation. Linear weights are stored (in, out) row-major,
 // exactly as GPT-2's Conv1D checkpoints store them, so loading is a plain copy.
@@ -31,7 +30,7 @@ struct TensorInfo {
   std::size_t offset = 0;        // in bytes from the start of the allocation (a multiple of 64)
   const void* external = nullptr;  // set when the numbers live in a memory-mapped file instead
   std::size_t numel() const;
-  std::size_t bytes() const { return numel() * weight_dtype_size(dtype); }
+  std::size_t bytes() const { return numel() * dtype_size(dtype); }
 };
 
 // A (rows, cols) row-major matrix inside the weight allocation, F32 or F16.
@@ -41,7 +40,7 @@ struct WeightMatrix {
   int rows = 0, cols = 0;
   const float* f32() const { return static_cast<const float*>(data); }
   const std::uint16_t* f16() const { return static_cast<const std::uint16_t*>(data); }
-  std::size_t bytes() const { return static_cast<std::size_t>(rows) * cols * weight_dtype_size(dtype); }
+  std::size_t bytes() const { return static_cast<std::size_t>(rows) * cols * dtype_size(dtype); }
 };
 
 // Raw pointers into the allocation for one transformer block (shapes in the legend of gpt_config.hpp).

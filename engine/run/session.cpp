@@ -7,6 +7,7 @@
 
 #include "checks.hpp"
 #include "errors.hpp"
+#include "forward/workspace_shape.hpp"
 #include "model/weights.hpp"
 
 namespace kvlab {
@@ -18,13 +19,7 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 // Loading checked the memory for one thread; each extra thread adds a (T, T) score matrix. Run from
 // the initialiser list, so a refusal comes before the workspace is allocated.
 const SessionOptions& checked_fits_memory(const LoadedModel& m, const SessionOptions& o) {
-  const GptConfig& c = m.gpt->config();
-  const std::uint64_t need = static_cast<std::uint64_t>(c.weight_bytes_f32() + c.run_bytes_f32(o.threads));
-  const std::uint64_t have = physical_memory_bytes();
-  if (o.threads > 1 && have != 0 && need > have / 10 * 8)
-    throw ConfigError("with " + std::to_string(o.threads) + " threads this model needs " + std::to_string(need >> 20) +
-                      " MiB but the machine has " + std::to_string(have >> 20) +
-                      " MiB of memory; use fewer threads or a model with a shorter context");
+  if (o.threads > 1) check_fits_memory(m.gpt->config(), m.gpt->weights().matrix_dtype(), o.threads);
   return o;
 }
 }  // namespace
@@ -44,6 +39,7 @@ GenerationSession::GenerationSession(LoadedModel model, SessionOptions options)
                                 static_cast<std::size_t>(c.n_ctx), 0.0f);
   trace_.token_text.reserve(64);
   trace_.n_head = c.n_head;
+  trace_.cache_dtype = options_.cache_dtype;
   trace_.n_ctx = c.n_ctx;
   last_logits_.assign(static_cast<std::size_t>(c.vocab_size), 0.0f);
 }
@@ -81,7 +77,7 @@ void GenerationSession::set_sampling(const SamplingConfig& config) {
 void GenerationSession::apply_cache_setting() {
   const GptConfig& c = config();
   if (cache_requested_ && !cache_)
-    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.n_head, c.head_size());
+    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype);
   else if (!cache_requested_ && cache_)
     cache_.reset();  // disabling frees the memory: "no cache" really means no cache bytes
 }

@@ -52,6 +52,7 @@ struct StepTrace {
   double ms = 0.0;                               // compute time of this step (pauses excluded)
   std::size_t cache_bytes_allocated = 0;
   std::size_t cache_bytes_in_use = 0;
+  CacheDtype cache_dtype = CacheDtype::F32;      // element type of the cache (when on)
   int n_head = 0, n_ctx = 0;
   float attention_at(int layer, int head, int position) const {
     return attention.empty() ? 0.0f
@@ -76,6 +77,7 @@ struct SessionOptions {
   bool use_cache = true;
   bool capture_attention = true;  // fill StepTrace::attention (the CLI's bench turns it off)
   int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
+  CacheDtype cache_dtype = CacheDtype::F32;  // the live cache's format (only f32 exists yet: others are refused)
   SamplingConfig sampling;
 };
 

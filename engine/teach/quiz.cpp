@@ -11,6 +11,7 @@
 
 #include "cache/memory_calc.hpp"
 #include "errors.hpp"
+#include "forward/workspace_shape.hpp"
 #include "model/gpt_config.hpp"
 
 namespace kvlab::teach {
@@ -139,7 +140,7 @@ QuizAnswer quiz_q3(const LoadedModel& model, const GenerationMeasurement& uncach
   a.measured = true;
   a.method = "timed on this machine: " + std::to_string(uncached.tokens) + " tokens without and with the cache, " + model.name +
              " (median of the runs; a busy machine gives noisy times)";
-  const double weights = static_cast<double>(model.gpt->config().weight_bytes_f32());
+  const double weights = static_cast<double>(model.gpt->weights().bytes());
   const double overhead = weights > 0 ? 100.0 * static_cast<double>(cached.cache_bytes) / weights : 0;
   a.formula = "memory overhead = cache / parameters = 300 MB / 2000 MB = 15%; speedup = uncached time / cached time";
   a.figures = {{"course_overhead_percent", 100.0 * 300.0 / 2000.0, "%"},
@@ -226,7 +227,7 @@ std::vector<CourseFigureCheck> course_figure_checks() {
   const double gpt2_f16 = static_cast<double>(kv_memory(preset_query("gpt2", 1, CacheDtype::F16)).bytes);
   const double gpt3 = static_cast<double>(kv_memory(preset_query("gpt3-175b")).bytes);
   const double gpt3_f16 = static_cast<double>(kv_memory(preset_query("gpt3-175b", 1, CacheDtype::F16)).bytes);
-  const double gpt2_weights = static_cast<double>(find_model_preset("gpt2")->config.weight_bytes_f32());
+  const double gpt2_weights = static_cast<double>(weight_bytes(find_model_preset("gpt2")->config, WeightDtype::F32));
   const double gpt3_elements = gpt3 / 4;
   return {
       {"module 17 README, memory requirements (GPT-2)", "12 x 12 x 1024 x 64 x 2 (K+V) x 4 bytes = ~37 MB per sequence",

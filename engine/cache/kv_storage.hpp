@@ -1,0 +1,108 @@
+// KVStorage: the K/V numbers of a cache behind one interface, so formats (F32 today; F16, INT8, INT4
+// in their own files later) are small files of their own. Writing a row encodes it; reading gives F32
+// rows, either the storage's own memory (F32: no copy) or rows decoded into the caller's scratch.
+// Callers address rows by (layer, batch row, KV head, cell); a cell's position is KVCells' business.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "model/dtype.hpp"
+
+namespace kvlab {
+
+// A non-owning read-only view of a 4-D float tensor (B, heads, seq, hs) with arbitrary strides (in
+// floats): K/V straight out of the model's (s, C + 2 G hs) projection buffer, or an F32 cache's rows.
+struct Tensor4View {
+  const float* data = nullptr;
+  std::array<int, 4> shape{};                 // (B, heads, seq, hs)
+  std::array<std::ptrdiff_t, 4> stride{};     // in floats
+  float at(int b, int h, int t, int d) const {
+    return data[b * stride[0] + h * stride[1] + t * stride[2] + d * stride[3]];
+  }
+  const float* ptr(int b, int h, int t) const { return data + b * stride[0] + h * stride[1] + t * stride[2]; }
+};
+
+// Rows [j0, j1) of one KV head as F32: row j0 + r of K at k + r * stride (likewise V).
+struct KVRows {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  std::ptrdiff_t stride = 0;
+};
+
+// What the attention kernel reads: the keys and values of one layer (batch row 0), rows in cell order.
+class KVReader {
+ public:
+  virtual ~KVReader() = default;
+  // Rows [j0, j1) of KV head g. `scratch` must hold scratch_floats(j1 - j0) floats (may be null if 0).
+  virtual KVRows rows(int g, int j0, int j1, float* scratch) const = 0;
+  // Floats of scratch rows() needs for `count` rows: 0 when it hands out its own memory.
+  virtual std::size_t scratch_floats(int count) const = 0;
+};
+
+// A KVReader over plain F32 views (the K/V an uncached pass just computed).
+class TensorKVReader final : public KVReader {
+ public:
+  TensorKVReader(const Tensor4View& k, const Tensor4View& v) : k_(k), v_(v) {}
+  KVRows rows(int g, int j0, int, float*) const override { return {k_.ptr(0, g, j0), v_.ptr(0, g, j0), k_.stride[2]}; }
+  std::size_t scratch_floats(int) const override { return 0; }
+
+ private:
+  Tensor4View k_, v_;
+};
+
+struct KVStorageShape {
+  int layers = 0, batch = 0, kv_heads = 0, cells = 0, head_dim = 0;  // L, B, G, cells, hs
+  std::size_t rows() const {  // rows of K (or of V): one per (layer, batch row, KV head, cell)
+    return static_cast<std::size_t>(layers) * static_cast<std::size_t>(batch) * static_cast<std::size_t>(kv_heads) *
+           static_cast<std::size_t>(cells);
+  }
+};
+
+class KVStorage {
+ public:
+  explicit KVStorage(const KVStorageShape& shape);
+  virtual ~KVStorage() = default;
+  KVStorage(const KVStorage&) = delete;
+  KVStorage& operator=(const KVStorage&) = delete;
+  const KVStorageShape& shape() const { return shape_; }
+
+  virtual CacheDtype dtype() const = 0;
+  // Encodes one row (head_dim numbers each of K and V) into cell `cell`. Rows of different
+  // (layer, b, g, cell) may be written by different threads at once.
+  virtual void write(int layer, int b, int g, int cell, const float* k, const float* v) = 0;
+  // Rows [c0, c1) of (layer, b, g) as F32 (see KVReader::rows).
+  virtual KVRows read(int layer, int b, int g, int c0, int c1, float* scratch) const = 0;
+  virtual std::size_t scratch_floats(int count) const = 0;
+  // The whole of `layer`'s first n cells as (B, G, n, hs) F32 views, if the format is F32 (no copy).
+  virtual std::optional<std::pair<Tensor4View, Tensor4View>> f32_views(int layer, int n) const = 0;
+  virtual std::size_t bytes() const = 0;  // exactly what is allocated for the numbers (and any scales)
+  virtual void clear() = 0;               // every number zero, as the course's reset does
+
+  // The reader of `layer`, batch row 0 (stable for the storage's lifetime).
+  const KVReader& reader(int layer) const { return readers_[static_cast<std::size_t>(layer)]; }
+
+ private:
+  class LayerReader final : public KVReader {
+   public:
+    LayerReader(const KVStorage* s, int layer) : storage_(s), layer_(layer) {}
+    KVRows rows(int g, int j0, int j1, float* scratch) const override { return storage_->read(layer_, 0, g, j0, j1, scratch); }
+    std::size_t scratch_floats(int count) const override { return storage_->scratch_floats(count); }
+
+   private:
+    const KVStorage* storage_;
+    int layer_;
+  };
+  KVStorageShape shape_;
+  std::vector<LayerReader> readers_;
+};
+
+// The storage for `dtype`. Throws CacheShapeError for a format the live cache does not have yet
+// (F32 only in this version; see docs/architecture.md for the formats planned).
+std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape);
+
+}  // namespace kvlab
