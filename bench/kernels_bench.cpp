@@ -1,5 +1,5 @@
 // Google Benchmark micro-benchmarks of the forward pass's hot kernels at GPT-2 small's shapes: the
-// decode matrix-vector products (F32 and F16 weights), the tied LM head, attention of one query over
+// decode matrix-vector products (F32 and F16 weights), prefill's products (512 positions), the tied LM head, attention of one query over
 // 1024 cached positions, LayerNorm, GELU. Built with the project, never run by CI (timings are not tests):
 //   ./build/bench/kvlab_kernels_bench --benchmark_filter=matvec
 #include <benchmark/benchmark.h>
@@ -52,6 +52,29 @@ BENCHMARK(BM_matvec)
     ->Args({4 * C, C, 0})->Args({4 * C, C, 1});   // MLP down
 
 // logits (V) = wte (V, C) @ x (C): the tied LM head, the largest single read of a decode step.
+// y (512, out) = x (512, in) @ W[:, 0:out/2]: one thread's column slice of a prefill product (2
+// threads split the columns); args: in, out, dtype. F16 should run within 5% of F32 (issue 20).
+void BM_prefill_product(benchmark::State& state) {
+  const int in = static_cast<int>(state.range(0)), out = static_cast<int>(state.range(1)), s = 512, n = out / 2;
+  const WeightDtype dtype = state.range(2) ? WeightDtype::F16 : WeightDtype::F32;
+  const Weights w(in, out);
+  std::vector<float> x(static_cast<std::size_t>(s) * in, 0.5f), y(static_cast<std::size_t>(s) * n),
+      scratch(matmul_scratch_floats(n));
+  for (auto _ : state) {
+    matmul_weights(x.data(), in, s, w.view(dtype), 0, in, 0, n, y.data(), n, false, scratch.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s * in * n * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(dtype_name(dtype));
+}
+BENCHMARK(BM_prefill_product)
+    ->ArgNames({"in", "out", "f16"})
+    ->Args({C, 3 * C, 0})->Args({C, 3 * C, 1})    // c_attn
+    ->Args({C, 4 * C, 0})->Args({C, 4 * C, 1})    // c_fc
+    ->Args({4 * C, C, 0})->Args({4 * C, C, 1});   // mlp.c_proj (the engine splits it by rows; same work)
+
 void BM_lm_head(benchmark::State& state) {
   const WeightDtype dtype = state.range(0) ? WeightDtype::F16 : WeightDtype::F32;
   const Weights w(V, C);

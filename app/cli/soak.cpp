@@ -64,7 +64,7 @@ int run_soak(const SoakArgs& a) {
     throw UsageError("the prompt fills this model's context of " + std::to_string(model.gpt->config().n_ctx) +
                      " positions: give a shorter one with --prompt");
   SessionOptions opts;
-  opts.threads = a.threads > 0 ? a.threads : default_thread_count();
+  opts.threads = threads_or_default(a.threads);
   GenerationSession session(model, opts);
 
   // Warm-up lets the allocator, the worker threads and the page cache settle; growth is measured

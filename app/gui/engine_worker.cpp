@@ -466,7 +466,7 @@ void EngineWorker::measure_bandwidth_if_due() {
   if (!s.bandwidth_due || !s.model.gpt) return;
   s.bandwidth_due = false;
   // Once per model, when nothing else runs (never while a step is being timed), about a second.
-  s.read_bytes_per_s = measure_decode_bandwidth(s.model.gpt->weights(), s.threads);
+  s.read_bytes_per_s = measure_decode_bandwidth(s.model.gpt->weights(), s.threads).best;
 }
 
 void EngineWorker::publish() {

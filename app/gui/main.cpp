@@ -315,8 +315,10 @@ int main(int argc, char** argv) {
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 330");
 
+  // Never more engine threads than cores (they would wait for each other: 2-3x slower, issue 20).
+  const int engine_threads = o.threads > 0 ? std::min(o.threads, kvlab::default_thread_count()) : std::max(1, kvlab::default_thread_count() - 1);
   WorkerOptions wo;
-  wo.threads = o.threads > 0 ? o.threads : std::max(1, kvlab::default_thread_count() - 1);
+  wo.threads = engine_threads;
   wo.niceness = o.engine_nice;
   wo.wake_ui = [] { glfwPostEmptyEvent(); };  // thread-safe in GLFW: ends the UI's glfwWaitEventsTimeout
   int exit_code = 0;

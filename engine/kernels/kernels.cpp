@@ -71,7 +71,7 @@ inline float sum(Vec v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 #else
-// No vector unit known to this build (e.g. KVLAB_NATIVE off, or kernels_scalar.cpp): the scalar loops do all the work. These
+// No vector unit known to this build (KVLAB_ISA=scalar, KVLAB_NATIVE off, or kernels_scalar.cpp): the scalar loops do all the work. These
 // stand-ins only let the vector branches (discarded by `if constexpr`) compile; they are never called.
 constexpr int kLanes = 0;
 struct Vec {};
@@ -342,6 +342,12 @@ void weight_row_to_f32(const WeightMatrix& W, int row, float* out) {
   const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(row) * W.cols;
   if (W.dtype == WeightDtype::F32) std::copy(W.f32() + first, W.f32() + first + W.cols, out);
   else f16_to_f32_row(W.f16() + first, W.cols, out);
+}
+
+const char* kernels_isa() {
+  if constexpr (KVLAB_VECTOR_BITS == 512) return "AVX-512 (16 floats)";
+  else if constexpr (KVLAB_VECTOR_BITS == 256) return "AVX2+FMA+F16C (8 floats)";
+  else return "scalar";
 }
 
 void layer_norm_row(const float* x, float* out, int n, const float* w, const float* b, float eps) {

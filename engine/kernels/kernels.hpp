@@ -37,6 +37,10 @@ float sum_floats(const float* p, std::size_t n);
 // out = W[row, :] as F32 (the token embedding lookup).
 void weight_row_to_f32(const WeightMatrix& W, int row, float* out);
 
+// The vector code these kernels were compiled with: "AVX-512 (16 floats)", "AVX2+FMA+F16C (8 floats)"
+// or "scalar" (set by the build's KVLAB_ISA, see CMakeLists.txt; `kvlab-cli machine` prints it).
+const char* kernels_isa();
+
 // out[r] = (x[r] - mean) / sqrt(var + eps) * w + b for the first `rows` rows.
 void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, const float* b, float eps);
 // The same for one row of n numbers.

@@ -1,5 +1,5 @@
 // The kernels that have vector code (kernels.cpp), compiled a second time without it: the scalar
-// loops a build without AVX2/AVX-512 runs (KVLAB_NATIVE off). Declared here so the unit tests can
+// loops a build without AVX2/AVX-512 runs (KVLAB_ISA=scalar). Declared here so the unit tests can
 // compare them with the vector kernels on every build; the forward pass never calls them.
 #pragma once
 #include "kernels/kernels.hpp"
@@ -11,5 +11,6 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
 void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y);
 float sum_floats(const float* p, std::size_t n);
 void weight_row_to_f32(const WeightMatrix& W, int row, float* out);
+const char* kernels_isa();  // always "scalar"
 
 }  // namespace kvlab::scalar
