@@ -98,27 +98,9 @@ void draw_table(const CheckpointSweep& s) {
                "evaluations, recomputation included. time: fastest of 7 timed steps on this machine; "
                "a busy machine makes it noisy. gradients: compared bit for bit with store all.");
 }
-}  // namespace
-
-void draw_checkpoint_panel(AppState& app, const Snapshot&) {
-  CheckpointPanelState& c = app.checkpoint;
-  const Palette& pal = palette(app.projector_mode);
+// Left (or top): the layers slider, Measure / Cancel, the table and the course's figures.
+void draw_controls(CheckpointPanelState& c, bool running) {
   const float fs = ImGui::GetFontSize();
-  if (c.job.valid() && c.job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-    CheckpointSweep s = c.job.get();
-    if (!s.runs.empty()) c.sweep = std::move(s);  // a cancelled sweep before its first run keeps the old one
-  }
-  if (!c.started_once && !c.job.valid()) {  // the panel is empty until measured: measure right away
-    c.started_once = true;
-    start_sweep(c);
-  }
-  const bool running = c.job.valid();
-
-  // Side by side when there is room; in a narrow region the table goes above the plots.
-  const ImVec2 region = ImGui::GetContentRegionAvail();
-  const bool side_by_side = region.x >= fs * 46;
-  const ImVec2 left = side_by_side ? ImVec2(fs * 26, 0) : ImVec2(region.x, std::max(fs * 6, region.y * 0.48f));
-  ImGui::BeginChild("ckpt_controls", left, false);
   ImGui::SetNextItemWidth(fs * 7);
   ImGui::SliderInt("layers", &c.layers, 4, 192);
   item_tooltip("Depth of the chain of dense layers trained for one step (the course's example has 96).");
@@ -135,32 +117,28 @@ void draw_checkpoint_panel(AppState& app, const Snapshot&) {
   if (c.sweep.runs.empty()) {
     ImGui::TextWrapped("Training stores every layer's activations for the backward pass. Checkpointing keeps only every "
                        "k-th and recomputes the rest: memory for compute, the inverse of the KV cache.");
-  } else {
-    draw_table(c.sweep);
-    ImGui::TextWrapped("Course (96 layers, every 12): \"8 sets stored, 12x less memory, ~33%% slower\".");
-    if (c.sweep.layers >= 12 && c.sweep.runs.size() >= 12) {
-      const auto& all = c.sweep.runs[0];
-      const auto& k12 = c.sweep.runs[11];
-      ImGui::TextWrapped("Measured (%d layers, every 12): %zu activations alive at the peak, %.1fx less memory, %+.0f%% time.",
-                         c.sweep.layers, k12.peak_activation_buffers,
-                         static_cast<double>(all.peak_activation_bytes) / static_cast<double>(k12.peak_activation_bytes),
-                         100.0 * (k12.seconds / all.seconds - 1.0));
-    }
-    ImGui::Spacing();
-    ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextDisabled("%s", teach::checkpoint_course_note().c_str());
-    ImGui::PopTextWrapPos();
-  }
-  ImGui::EndChild();
-  if (side_by_side) ImGui::SameLine();
-
-  ImGui::BeginChild("ckpt_plot", ImVec2(0, 0), false);
-  if (c.sweep.runs.empty()) {
-    ImGui::TextDisabled(running ? "measuring one training step for every k ..." : "press Measure every k");
-    ImGui::EndChild();
     return;
   }
-  const int L = c.sweep.layers, root = teach::sqrt_schedule(L);
+  draw_table(c.sweep);
+  ImGui::TextWrapped("Course (96 layers, every 12): \"8 sets stored, 12x less memory, ~33%% slower\".");
+  if (c.sweep.layers >= 12 && c.sweep.runs.size() >= 12) {
+    const auto& all = c.sweep.runs[0];
+    const auto& k12 = c.sweep.runs[11];
+    ImGui::TextWrapped("Measured (%d layers, every 12): %zu activations alive at the peak, %.1fx less memory, %+.0f%% time.",
+                       c.sweep.layers, k12.peak_activation_buffers,
+                       static_cast<double>(all.peak_activation_bytes) / static_cast<double>(k12.peak_activation_bytes),
+                       100.0 * (k12.seconds / all.seconds - 1.0));
+  }
+  ImGui::Spacing();
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextDisabled("%s", teach::checkpoint_course_note().c_str());
+  ImGui::PopTextWrapPos();
+}
+
+// Right (or below): counts against k, and memory against compute (one dot per k).
+void draw_plots(const CheckpointSweep& sweep, const Palette& pal) {
+  const float fs = ImGui::GetFontSize();
+  const int L = sweep.layers, root = teach::sqrt_schedule(L);
   // 1. Counts against k, both in layers' worth of work or memory: the U of L/k + k and the rising recompute.
   std::vector<PlotSeries> by_k(3);
   by_k[0] = {"activations alive at the peak (memory)", {}, {}, pal.series_cache_on, false, true};
@@ -170,7 +148,7 @@ void draw_checkpoint_panel(AppState& app, const Snapshot&) {
   std::vector<PlotSeries> trade(2);
   trade[0] = {"every k (measured)", {}, {}, pal.series_cache_on, false, true};
   trade[1] = {"k = sqrt(L)", {}, {}, kColorRead, false, true, 4.0f, false};
-  for (const auto& r : c.sweep.runs) {
+  for (const auto& r : sweep.runs) {
     const double k = r.every, peak = static_cast<double>(r.peak_activation_buffers), evals = static_cast<double>(r.forward_layer_evals);
     const double kib = static_cast<double>(r.peak_activation_bytes) / 1024.0;
     by_k[0].x.push_back(k);
@@ -205,6 +183,32 @@ void draw_checkpoint_panel(AppState& app, const Snapshot&) {
     draw_plot("ckpt_trade", t, trade);
     item_tooltip("One dot per k. Top left: store all (k = 1). Past k = sqrt(L) the dots climb: more memory and more compute.");
   }
+}
+}  // namespace
+
+void draw_checkpoint_panel(AppState& app, const Snapshot&) {
+  CheckpointPanelState& c = app.checkpoint;
+  const float fs = ImGui::GetFontSize();
+  if (c.job.valid() && c.job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    CheckpointSweep s = c.job.get();
+    if (!s.runs.empty()) c.sweep = std::move(s);  // a cancelled sweep before its first run keeps the old one
+  }
+  if (!c.started_once && !c.job.valid()) {  // the panel is empty until measured: measure right away
+    c.started_once = true;
+    start_sweep(c);
+  }
+  const bool running = c.job.valid();
+  // Side by side when there is room; in a narrow region the table goes above the plots.
+  const ImVec2 region = ImGui::GetContentRegionAvail();
+  const bool side_by_side = region.x >= fs * 46;
+  const ImVec2 left = side_by_side ? ImVec2(fs * 26, 0) : ImVec2(region.x, std::max(fs * 6, region.y * 0.48f));
+  ImGui::BeginChild("ckpt_controls", left, false);
+  draw_controls(c, running);
+  ImGui::EndChild();
+  if (side_by_side) ImGui::SameLine();
+  ImGui::BeginChild("ckpt_plot", ImVec2(0, 0), false);
+  if (c.sweep.runs.empty()) ImGui::TextDisabled(running ? "measuring one training step for every k ..." : "press Measure every k");
+  else draw_plots(c.sweep, palette(app.projector_mode));
   ImGui::EndChild();
 }
 

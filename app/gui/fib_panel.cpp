@@ -162,23 +162,9 @@ void handle_keys(FibPanelState& f) {
   }
 }
 
-}  // namespace
-
-void draw_fib_panel(AppState& app, const Snapshot&) {
-  FibPanelState& f = app.fib;
+// The stepping controls, the counts next to their formulas, the legend and the measured times.
+void draw_controls(FibPanelState& f, int total, bool side_by_side) {
   const float fs = ImGui::GetFontSize();
-  f.n = std::clamp(f.n, 1, kFibPanelMaxTreeN);
-  retrace(f);
-  handle_keys(f);
-  const int total = static_cast<int>(f.calls.size());
-
-  // Side by side when there is room; in a narrow region the controls go above the tree.
-  const ImVec2 region = ImGui::GetContentRegionAvail();
-  const bool side_by_side = region.x >= fs * 40;
-  const float left_w = side_by_side ? fs * 22 : region.x;
-  // Stacked: just the stepping controls and counts (four rows), times in a section that opens on request.
-  const float stacked_h = ImGui::GetFrameHeightWithSpacing() * 3 + ImGui::GetTextLineHeightWithSpacing() * 3.2f;
-  ImGui::BeginChild("fib_controls", ImVec2(left_w, side_by_side ? 0 : std::min(region.y * 0.5f, stacked_h)), false);
   ImGui::SetNextItemWidth(fs * 6);
   if (ImGui::SliderInt("n", &f.n, 1, kFibPanelMaxTreeN)) retrace(f);
   item_tooltip("Which fib(n) to draw. The tree doubles with every step of n.");
@@ -231,10 +217,11 @@ void draw_fib_panel(AppState& app, const Snapshot&) {
   } else if (ImGui::CollapsingHeader("Times, measured")) {
     draw_timing(f);
   }
-  ImGui::EndChild();
-  if (side_by_side) ImGui::SameLine();
+}
 
-  ImGui::BeginChild("fib_tree", ImVec2(0, 0), false);
+// The call tree so far, and the sentence that links it to attention.
+void draw_tree_area(const FibPanelState& f, bool side_by_side) {
+  const float fs = ImGui::GetFontSize();
   if (side_by_side)
     ImGui::TextDisabled("fib(%d), %s: each circle is one call fib(k), k inside; top to bottom, caller to callee", f.n,
                         f.memoized ? "memoized" : "naive");
@@ -250,6 +237,29 @@ void draw_fib_panel(AppState& app, const Snapshot&) {
   ImGui::TextWrapped("%s", link.c_str());
   ImGui::PopStyleColor();
   if (big) ImGui::PopFont();
+}
+}  // namespace
+
+void draw_fib_panel(AppState& app, const Snapshot&) {
+  FibPanelState& f = app.fib;
+  const float fs = ImGui::GetFontSize();
+  f.n = std::clamp(f.n, 1, kFibPanelMaxTreeN);
+  retrace(f);
+  handle_keys(f);
+  const int total = static_cast<int>(f.calls.size());
+
+  // Side by side when there is room; in a narrow region the controls go above the tree.
+  const ImVec2 region = ImGui::GetContentRegionAvail();
+  const bool side_by_side = region.x >= fs * 40;
+  const float left_w = side_by_side ? fs * 22 : region.x;
+  // Stacked: just the stepping controls and counts (four rows), times in a section that opens on request.
+  const float stacked_h = ImGui::GetFrameHeightWithSpacing() * 3 + ImGui::GetTextLineHeightWithSpacing() * 3.2f;
+  ImGui::BeginChild("fib_controls", ImVec2(left_w, side_by_side ? 0 : std::min(region.y * 0.5f, stacked_h)), false);
+  draw_controls(f, total, side_by_side);
+  ImGui::EndChild();
+  if (side_by_side) ImGui::SameLine();
+  ImGui::BeginChild("fib_tree", ImVec2(0, 0), false);
+  draw_tree_area(f, side_by_side);
   ImGui::EndChild();
 }
 
