@@ -17,28 +17,10 @@ double max_abs_diff(const Eigen::Ref<const Eigen::RowVectorXf>& a, const Eigen::
 }  // namespace
 
 TEST_CASE("forward pass matches the independent PyTorch reference", "[gpt][golden]") {
-  std::ifstream f(std::string(KVLAB_TEST_DATA) + "/golden_tiny.json");
-  REQUIRE(f.good());
-  const nlohmann::json j = nlohmann::json::parse(f);
-  GptConfig c;
-  c.vocab_size = j["config"]["vocab_size"];
-  c.n_ctx = j["config"]["n_ctx"];
-  c.n_embd = j["config"]["n_embd"];
-  c.n_head = j["config"]["n_head"];
-  c.n_layer = j["config"]["n_layer"];
-  GptWeights w(c);
-  int filled = 0;
-  for (const auto& [name, tensor] : j["weights"].items()) {
-    const TensorInfo* t = w.find(name);
-    REQUIRE(t != nullptr);
-    REQUIRE(tensor["shape"].get<std::vector<std::int64_t>>() == t->shape);
-    const auto values = tensor["data"].get<std::vector<float>>();
-    REQUIRE(values.size() == t->numel());
-    std::copy(values.begin(), values.end(), w.data(*t));
-    ++filled;
-  }
-  CHECK(filled == static_cast<int>(w.tensors().size()));
-  const Gpt model(std::move(w));
+  const test::GoldenTiny golden = test::load_golden_tiny();
+  const nlohmann::json& j = golden.json;
+  const GptConfig& c = golden.config;
+  const Gpt& model = *golden.model;
 
   for (const auto& cs : j["cases"]) {
     const auto tokens = cs["tokens"].get<std::vector<int>>();
@@ -56,7 +38,7 @@ TEST_CASE("forward pass matches the independent PyTorch reference", "[gpt][golde
 
   // greedy continuation: the cached session must pick the reference's tokens
   LoadedModel lm = make_random_model(c, 0, "golden");
-  lm.gpt = std::shared_ptr<const Gpt>(&model, [](const Gpt*) {});
+  lm.gpt = golden.model;
   for (const auto& g : j["greedy"]) {
     for (bool cache : {true, false}) {
       SessionOptions o;

@@ -2,10 +2,47 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "model/model_spec.hpp"
 
 namespace kvlab::test {
+
+// tests/data/golden_tiny.json (tools/make_golden.py: PyTorch float64 from the architecture): its
+// config and weights loaded into a Gpt, and the parsed JSON for the cases. Checks every tensor's name,
+// shape and size, and that every tensor of the model was filled.
+struct GoldenTiny {
+  nlohmann::json json;
+  GptConfig config;
+  std::shared_ptr<const Gpt> model;
+};
+inline GoldenTiny load_golden_tiny() {
+  std::ifstream f(std::string(KVLAB_TEST_DATA) + "/golden_tiny.json");
+  if (!f.good()) throw std::runtime_error("cannot open golden_tiny.json");
+  GoldenTiny g;
+  g.json = nlohmann::json::parse(f);
+  const auto& jc = g.json["config"];
+  g.config.vocab_size = jc["vocab_size"];
+  g.config.n_ctx = jc["n_ctx"];
+  g.config.n_embd = jc["n_embd"];
+  g.config.n_head = jc["n_head"];
+  g.config.n_layer = jc["n_layer"];
+  GptWeights w(g.config);
+  std::size_t filled = 0;
+  for (const auto& [name, tensor] : g.json["weights"].items()) {
+    const TensorInfo* t = w.find(name);
+    if (!t || tensor["shape"].get<std::vector<std::int64_t>>() != t->shape) throw std::runtime_error("golden tensor " + name);
+    const auto values = tensor["data"].get<std::vector<float>>();
+    if (values.size() != t->numel()) throw std::runtime_error("golden tensor size " + name);
+    std::copy(values.begin(), values.end(), w.data(*t));
+    ++filled;
+  }
+  if (filled != w.tensors().size()) throw std::runtime_error("golden file misses tensors");
+  g.model = std::make_shared<const Gpt>(std::move(w));
+  return g;
+}
 
 // A random model whose weights are ~10x GPT-2's init, so attention is far from uniform.
 inline LoadedModel spiky_model(GptConfig c, std::uint64_t seed = 7) {

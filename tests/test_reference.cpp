@@ -60,24 +60,9 @@ double session_vs_reference(const LoadedModel& m, SessionOptions o, std::vector<
 }  // namespace
 
 TEST_CASE("the reference forward pass matches the independent PyTorch float64 reference", "[reference][golden]") {
-  std::ifstream f(std::string(KVLAB_TEST_DATA) + "/golden_tiny.json");
-  REQUIRE(f.good());
-  const nlohmann::json j = nlohmann::json::parse(f);
-  GptConfig c;
-  c.vocab_size = j["config"]["vocab_size"];
-  c.n_ctx = j["config"]["n_ctx"];
-  c.n_embd = j["config"]["n_embd"];
-  c.n_head = j["config"]["n_head"];
-  c.n_layer = j["config"]["n_layer"];
-  GptWeights w(c);
-  for (const auto& [name, tensor] : j["weights"].items()) {
-    const TensorInfo* t = w.find(name);
-    REQUIRE(t != nullptr);
-    const auto values = tensor["data"].get<std::vector<float>>();
-    REQUIRE(values.size() == t->numel());
-    std::copy(values.begin(), values.end(), w.data(*t));
-  }
-  const Gpt model(std::move(w));
+  const test::GoldenTiny golden = test::load_golden_tiny();
+  const nlohmann::json& j = golden.json;
+  const Gpt& model = *golden.model;
   for (const auto& cs : j["cases"]) {
     const auto tokens = cs["tokens"].get<std::vector<int>>();
     const auto expected = cs["logits"].get<std::vector<std::vector<double>>>();
