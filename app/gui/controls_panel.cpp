@@ -22,11 +22,8 @@ void model_section(AppState& app, const Snapshot& snap) {
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {
     if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
-    item_tooltip("Writes modern English in word pieces: common words are one token each.");
+    item_tooltip("The model KV Cache Lab ships with.");
     ImGui::SameLine();
-    if (ImGui::Button("Character model")) app.worker.post(cmd::LoadModel{"char"});
-    item_tooltip("One letter per token (one column per letter): a simple picture for the first minute of a lesson.");
-    ImGui::TextDisabled("Default: modern English in word pieces. Character: one token per letter.");
     if (ImGui::Button("GPT-2 shape (random)")) app.worker.post(cmd::LoadModel{"random:gpt2"});
     item_tooltip("Random weights in GPT-2 small's shape: 12 layers, 12 heads, 1024 positions. Its text is noise, "
                  "but its cache is as big as the real one.");

@@ -11,7 +11,7 @@
 namespace kvlab {
 
 std::string model_spec_help() {
-  return "a model is 'default' (word pieces), 'char' (one token per character), 'random:NAME' with optional ':seed=N' and ':f16' (NAME is one of " +
+  return "a model is 'default', 'random:NAME' with optional ':seed=N' and ':f16' (NAME is one of " +
          model_preset_names() + "), or a model directory";
 }
 
@@ -28,26 +28,24 @@ LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::
   return m;
 }
 
-std::filesystem::path shipped_model_dir(std::string_view name) {
+std::filesystem::path default_model_dir() {
   // KVLAB_ASSETS overrides; otherwise the source tree's assets/ (the build knows where it is)
-  if (const char* env = std::getenv("KVLAB_ASSETS"); env && *env) return std::filesystem::path(env) / name;
+  if (const char* env = std::getenv("KVLAB_ASSETS"); env && *env) return std::filesystem::path(env) / "default";
 #ifdef KVLAB_ASSETS_DIR
-  return std::filesystem::path(KVLAB_ASSETS_DIR) / name;
+  return std::filesystem::path(KVLAB_ASSETS_DIR) / "default";
 #else
   return {};
 #endif
 }
 
-std::filesystem::path default_model_dir() { return shipped_model_dir("default"); }
-
 LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
-  if (spec == "default" || spec == "char") {
-    const std::filesystem::path dir = shipped_model_dir(spec);
+  if (spec == "default") {
+    const std::filesystem::path dir = default_model_dir();
     std::error_code ec;
     if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
       LoadedModel m = load_hf_model_dir(dir, control);
-      m.name = std::string(spec) + " (" + m.name + ")";
+      m.name = "default (" + m.name + ")";
       return m;
     }
     return load_model("random:tinygpt", control);  // no shipped model found: still something to show

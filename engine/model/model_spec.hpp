@@ -1,5 +1,4 @@
-// Turns a model spec into a LoadedModel: "default" or "char" (the shipped models), "random:PRESET[:seed=N][:f16]",
-// or a model directory.
+// Turns a model spec into a LoadedModel: "default", "random:PRESET[:seed=N][:f16]", or a model directory.
 // Every failure is a ModelLoadError/ConfigError whose message says what to type instead.
 #pragma once
 #include <filesystem>
@@ -16,9 +15,7 @@ LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::
                               const LoadControl* control = nullptr, WeightDtype matrix_dtype = WeightDtype::F32);
 // `control` (optional) reports progress and lets the caller cancel (LoadCancelled).
 LoadedModel load_model(std::string_view spec, const LoadControl* control = nullptr);
-// Where a shipped model ("default" or "char") is looked for: $KVLAB_ASSETS/NAME, else the source tree's
-// assets/NAME. default_model_dir() is shipped_model_dir("default").
-std::filesystem::path shipped_model_dir(std::string_view name);
+// Where "default" is looked for: $KVLAB_ASSETS/default, else the source tree's assets/default.
 std::filesystem::path default_model_dir();
 std::string model_spec_help();  // one line listing what specs are accepted
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Extracts the training corpus for the character model (assets/char): the King James Version of the Bible (public
+# Extracts the training corpus for the default model: the King James Version of the Bible (public
 # domain; Debian packages bible-kjv + bible-kjv-text), one verse per line without verse references.
 # Writes $1 (default /tmp/kvlab-corpus.txt). Developer tool: never needed to build, run or test.
 set -euo pipefail
