@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-# Trains KV Cache Lab's default model: a small character-level GPT-2 (the engine's exact architecture)
-# on the corpus from prepare_corpus.sh, and saves it as a Hugging Face GPT-2 directory
-# (config.json, model.safetensors, kvlab_chars.json) that the app's loader reads. Developer tool:
-# needs Debian's python3-torch (/usr/bin/python3); never needed to build, run or test the app.
+# Trains KV Cache Lab's shipped models: a small GPT-2 (the engine's exact architecture) on a corpus,
+# with either our byte-level BPE (--tokenizer DIR from bpe.py: the default model) or one token per
+# character (the char model), and saves a Hugging Face GPT-2 directory (config.json, model.safetensors,
+# vocab.json + merges.txt or kvlab_chars.json) that the app's loader reads. Developer tool: needs
+# Debian's python3-torch (/usr/bin/python3); never needed to build, run or test the app.
 import argparse
 import json
 import math
 import os
+import shutil
 import struct
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpe  # noqa: E402  (our tokenizer, next to this file)
 
 CHARS = ["\n"] + [chr(c) for c in range(32, 127)]  # the engine's printable-ASCII vocabulary
 
@@ -57,7 +63,7 @@ class GPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T  # LM head tied to wte
 
 
-def export(model, cfg, out_dir):
+def export(model, cfg, out_dir, tokenizer_dir=None, f16=False):
     """Hugging Face GPT-2 hub layout; Linear weights transposed to Conv1D's (in, out)."""
     os.makedirs(out_dir, exist_ok=True)
     t = {"wte.weight": model.wte.weight, "wpe.weight": model.wpe.weight}
@@ -72,8 +78,9 @@ def export(model, cfg, out_dir):
     t["ln_f.weight"], t["ln_f.bias"] = model.ln_f.weight, model.ln_f.bias
     header, blobs, off = {}, [], 0
     for k, v in t.items():
-        raw = v.detach().float().contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
+        half = f16 and v.dim() == 2  # matrices in F16 (half the file, faster decode); LayerNorms, biases F32
+        raw = v.detach().to(torch.float16 if half else torch.float32).contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F16" if half else "F32", "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
     header["__metadata__"] = {"format": "pt"}
@@ -86,13 +93,22 @@ def export(model, cfg, out_dir):
               "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
-    with open(os.path.join(out_dir, "kvlab_chars.json"), "w") as f:
-        json.dump(CHARS, f)
+    if tokenizer_dir:
+        for name in ("vocab.json", "merges.txt"):
+            if os.path.abspath(tokenizer_dir) != os.path.abspath(out_dir):
+                shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out_dir, name))
+    else:
+        with open(os.path.join(out_dir, "kvlab_chars.json"), "w") as f:
+            json.dump(CHARS, f)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="/tmp/kvlab-corpus.txt")
+    ap.add_argument("--val", default="", help="validation text (default: the corpus's last 2%%)")
+    ap.add_argument("--tokenizer", default="", help="directory with vocab.json + merges.txt (bpe.py); default: characters")
+    ap.add_argument("--f16", action="store_true", help="save the weight matrices as F16")
+    ap.add_argument("--export-every", type=int, default=500, help="save a usable model every N steps")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "default"))
     ap.add_argument("--minutes", type=float, default=55.0, help="wall-clock training budget")
     ap.add_argument("--steps", type=int, default=0,
@@ -108,12 +124,22 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    text = open(args.corpus).read()
-    stoi = {c: i for i, c in enumerate(CHARS)}
-    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    n_val = len(data) // 50
-    train, val = data[:-n_val], data[-n_val:]
-    cfg = {"V": len(CHARS), "T": args.context, "C": args.width, "L": args.layers, "H": args.heads}
+    text = open(args.corpus, encoding="utf-8").read()
+    if args.tokenizer:
+        enc = bpe.Encoder(args.tokenizer)
+        encode, vocab_size = enc.encode, len(enc.vocab)
+    else:
+        stoi = {c: i for i, c in enumerate(CHARS)}
+        encode, vocab_size = (lambda s: [stoi[c] for c in s]), len(CHARS)
+    t0 = time.time()
+    data = torch.tensor(encode(text), dtype=torch.long)
+    if args.val:
+        train, val = data, torch.tensor(encode(open(args.val, encoding="utf-8").read()), dtype=torch.long)
+    else:
+        n_val = len(data) // 50
+        train, val = data[:-n_val], data[-n_val:]
+    print(f"{len(train)} training tokens, {len(val)} validation tokens ({time.time() - t0:.0f} s to encode)", flush=True)
+    cfg = {"V": vocab_size, "T": args.context, "C": args.width, "L": args.layers, "H": args.heads}
     model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"])
     print("parameters:", sum(p.numel() for p in model.parameters()), flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
@@ -157,17 +183,18 @@ def main():
         opt.step()
         if step % 100 == 0:
             print(f"step {step} loss {loss.item():.3f} lr {lr:.2e} {elapsed / 60:.1f} min", flush=True)
-        if step % 500 == 0 and step:
+        if step % args.export_every == 0 and step:
             print(f"  val loss {val_loss():.3f}", flush=True)
-            export(model, cfg, args.out)  # a usable model at every checkpoint
+            export(model, cfg, args.out, args.tokenizer, args.f16)  # a usable model at every checkpoint
         step += 1
     v = val_loss()
-    export(model, cfg, args.out)
+    export(model, cfg, args.out, args.tokenizer, args.f16)
     print(f"done: {step} steps in {(time.time() - start) / 60:.1f} min, final val loss {v:.3f}", flush=True)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"steps": step, "minutes": round((time.time() - start) / 60, 1), "val_loss": round(v, 4),
                    "seed": args.seed, "config": cfg, "batch": args.batch, "lr": args.lr,
-                   "corpus": "King James Version (Debian bible-kjv-text), verse references removed"}, f, indent=2)
+                   "threads": args.threads, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
+                   "f16": args.f16, "corpus": os.path.basename(args.corpus)}, f, indent=2)
 
 
 if __name__ == "__main__":
