@@ -10,6 +10,9 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "kernels/kernels.hpp"
 #include "kernels/worker_pool.hpp"
@@ -134,6 +137,14 @@ std::string eigen_isa() {
 }
 }  // namespace
 
+#if defined(__x86_64__) || defined(__i386__)
+// CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").
+static bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+#endif
+
 IsaReport describe_isa() {
   IsaReport r;
 #ifdef KVLAB_ISA_NAME
@@ -147,7 +158,7 @@ IsaReport describe_isa() {
   const std::pair<const char*, bool> features[] = {{"AVX-512F", __builtin_cpu_supports("avx512f") != 0},
                                                    {"AVX2", __builtin_cpu_supports("avx2") != 0},
                                                    {"FMA", __builtin_cpu_supports("fma") != 0},
-                                                   {"F16C", __builtin_cpu_supports("f16c") != 0}};
+                                                   {"F16C", cpu_has_f16c()}};
   for (const auto& [name, has] : features)
     if (has) r.cpu += (r.cpu.empty() ? "" : " ") + std::string(name);
 #endif
