@@ -1,5 +1,6 @@
 // kvlab-cli quiz / fib / checkpoint. Bad values become UsageError (exit 2, one line); the engine's
 // teach code throws std::invalid_argument for them, translated here. Output formats: docs/cli.md.
+#include "text/number_text.hpp"
 #include "teach_commands.hpp"
 
 #include <cmath>
@@ -46,14 +47,7 @@ json tree_json(const std::vector<FibCall>& calls) {
   return out;
 }
 
-std::string seconds_text(double s) {
-  char buf[32];
-  if (s >= 1) std::snprintf(buf, sizeof buf, "%.3f s", s);
-  else if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
-  else if (s >= 1e-6) std::snprintf(buf, sizeof buf, "%.3f us", s * 1e6);
-  else std::snprintf(buf, sizeof buf, "%.1f ns", s * 1e9);
-  return buf;
-}
+std::string seconds_text(double s) { return duration_text(s, 3); }
 
 std::string bytes_text(double b) {
   char buf[32];

@@ -8,6 +8,7 @@
 #include <imgui.h>
 #include <GLFW/glfw3.h>
 
+#include "text/number_text.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -96,14 +97,7 @@ void legend_chip(ImU32 colour, const char* text) {
   ImGui::TextUnformatted(text);
 }
 
-std::string time_text(double s) {
-  char buf[32];
-  if (s >= 1) std::snprintf(buf, sizeof buf, "%.2f s", s);
-  else if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
-  else if (s >= 1e-6) std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0f ns", s * 1e9);
-  return buf;
-}
+std::string time_text(double s) { return duration_text(s, 2); }
 
 void draw_timing(FibPanelState& f) {
   if (f.timing_job.valid() && f.timing_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
