@@ -395,6 +395,15 @@ void masked_softmax_row(Eigen::Ref<Eigen::RowVectorXf> row, const KeyPositions& 
   row = (row.array() - max).exp().matrix();  // exp(-inf) = 0 for unseen keys
   row /= row.sum();
 }
+// The newest query's attention weights (last row of S) by position, not by cell: what the GUI draws.
+template <typename Scores>
+void scatter_newest_row(const Scores& S, const KeyPositions& keys, int newest, float* dst, std::ptrdiff_t row_stride) {
+  std::fill(dst, dst + std::min<std::ptrdiff_t>(newest + 1, row_stride), 0.0f);
+  for (int j = 0; j < keys.count(); ++j) {
+    const int p = keys.positions[static_cast<std::size_t>(j)];
+    if (p >= 0 && p <= newest && p < row_stride) dst[p] = S(S.rows() - 1, j);
+  }
+}
 }  // namespace
 
 void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, int h0, int h1, int s, int first_pos,
@@ -408,6 +417,16 @@ void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, 
     const int g = h / group;                       // the KV head this query head reads
     const auto Q = qkv.block(0, h * hs, s, hs);    // (s, hs)
     auto S = scores.topLeftCorner(s, n);           // (s, n)
+    if (tile >= n && n > 0) {  // one piece: the keys and values are the storage's own rows
+      const KVRows rows = kv.rows(g, 0, n, kv_scratch);
+      const StridedMap Kt(rows.k, n, hs, Eigen::OuterStride<>(rows.stride));  // (n, hs)
+      const StridedMap Vt(rows.v, n, hs, Eigen::OuterStride<>(rows.stride));  // (n, hs)
+      S.noalias() = Q * Kt.transpose();
+      for (int i = 0; i < s; ++i) masked_softmax_row(S.row(i), keys, first_pos + i, scale);
+      att_y.block(0, h * hs, s, hs).noalias() = S * Vt;
+      if (attention_row_out) scatter_newest_row(S, keys, first_pos + s - 1, attention_row_out + static_cast<std::ptrdiff_t>(h) * row_stride, row_stride);
+      continue;
+    }
     for (int j0 = 0; j0 < n; j0 += tile) {         // S = Q K^T, a tile of keys at a time
       const int j1 = std::min(n, j0 + tile);
       const KVRows rows = kv.rows(g, j0, j1, kv_scratch);
@@ -424,15 +443,8 @@ void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, 
       if (j0 == 0) Y.noalias() = S.middleCols(0, j1) * Vt;
       else Y.noalias() += S.middleCols(j0, j1 - j0) * Vt;
     }
-    if (attention_row_out) {  // by position, not by cell: what the GUI draws
-      float* dst = attention_row_out + static_cast<std::ptrdiff_t>(h) * row_stride;
-      const int newest = first_pos + s - 1;
-      std::fill(dst, dst + std::min<std::ptrdiff_t>(newest + 1, row_stride), 0.0f);
-      for (int j = 0; j < n; ++j) {
-        const int p = keys.positions[static_cast<std::size_t>(j)];
-        if (p >= 0 && p <= newest && p < row_stride) dst[p] = S(s - 1, j);
-      }
-    }
+    if (attention_row_out)
+      scatter_newest_row(S, keys, first_pos + s - 1, attention_row_out + static_cast<std::ptrdiff_t>(h) * row_stride, row_stride);
   }
 }
 
