@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "cache/cache_plan.hpp"
 #include "cache/kv_cache.hpp"
 #include "cache/kv_cells.hpp"
 #include "cache/kv_storage.hpp"
@@ -260,4 +261,46 @@ TEST_CASE("the workspace allocates exactly what its size table says; weight byte
                                                   static_cast<std::uint64_t>(floats) * 4 +
                                                   static_cast<std::uint64_t>(c.n_layer * c.n_head * c.n_ctx) * 4);
       }
+}
+
+TEST_CASE("cache plans: the supported combinations pass, the others are refused in words", "[cache][plan]") {
+  CachePlan p;
+  CHECK_FALSE(cache_plan_refusal(p).has_value());  // F32, error, contiguous: today's cache
+  for (CachePolicyKind k : {CachePolicyKind::Error, CachePolicyKind::Window, CachePolicyKind::Sinks, CachePolicyKind::HeavyHitters}) {
+    for (CacheDtype d : {CacheDtype::F32, CacheDtype::F16, CacheDtype::Int8}) {
+      for (CacheLayoutKind l : {CacheLayoutKind::Contiguous, CacheLayoutKind::Paged}) {
+        p = CachePlan{};
+        p.format = d;
+        p.policy = k;
+        p.layout = l;
+        INFO(dtype_name(d) << " " << cache_policy_name(k) << " " << cache_layout_name(l));
+        CHECK_FALSE(cache_plan_refusal(p).has_value());
+      }
+    }
+  }
+  p = CachePlan{};
+  p.policy = CachePolicyKind::Shift;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("rotary positions"));  // GPT-2: learned positions
+  p.rotary_positions = true;
+  CHECK_FALSE(cache_plan_refusal(p).has_value());
+  p.format = CacheDtype::Int8;
+  p.kivi = true;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("re-rotates"));
+  p.policy = CachePolicyKind::HeavyHitters;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("freed whole"));
+  p.policy = CachePolicyKind::Window;
+  p.layout = CacheLayoutKind::Paged;
+  p.block_size = 8;
+  p.kivi_group = 32;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("must fit whole in a block of 8"));
+  p.block_size = 32;
+  CHECK_FALSE(cache_plan_refusal(p).has_value());
+  p.block_size = 12;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("8, 16 or 32"));
+  p = CachePlan{};
+  p.kivi = true;  // F32 has no integer groups
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("KIVI groups integer numbers"));
+  p = CachePlan{};
+  p.per_head_policy = true;
+  CHECK_THROWS_AS(check_cache_plan(p), CacheShapeError);
 }
