@@ -9,6 +9,33 @@
 
 namespace kvlab::gui {
 
+namespace {
+// The tokens as column labels above the heatmap (clipped to their column).
+void draw_token_header(const Snapshot& snap, int n, ImVec2 o, float label_w, float cw, float header_h) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  for (int j = 0; j < n && j < static_cast<int>(snap.token_texts.size()); ++j) {
+    const std::string t = visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]);
+    dl->PushClipRect(ImVec2(o.x + label_w + j * cw, o.y), ImVec2(o.x + label_w + (j + 1) * cw, o.y + header_h), true);
+    dl->AddText(ImVec2(o.x + label_w + j * cw + 2, o.y), ImGui::GetColorU32(ImGuiCol_Text), t.c_str());
+    dl->PopClipRect();
+  }
+}
+
+// The cell under the mouse: layer, head, position, token and weight.
+void attention_tooltip(const Snapshot& snap, int first_layer, int n, int rows, ImVec2 origin, float cw, float ch) {
+  const ImVec2 m = ImGui::GetIO().MousePos;
+  const int j = std::clamp(static_cast<int>((m.x - origin.x) / cw), 0, n - 1);
+  const int rr = std::clamp(static_cast<int>((m.y - origin.y) / ch), 0, rows - 1);
+  const int heads = snap.config.n_head, l = first_layer + rr / heads, h = rr % heads;
+  ImGui::BeginTooltip();
+  ImGui::Text("layer %d, head %d -> position %d", l, h, j);
+  if (j < static_cast<int>(snap.token_texts.size()))
+    ImGui::Text("token \"%s\"", visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]).c_str());
+  ImGui::Text("attention weight %.4f", snap.trace.attention_at(l, h, j));
+  ImGui::EndTooltip();
+}
+}  // namespace
+
 void draw_attention_panel(AppState& app, const Snapshot& snap) {
   const StepTrace& tr = snap.trace;
   const GptConfig& c = snap.config;
@@ -37,13 +64,7 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
   const float ch = std::min(fs * 1.6f, (avail.y - header_h - 4) / static_cast<float>(rows));
   const ImVec2 o = ImGui::GetCursorScreenPos();
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  if (header_h > 0)
-    for (int j = 0; j < n && j < static_cast<int>(snap.token_texts.size()); ++j) {
-      const std::string t = visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]);
-      dl->PushClipRect(ImVec2(o.x + label_w + j * cw, o.y), ImVec2(o.x + label_w + (j + 1) * cw, o.y + header_h), true);
-      dl->AddText(ImVec2(o.x + label_w + j * cw + 2, o.y), ImGui::GetColorU32(ImGuiCol_Text), t.c_str());
-      dl->PopClipRect();
-    }
+  if (header_h > 0) draw_token_header(snap, n, o, label_w, cw, header_h);
   const ImVec4 hot = ImGui::ColorConvertU32ToFloat4(kColorRead);
   const ImVec4 cold = ImGui::ColorConvertU32ToFloat4(palette(app.projector_mode).slot_empty);
   int r = 0;
@@ -77,18 +98,7 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
     }
   ImGui::SetCursorScreenPos(ImVec2(o.x + label_w, o.y + header_h));
   ImGui::InvisibleButton("heat", ImVec2(std::max(1.0f, n * cw), std::max(1.0f, rows * ch)));
-  if (ImGui::IsItemHovered()) {
-    const ImVec2 m = ImGui::GetIO().MousePos;
-    const int j = std::clamp(static_cast<int>((m.x - o.x - label_w) / cw), 0, n - 1);
-    const int rr = std::clamp(static_cast<int>((m.y - o.y - header_h) / ch), 0, rows - 1);
-    const int l = first_layer + rr / c.n_head, h = rr % c.n_head;
-    ImGui::BeginTooltip();
-    ImGui::Text("layer %d, head %d -> position %d", l, h, j);
-    if (j < static_cast<int>(snap.token_texts.size()))
-      ImGui::Text("token \"%s\"", visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]).c_str());
-    ImGui::Text("attention weight %.4f", tr.attention_at(l, h, j));
-    ImGui::EndTooltip();
-  }
+  if (ImGui::IsItemHovered()) attention_tooltip(snap, first_layer, n, rows, ImVec2(o.x + label_w, o.y + header_h), cw, ch);
 }
 
 }  // namespace kvlab::gui

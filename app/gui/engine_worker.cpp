@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <new>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "bench/machine.hpp"
+#include "checks.hpp"
 #include "bench/sweep.hpp"
 #include "errors.hpp"
 #include "model/model_spec.hpp"
@@ -153,12 +155,19 @@ struct EngineWorker::Handler {
     s.history.push_back(r);
   }
 
+  // The one notice for a full context, in the engine's words (checks.hpp), with a capital letter.
+  std::string context_full_notice() const {
+    const int n_ctx = s.model.gpt->config().n_ctx;
+    std::string m = context_full_message(n_ctx, n_ctx, 0);
+    m[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(m[0])));
+    return m;
+  }
+
   void step(bool whole_token) {
     require_usable_prompt();
     if (s.session->context_full()) {
       s.playing = false;
-      s.notice = "The context is full (" + std::to_string(s.model.gpt->config().n_ctx) +
-                 " tokens). Press Reset to start again.";
+      s.notice = context_full_notice();
       return;
     }
     {
@@ -180,8 +189,7 @@ struct EngineWorker::Handler {
     if (s.playing && s.generated() >= s.play_until) s.playing = false;
     if (s.session->context_full()) {
       s.playing = false;
-      s.notice = "The context is full: this model sees at most " + std::to_string(s.model.gpt->config().n_ctx) +
-                 " tokens. Press Reset to start again.";
+      s.notice = context_full_notice();
     }
     if (s.same_answer_live) check_same_answer();
   }
@@ -234,7 +242,7 @@ struct EngineWorker::Handler {
     s.error.clear();
     require_usable_prompt();
     if (s.session->context_full()) {
-      s.notice = "The context is full. Press Reset to start again.";
+      s.notice = context_full_notice();
       return;
     }
     // Each press generates "tokens to generate" more (from where the text is), never a growing number.
