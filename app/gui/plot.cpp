@@ -45,6 +45,7 @@ struct Frame {
   double x0 = 0, x1 = 1, ly0 = 0, ly1 = 1;  // x range; y range (log10 of it on a log axis)
   bool log_y = false, empty = true;
   float left = 0, right = 0, top = 0, bottom = 0, fh = 13;
+  bool side_legend = false;  // a short plot: the legend in a column on the right, the x title beside the axis
   double fy(double v) const { return log_y ? std::log10(std::max(v, 1e-300)) : v; }
   float px(double x) const { return left + static_cast<float>((x - x0) / (x1 - x0)) * (right - left); }
   float py(double y) const { return bottom - static_cast<float>((fy(y) - ly0) / (ly1 - ly0)) * (bottom - top); }
@@ -117,7 +118,8 @@ void draw_axes(ImDrawList* dl, const Frame& f, const PlotOptions& o) {
     dl->AddText(ImVec2(x - ImGui::CalcTextSize(t.c_str()).x / 2, f.bottom + 3), dim_col, t.c_str());
   }
   const ImVec2 xl = ImGui::CalcTextSize(o.x_label.c_str());
-  dl->AddText(ImVec2((f.left + f.right - xl.x) / 2, f.bottom + f.fh * 1.3f), text_col, o.x_label.c_str());
+  if (f.side_legend) dl->AddText(ImVec2(f.right + f.fh * 0.5f, f.bottom - f.fh * 0.5f), text_col, o.x_label.c_str());
+  else dl->AddText(ImVec2((f.left + f.right - xl.x) / 2, f.bottom + f.fh * 1.3f), text_col, o.x_label.c_str());
   // y label: drawn horizontally inside the plot's top-left corner (ImDrawList has no rotated text)
   const std::string yl = o.y_label + (o.log_y ? " (log)" : "");
   dl->AddText(ImVec2(f.left + 6, f.top + 2), dim_col, yl.c_str());
@@ -150,20 +152,31 @@ void draw_series(ImDrawList* dl, const Frame& f, const std::vector<PlotSeries>& 
   dl->PopClipRect();
 }
 
+// The widest legend entry (the side legend's column width).
+float widest_legend_entry(const std::vector<PlotSeries>& series, float fh) {
+  float w = 0;
+  for (const auto& s : series)
+    if (s.in_legend) w = std::max(w, legend_entry_width(s, fh));
+  return w;
+}
+
 void draw_legend(ImDrawList* dl, const Frame& f, ImVec2 origin, float width, const std::vector<PlotSeries>& series) {
   const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
   const float fh = f.fh;
-  float lx = f.left, ly = origin.y + fh * 0.2f;
+  float lx = f.side_legend ? f.right + fh * 0.5f : f.left, ly = f.side_legend ? f.top : origin.y + fh * 0.2f;
+  if (f.side_legend) dl->PushClipRect(ImVec2(lx, f.top), ImVec2(origin.x + width, f.bottom - fh * 0.6f), true);
   for (const auto& s : series) {
     if (!s.in_legend) continue;
     const float w = legend_entry_width(s, fh);
-    if (lx + w > origin.x + width && lx > f.left) { lx = f.left; ly += fh * 1.25f; }
+    if (!f.side_legend && lx + w > origin.x + width && lx > f.left) { lx = f.left; ly += fh * 1.25f; }
     if (!s.line) dl->AddCircleFilled(ImVec2(lx + fh * 0.7f, ly + fh / 2), fh * 0.25f, s.color);
     else if (s.dashed) dashed_line(dl, ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 2.5f);
     else dl->AddLine(ImVec2(lx, ly + fh / 2), ImVec2(lx + fh * 1.4f, ly + fh / 2), s.color, 3.0f);
     dl->AddText(ImVec2(lx + fh * 1.8f, ly), text_col, s.label.c_str());
-    lx += w;
+    if (f.side_legend) ly += fh * 1.25f;
+    else lx += w;
   }
+  if (f.side_legend) dl->PopClipRect();
 }
 
 void draw_hover(ImDrawList* dl, const Frame& f, const PlotOptions& o, const std::vector<PlotSeries>& series) {
@@ -203,6 +216,15 @@ bool draw_plot(const char* id, const PlotOptions& o, const std::vector<PlotSerie
   f.right = origin.x + width - f.fh * 0.8f;
   f.top = origin.y + f.fh * (0.4f + 1.25f * static_cast<float>(legend_rows(series, width, f.fh)));
   f.bottom = origin.y + o.height - f.fh * 2.6f;
+  // Short and wide (projector text in a small window): legend and x title move to the right, so the
+  // data keeps most of the height instead of a strip under two legend rows.
+  const float side_w = std::min(widest_legend_entry(series, f.fh) + f.fh * 0.5f, width * 0.5f);
+  if (o.height < f.fh * 12.0f && width - side_w > f.fh * 16.0f) {
+    f.side_legend = true;
+    f.right = origin.x + width - side_w - f.fh * 0.5f;
+    f.top = origin.y + f.fh * 0.4f;
+    f.bottom = origin.y + o.height - f.fh * 1.5f;
+  }
   draw_axes(dl, f, o);
   draw_series(dl, f, series);
   draw_legend(dl, f, origin, width, series);
