@@ -21,6 +21,10 @@ TEST_CASE("memory presets reproduce the course's numbers", "[memory]") {
   q.dtype = CacheDtype::Int8;
   CHECK(kv_memory(q).bytes == 201'326'592ull / 4);
   CHECK(kv_memory(*gpt2).bytes_per_token == 2ull * 12 * 12 * 64 * 4);
+  q.dtype = CacheDtype::Int4;  // half a byte a number
+  CHECK(kv_memory(q).bytes == 201'326'592ull / 8);
+  CHECK(parse_dtype("int4") == CacheDtype::Int4);
+  CHECK(std::string(dtype_bytes_text(CacheDtype::Int4)) == "0.5 bytes");
 }
 
 TEST_CASE("every preset exists and GPT-3 does not overflow", "[memory]") {

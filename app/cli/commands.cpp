@@ -57,12 +57,19 @@ LoadedModel load_model_for_cli(const std::string& spec) {
   return m;
 }
 
+CacheDtype cache_dtype_arg(const std::string& name) {
+  const auto d = parse_dtype(name);
+  if (!d || *d == CacheDtype::BF16) throw UsageError("--cache-dtype is one of f32, f16, int8, int4 (got '" + name + "')");
+  return *d;
+}
+
 int run_generate(const GenerateArgs& a) {
   a.sampling.validate();
   const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions opts;
   opts.use_cache = !a.no_cache;
+  opts.cache_dtype = cache_dtype_arg(a.cache_dtype);
   opts.capture_attention = false;
   opts.sampling = a.sampling;
   opts.threads = threads_or_default(a.threads);
@@ -147,6 +154,7 @@ int run_verify(const VerifyArgs& a) {
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
   cached_opts.threads = uncached_opts.threads = threads_or_default(a.threads);
+  cached_opts.cache_dtype = cache_dtype_arg(a.cache_dtype);
   uncached_opts.use_cache = false;
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
   cached.start(prompt);
@@ -214,7 +222,7 @@ int run_memory(const MemoryArgs& a) {
   q.batch = a.batch;
   q.dtype = *parse_dtype(a.dtype);
   // keep the product far from 2^64 so the arithmetic is exact
-  const long double approx = 2.0L * q.layers * q.batch * q.heads * q.seq_len * q.head_dim * dtype_size(q.dtype);
+  const long double approx = 2.0L * q.layers * q.batch * q.heads * q.seq_len * q.head_dim * dtype_bits(q.dtype) / 8.0L;
   if (approx > 1e18L) throw UsageError("that cache would be more than 10^18 bytes; choose smaller values");
   const MemoryAnswer m = kv_memory(q);
   if (a.json) {
@@ -224,10 +232,10 @@ int run_memory(const MemoryArgs& a) {
                      .dump()
               << "\n";
   } else {
-    std::printf("KV cache = 2 x %llu layers x %llu batch x %llu heads x %llu positions x %llu head_dim x %d bytes (%s)\n",
+    std::printf("KV cache = 2 x %llu layers x %llu batch x %llu heads x %llu positions x %llu head_dim x %s (%s)\n",
                 static_cast<unsigned long long>(q.layers), static_cast<unsigned long long>(q.batch),
                 static_cast<unsigned long long>(q.heads), static_cast<unsigned long long>(q.seq_len),
-                static_cast<unsigned long long>(q.head_dim), static_cast<int>(dtype_size(q.dtype)), dtype_name(q.dtype));
+                static_cast<unsigned long long>(q.head_dim), dtype_bytes_text(q.dtype), dtype_name(q.dtype));
     std::printf("         = %s bytes = %.4g MiB = %.4g GB   (%s bytes per token)\n", with_commas(m.bytes).c_str(), m.mib,
                 m.gb, with_commas(m.bytes_per_token).c_str());
   }
@@ -282,6 +290,7 @@ int run_bench(const BenchArgs& a) {
   SweepOptions options;
   options.lengths = a.lengths;
   options.repeats = a.repeats;
+  options.cache_dtype = cache_dtype_arg(a.cache_dtype);
   options.threads = threads_or_default(a.threads);
   options.first_token = prompt[0];
   SweepControl control;

@@ -19,6 +19,7 @@ struct GenerateArgs {
   std::string prompt;
   int tokens = 32;
   bool no_cache = false;
+  std::string cache_dtype = "f32";  // the KV cache's format: f32, f16, int8, int4
   SamplingConfig sampling;
   bool json = false;
 };
@@ -35,6 +36,7 @@ struct VerifyArgs {
   std::string prompt = "The cache remembers";
   int tokens = 32;
   double tolerance = 1e-4;
+  std::string cache_dtype = "f32";  // the cached path's cache format (a quantized cache's difference is measured)
   bool json = false;
 };
 
@@ -55,6 +57,7 @@ struct BenchArgs {
   std::vector<int> lengths{10, 25, 50, 100, 200};
   std::string prompt = "The";
   int repeats = 3;
+  std::string cache_dtype = "f32";  // the cached runs' cache format
   std::string csv;
   bool json = false;
 };
@@ -73,6 +76,9 @@ struct SoakArgs {
   int cycles = 1000;
   double tolerance_mib = 1.0;  // RSS growth allowed after the warm-up
 };
+
+// The cache format named on the command line (main.cpp checks the name first).
+CacheDtype cache_dtype_arg(const std::string& name);
 
 // load_model() plus its warnings printed on stderr (commands.cpp; soak.cpp uses it too).
 LoadedModel load_model_for_cli(const std::string& spec);

@@ -38,6 +38,11 @@ void add_threads(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "threads to compute with (default: every core)")->check(CLI::Range(1, 256));
 }
 
+void add_cache_dtype(CLI::App* cmd, std::string& dtype) {
+  cmd->add_option("--cache-dtype", dtype, "KV cache format: f32 (default), f16, int8 or int4 (scale per 32 numbers)")
+      ->check(CLI::IsMember({"f32", "f16", "int8", "int4"}));
+}
+
 using namespace kvlab::cli;
 
 // Every command's arguments; the command that was parsed sets `run` (its CLI11 callback).
@@ -63,6 +68,7 @@ void add_generate(CLI::App& app, Commands& c) {
   g->add_option("--prompt", gen.prompt, "text to continue")->required();
   g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::Range(0, 1000000));
   g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
+  add_cache_dtype(g, gen.cache_dtype);
   auto* greedy = g->add_flag("--greedy", c.greedy_flag, "always pick the most likely token (the default)");
   auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
                    ->check(kPositive);
@@ -94,6 +100,7 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   v->add_option("--prompt", ver.prompt, "text to continue");
   v->add_option("--tokens", ver.tokens, "number of steps to compare (>= 0)")->check(CLI::Range(0, 1000000));
   v->add_option("--tolerance", ver.tolerance, "largest allowed |logit difference|")->check(kPositive);
+  add_cache_dtype(v, ver.cache_dtype);
   v->add_flag("--json", ver.json, "print JSON");
   v->callback([&c] { c.run = [&c] { return run_verify(c.ver); }; });
 
@@ -105,7 +112,7 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   m->add_option("--head-dim", mem.head_dim, "size of one head")->check(kPositive);
   m->add_option("--seq", mem.seq, "sequence length (default: the preset's context)")->check(kPositive);
   m->add_option("--batch", mem.batch, "sequences cached at once")->check(kPositive);
-  m->add_option("--dtype", mem.dtype, "element type")->check(CLI::IsMember({"f32", "f16", "int8"}));
+  m->add_option("--dtype", mem.dtype, "element type (int8/int4: the numbers alone, without their scales)")->check(CLI::IsMember({"f32", "f16", "int8", "int4"}));
   m->add_flag("--json", mem.json, "print JSON");
   m->callback([&c] { c.run = [&c] { return run_memory(c.mem); }; });
 }
@@ -127,6 +134,7 @@ void add_bench_machine(CLI::App& app, Commands& c) {
       ->check(kPositive);
   b->add_option("--prompt", bench.prompt, "prompt; its first token starts every run (p = 1, as in the course)");
   b->add_option("--repeats", bench.repeats, "runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
+  add_cache_dtype(b, bench.cache_dtype);
   b->add_option("--csv", bench.csv, "also write the table to this CSV file");
   b->add_flag("--json", bench.json, "print JSON");
   b->callback([&c] { c.run = [&c] { return run_bench(c.bench); }; });

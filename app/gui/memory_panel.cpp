@@ -51,7 +51,7 @@ void memory_controls(MemoryExplorerState& m) {
   changed |= int_field("sequence length", &m.seq_len, 1, 131072, true, m.type_values,
                        "Positions kept: the cache grows linearly with this.");
   changed |= int_field("batch", &m.batch, 1, 256, true, m.type_values, "Sequences generated at once; each needs its own cache.");
-  changed |= ImGui::Combo("dtype", &m.dtype, "f32 (4 bytes)\0f16 (2 bytes)\0int8 (1 byte)\0");
+  changed |= ImGui::Combo("dtype", &m.dtype, "f32 (4 bytes)\0f16 (2 bytes)\0int8 (1 byte)\0int4 (0.5 bytes)\0");
   item_tooltip("Smaller numbers, smaller cache: halving the bytes halves the memory.");
   if (m.type_values) ImGui::InputFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 8.0f, "%.1f");
   else ImGui::SliderFloat("GPU memory (GB)", &m.gpu_gb, 1.0f, 192.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
@@ -82,7 +82,7 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   q.head_dim = static_cast<std::uint64_t>(m.head_dim);
   q.seq_len = static_cast<std::uint64_t>(m.seq_len);
   q.batch = static_cast<std::uint64_t>(m.batch);
-  q.dtype = m.dtype == 0 ? CacheDtype::F32 : m.dtype == 1 ? CacheDtype::F16 : CacheDtype::Int8;
+  q.dtype = m.dtype == 0 ? CacheDtype::F32 : m.dtype == 1 ? CacheDtype::F16 : m.dtype == 2 ? CacheDtype::Int8 : CacheDtype::Int4;
   const MemoryAnswer a = kv_memory(q);
   // weights of the matching GPT-2-style model (the preset's vocabulary, GPT-2's for a custom shape),
   // every matrix in the same dtype as the cache
@@ -103,8 +103,8 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   ImGui::TextWrapped("KV cache: %s", format_mb_mib(static_cast<double>(a.bytes)).c_str());
   ImGui::PopFont();
   item_tooltip("MB = 1,000,000 bytes (the course's \"75 MB\"); MiB = 1,048,576 bytes (what allocators count).");
-  ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %d heads x %d positions x %d head size x %d bytes = %s bytes",
-                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, static_cast<int>(dtype_size(q.dtype)),
+  ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %d heads x %d positions x %d head size x %s = %s bytes",
+                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes_text(q.dtype),
                      with_commas(static_cast<long long>(a.bytes)).c_str());
   ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
                      100.0 * static_cast<double>(a.bytes) / weight_bytes);

@@ -2,6 +2,8 @@
 // are best-of-N (the figure is what the machine can do) with the slowest repeat beside it (the noise).
 #include "bench/machine.hpp"
 
+#include "cache/kv_storage.hpp"
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <cpuid.h>
 #endif
 
+#include "cache/kv_storage.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/worker_pool.hpp"
 
@@ -176,11 +179,12 @@ ProbeRate measure_decode_bandwidth(const GptWeights& w, int threads) {
   return measure_read_bandwidth(static_cast<std::size_t>(working_set), threads, repeats);
 }
 
-double decode_bytes_per_token(const GptWeights& w, int pos) {
+double decode_bytes_per_token(const GptWeights& w, int pos, CacheDtype cache_dtype) {
   const GptConfig& c = w.config();
   double bytes = static_cast<double>(w.bytes());
   if (const TensorInfo* wpe = w.find("wpe.weight")) bytes -= static_cast<double>(wpe->bytes()) - 4.0 * c.n_embd;
-  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.n_embd * sizeof(float);  // K and V of every cached position
+  // K and V of every cached position: G heads of one row each, in the cache's own format (scales included)
+  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.kv_heads() * static_cast<double>(kv_row_bytes(cache_dtype, c.head_size()));
   return bytes;
 }
 

@@ -20,11 +20,11 @@ const char* cache_policy_name(CachePolicyKind p) {
 const char* cache_layout_name(CacheLayoutKind l) { return l == CacheLayoutKind::Paged ? "paged" : "contiguous"; }
 
 std::optional<std::string> cache_plan_refusal(const CachePlan& p) {
-  const bool integer = p.format == CacheDtype::Int8;  // (and Int4, when the enum gains it: issue 15)
+  const bool integer = p.format == CacheDtype::Int8 || p.format == CacheDtype::Int4;
   if (p.format == CacheDtype::BF16)
-    return "bf16 is a file format here, not a cache format: choose f32, f16 or int8";
+    return "bf16 is a file format here, not a cache format: choose f32, f16, int8 or int4";
   if (p.kivi && !integer)
-    return std::string("KIVI groups integer numbers (int8); a ") + dtype_name(p.format) +
+    return std::string("KIVI groups integer numbers (int8 or int4); a ") + dtype_name(p.format) +
            " cache has no groups to arrange";
   if (p.kivi && (p.kivi_group < 1 || p.kivi_group > 1024))
     return "a KIVI key group must hold 1 to 1024 tokens (got " + std::to_string(p.kivi_group) + ")";

@@ -3,7 +3,9 @@
 
 #include <string>
 
+#include "cache/kv_storage_f16.hpp"
 #include "cache/kv_storage_f32.hpp"
+#include "cache/kv_storage_int.hpp"
 #include "errors.hpp"
 
 namespace kvlab {
@@ -13,10 +15,36 @@ KVStorage::KVStorage(const KVStorageShape& shape) : shape_(shape) {
   for (int l = 0; l < shape.layers; ++l) readers_.emplace_back(this, l);
 }
 
-std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape) {
-  if (dtype == CacheDtype::F32) return std::make_unique<KVStorageF32>(shape);
-  throw CacheShapeError(std::string("a live KV cache in ") + dtype_name(dtype) +
-                        " is not available yet: the live cache stores f32 (f16/int8 are arithmetic in the memory explorer)");
+int kv_int_group(int head_dim, int int_group) {
+  if (int_group > 0) {
+    if (head_dim % int_group != 0)
+      throw CacheShapeError("an integer cache group of " + std::to_string(int_group) + " numbers does not divide the head size " +
+                            std::to_string(head_dim));
+    return int_group;
+  }
+  return head_dim % 32 == 0 ? 32 : head_dim;  // a head size 32 does not divide: one group per row
+}
+
+std::size_t kv_row_bytes(CacheDtype dtype, int head_dim, int int_group) {
+  const auto hs = static_cast<std::size_t>(head_dim);
+  if (dtype != CacheDtype::Int8 && dtype != CacheDtype::Int4) return hs * dtype_bits(dtype) / 8;
+  const auto groups = hs / static_cast<std::size_t>(kv_int_group(head_dim, int_group));
+  return hs * dtype_bits(dtype) / 8 + groups * sizeof(float);
+}
+
+std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, int int_group) {
+  switch (dtype) {
+    case CacheDtype::F32: return std::make_unique<KVStorageF32>(shape);
+    case CacheDtype::F16: return std::make_unique<KVStorageF16>(shape);
+    case CacheDtype::Int8:
+    case CacheDtype::Int4:
+      if (dtype == CacheDtype::Int4 && shape.head_dim % 2 != 0)
+        throw CacheShapeError("an int4 cache packs two numbers per byte, so it needs an even head size (got " +
+                              std::to_string(shape.head_dim) + ")");
+      return std::make_unique<KVStorageInt>(shape, dtype == CacheDtype::Int8 ? 8 : 4, kv_int_group(shape.head_dim, int_group));
+    case CacheDtype::BF16: break;
+  }
+  throw CacheShapeError(std::string("a KV cache cannot store ") + dtype_name(dtype) + ": choose f32, f16, int8 or int4");
 }
 
 }  // namespace kvlab

@@ -1,6 +1,6 @@
-// KVStorage: the K/V numbers of a cache behind one interface, so formats (F32 today; F16, INT8, INT4
-// in their own files later) are small files of their own. Writing a row encodes it; reading gives F32
-// rows, either the storage's own memory (F32: no copy) or rows decoded into the caller's scratch.
+// KVStorage: the K/V numbers of a cache behind one interface, so formats (F32, F16, INT8/INT4) are small
+// files of their own. Writing a row encodes it; reading gives F32 rows, either the storage's own memory
+// (F32: no copy) or rows decoded into the caller's scratch.
 // Callers address rows by (layer, batch row, KV head, cell); a cell's position is KVCells' business.
 #pragma once
 #include <array>
@@ -86,6 +86,15 @@ class KVStorage {
   // The reader of `layer`, batch row 0 (stable for the storage's lifetime).
   const KVReader& reader(int layer) const { return readers_[static_cast<std::size_t>(layer)]; }
 
+ protected:
+  // Index of the first number of row (layer, b, g, cell) in an (L, B, G, cells, hs) array.
+  std::size_t row_offset(int layer, int b, int g, int cell) const {
+    const KVStorageShape& s = shape_;
+    return (((static_cast<std::size_t>(layer) * static_cast<std::size_t>(s.batch) + static_cast<std::size_t>(b)) *
+                 static_cast<std::size_t>(s.kv_heads) + static_cast<std::size_t>(g)) * static_cast<std::size_t>(s.cells) +
+            static_cast<std::size_t>(cell)) * static_cast<std::size_t>(s.head_dim);
+  }
+
  private:
   class LayerReader final : public KVReader {
    public:
@@ -101,8 +110,15 @@ class KVStorage {
   std::vector<LayerReader> readers_;
 };
 
-// The storage for `dtype`. Throws CacheShapeError for a format the live cache does not have yet
-// (F32 only in this version; see docs/architecture.md for the formats planned).
-std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape);
+// Bytes one row of K (or of V) takes in `dtype`: hs numbers, plus for int8/int4 one F32 scale per group
+// of `int_group` numbers (0: make_kv_storage's default group). The storages' bytes() are built on it.
+std::size_t kv_row_bytes(CacheDtype dtype, int head_dim, int int_group = 0);
+// The group make_kv_storage uses for an integer format: `int_group` if given, else min(32, hs), or hs
+// when 32 does not divide it. Throws CacheShapeError if a given group does not divide hs.
+int kv_int_group(int head_dim, int int_group = 0);
+
+// The storage for `dtype` (f32, f16, int8, int4; INT groups of min(32, hs) numbers, or `int_group` if
+// given and it divides hs). Throws CacheShapeError for anything else, saying what exists.
+std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, int int_group = 0);
 
 }  // namespace kvlab

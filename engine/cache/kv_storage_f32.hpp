@@ -16,16 +16,10 @@ class KVStorageF32 final : public KVStorage {
   KVRows read(int layer, int b, int g, int c0, int c1, float* scratch) const override;
   std::size_t scratch_floats(int) const override { return 0; }
   std::optional<std::pair<Tensor4View, Tensor4View>> f32_views(int layer, int n) const override;
-  std::size_t bytes() const override { return 2 * elements_ * sizeof(float); }
+  std::size_t bytes() const override { return 2 * shape().rows() * kv_row_bytes(CacheDtype::F32, shape().head_dim); }
   void clear() override;
 
  private:
-  std::size_t offset(int layer, int b, int g, int cell) const {
-    const KVStorageShape& s = shape();
-    return (((static_cast<std::size_t>(layer) * static_cast<std::size_t>(s.batch) + static_cast<std::size_t>(b)) *
-                 static_cast<std::size_t>(s.kv_heads) + static_cast<std::size_t>(g)) * static_cast<std::size_t>(s.cells) +
-            static_cast<std::size_t>(cell)) * static_cast<std::size_t>(s.head_dim);
-  }
   std::size_t elements_;  // of K (or V): L * B * G * cells * hs
   std::unique_ptr<float[]> keys_, values_;
 };

@@ -9,16 +9,23 @@ std::uint64_t kv_cache_bytes_formula(std::uint64_t layers, std::uint64_t kv_head
   return 2 * layers * batch * kv_heads * seq_len * head_dim * bytes_per_element;
 }
 
+namespace {
+// The formula in bits per element, so int4 counts half a byte (hs is even for every model and preset).
+std::uint64_t formula_bits(std::uint64_t layers, std::uint64_t kv_heads, std::uint64_t head_dim, std::uint64_t seq_len,
+                           std::uint64_t batch, CacheDtype dtype) {
+  return kv_cache_bytes_formula(layers, kv_heads, head_dim, seq_len, batch, dtype_bits(dtype)) / 8;
+}
+}  // namespace
+
 std::uint64_t kv_cache_bytes(const GptConfig& c, std::uint64_t positions, CacheDtype dtype, std::uint64_t batch) {
-  return kv_cache_bytes_formula(static_cast<std::uint64_t>(c.n_layer), static_cast<std::uint64_t>(c.kv_heads()),
-                                static_cast<std::uint64_t>(c.head_size()), positions, batch, dtype_size(dtype));
+  return formula_bits(static_cast<std::uint64_t>(c.n_layer), static_cast<std::uint64_t>(c.kv_heads()),
+                      static_cast<std::uint64_t>(c.head_size()), positions, batch, dtype);
 }
 
 MemoryAnswer kv_memory(const MemoryQuery& q) {
   MemoryAnswer a;
-  const auto b = static_cast<std::uint64_t>(dtype_size(q.dtype));
-  a.bytes = kv_cache_bytes_formula(q.layers, q.heads, q.head_dim, q.seq_len, q.batch, b);
-  a.bytes_per_token = kv_cache_bytes_formula(q.layers, q.heads, q.head_dim, 1, 1, b);
+  a.bytes = formula_bits(q.layers, q.heads, q.head_dim, q.seq_len, q.batch, q.dtype);
+  a.bytes_per_token = formula_bits(q.layers, q.heads, q.head_dim, 1, 1, q.dtype);
   a.mib = static_cast<double>(a.bytes) / (1024.0 * 1024.0);
   a.gb = static_cast<double>(a.bytes) / 1e9;
   return a;

@@ -1,6 +1,7 @@
 // KV-cache byte arithmetic, in one place: the course's formula 2 * L * B * G * S * hs * bytes (G = KV
-// heads, = H for GPT-2), used by the live cache's memory_usage(), the `memory` command and the GUI's
-// plots and memory explorer; plus the explorer's presets. Arithmetic only: it never allocates.
+// heads, = H for GPT-2), used by the `memory` command and the GUI's plots and memory explorer; plus the
+// explorer's presets. Arithmetic only: it never allocates. The numbers alone: an INT8/INT4 cache's
+// scales are extra, and its real bytes are the storage's (KVStorage::bytes()).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -13,7 +14,8 @@
 
 namespace kvlab {
 
-// 2 * layers * batch * kv_heads * seq_len * head_dim * bytes_per_element: K and V of every layer.
+// 2 * layers * batch * kv_heads * seq_len * head_dim * bytes_per_element: K and V of every layer (the
+// course's formula, whole bytes; the Dtype functions below also count int4's half bytes).
 std::uint64_t kv_cache_bytes_formula(std::uint64_t layers, std::uint64_t kv_heads, std::uint64_t head_dim,
                                      std::uint64_t seq_len, std::uint64_t batch, std::uint64_t bytes_per_element);
 // The same for a model: `positions` positions of `batch` sequences, elements of `dtype`.

@@ -113,6 +113,7 @@ ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype 
       scores(allocate_per_thread(shape, shape.scores)), fc(allocate(shape.fc)),
       partial(allocate_per_thread(shape, shape.partial)), convert(allocate_rows_per_thread(shape, shape.convert)),
       row_partial(allocate_rows_per_thread(shape, shape.row_partial)), own(allocate_per_thread(shape, shape.own)),
+      kv_scratch(allocate_rows_per_thread(shape, shape.kv_scratch)),
       new_cells(static_cast<std::size_t>(c.n_layer)), layer_keys(static_cast<std::size_t>(c.n_layer)),
       positions(static_cast<std::size_t>(c.n_ctx)), layer_end_ms(static_cast<std::size_t>(c.n_layer)),
       logits(shape.logits.cols) {
@@ -136,9 +137,6 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
     throw CacheShapeError("the cache's shape (" + std::to_string(cache->num_layers()) + " layers, " +
                           std::to_string(cache->num_heads()) + " KV heads of " + std::to_string(cache->head_dim()) +
                           ") does not match the model's");
-  if (cache && cache->reader(0).scratch_floats(kAttentionKeyTile) != 0)
-    throw CacheShapeError(std::string("the forward pass has no decode scratch for a ") + dtype_name(cache->dtype()) +
-                          " cache yet");
   check_token_ids(tokens, c.vocab_size);
   model_ = &model;
   ws_ = &ws;
@@ -241,7 +239,7 @@ void ForwardPass::attention_block(const BlockWeights& w, LayerStats& stats) {
   ws.pool->run([&](int t, int threads) {
     const auto [h0, h1] = WorkerPool::slice(H, t, threads, 1);
     attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, s, first_pos_, *kv, keys, heads,
-                    nullptr, att_out, c.n_ctx);
+                    ws.kv_scratch[static_cast<std::size_t>(t)].data(), att_out, c.n_ctx);
     partial_product(ws, t, ws.att_y, s, h0 * hs, h1 * hs, w.attn_proj_w);
   });
   add_partials(ws, s, H, 1, w.attn_proj_b);
@@ -368,7 +366,8 @@ void ForwardPass::owned_layer(int t, int threads, int l) {
   // 3. attention of its query heads over the cache, and their rows' share of the output projection (C, C)
   float* att_out = attention_out_ ? attention_out_ + static_cast<std::ptrdiff_t>(l) * H * c.n_ctx : nullptr;
   attention_heads(ws.qkv, ws.att_y, ws.scores[static_cast<std::size_t>(t)], h0, h1, 1, first_pos_, cache_->reader(l),
-                  ws.layer_keys[static_cast<std::size_t>(l)], {H, G, hs}, nullptr, att_out, c.n_ctx);
+                  ws.layer_keys[static_cast<std::size_t>(l)], {H, G, hs}, ws.kv_scratch[static_cast<std::size_t>(t)].data(),
+                  att_out, c.n_ctx);
   matmul_weights(att_y + h0 * hs, 0, 1, w.attn_proj_w, h0 * hs, h1 * hs, 0, C, own.row(kOwnAttn).data(), 0, false, nullptr);
   ws.pool->barrier(t);
   // 4. residual (x += every share + bias), ln_2, its rows' share of the MLP's first layer (C, 4C)

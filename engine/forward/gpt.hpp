@@ -52,6 +52,7 @@ struct ForwardWorkspace {
   // copy of the residual stream, its LayerNorm output, and its shares of the four products, read by
   // the other threads after a barrier (rows named by WorkspaceShape::OwnRow).
   std::vector<RowMatrix> own;
+  std::vector<std::vector<float>> kv_scratch;  // per thread (2 x kAttentionKeyTile x hs): cache rows decoded (F16, INT)
   std::vector<KVReservation> new_cells;  // (L) where each layer's new K/V go (decode_layers_owned)
   std::vector<KeyPositions> layer_keys;  // (L) each layer's key positions for attention (decode_layers_owned)
   std::vector<std::int32_t> positions;   // (T) 0, 1, ..., T-1: the keys of an uncached pass

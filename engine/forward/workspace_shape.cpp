@@ -25,12 +25,14 @@ WorkspaceShape WorkspaceShape::of(const GptConfig& c, int threads, WeightDtype m
   s.own = {kOwnRows, widest};
   const auto scratch = static_cast<int>(matmul_scratch_floats(widest));
   s.convert = matrix_dtype == WeightDtype::F16 ? Dims{1, scratch} : Dims{0, 0};
+  s.kv_scratch = {1, 2 * kAttentionKeyTile * c.head_size()};  // small (32 KB at hs 64): always there, any cache format
   return s;
 }
 
 std::int64_t WorkspaceShape::floats() const {
   const std::int64_t shared = x.floats() + xn.floats() + qkv.floats() + att_y.floats() + fc.floats() + logits.floats();
-  const std::int64_t per_thread = scores.floats() + partial.floats() + row_partial.floats() + own.floats() + convert.floats();
+  const std::int64_t per_thread = scores.floats() + partial.floats() + row_partial.floats() + own.floats() + convert.floats() +
+                                  kv_scratch.floats();
   return shared + threads * per_thread;
 }
 
@@ -40,7 +42,7 @@ std::uint64_t weight_bytes(const GptConfig& c, WeightDtype matrix_dtype) {
                       L = static_cast<std::uint64_t>(c.n_layer), QKV = static_cast<std::uint64_t>(c.qkv_width());
   const std::uint64_t big = V * C + L * (C * QKV + C * C + 2 * C * 4 * C);
   const std::uint64_t rest = static_cast<std::uint64_t>(c.parameter_count()) - big;
-  return big * dtype_size(matrix_dtype) + rest * dtype_size(WeightDtype::F32);
+  return big * dtype_bits(matrix_dtype) / 8 + rest * dtype_size(WeightDtype::F32);
 }
 
 std::uint64_t run_bytes(const GptConfig& c, int threads, WeightDtype matrix_dtype) {

@@ -24,6 +24,7 @@ struct WorkspaceShape {
   Dims logits;                         // (1, V)
   Dims scores, partial, row_partial;   // per thread: (T, T), (T, C), (1, max(4C, C + 2 G hs))
   Dims own, convert;                   // per thread: (kOwnRows, max(4C, C + 2 G hs)); F16 scratch or (0, 0)
+  Dims kv_scratch;                     // per thread: (1, 2 x kAttentionKeyTile x hs) a tile of decoded K and V rows
 
   static WorkspaceShape of(const GptConfig& c, int threads, WeightDtype matrix_dtype);
   std::int64_t floats() const;  // every buffer above, per-thread ones `threads` times
