@@ -62,6 +62,19 @@ struct BenchArgs {
   bool json = false;
 };
 
+struct QualityArgs {
+  std::string model = "default";
+  int threads = 0;  // 0 = every core
+  std::string cache_dtype = "int8";
+  std::string text_file;   // default: assets/texts/heldout.txt
+  std::string prompt;      // instead of a file: this prompt continued by `tokens` greedy tokens
+  int tokens = 64;
+  int max_tokens = 4096;   // of a text file, the first this many tokens
+  int greedy_tokens = 64;  // generated with each cache to find where the texts differ
+  bool json = false;
+};
+int run_quality(const QualityArgs& a);  // quality_command.cpp
+
 struct DemoArgs {
   std::string model = "default";
   int threads = 0;  // 0 = every core

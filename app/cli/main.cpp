@@ -51,6 +51,7 @@ struct Commands {
   TokenizeArgs tok;
   VerifyArgs ver;
   MemoryArgs mem;
+  QualityArgs quality;
   BenchArgs bench;
   MachineArgs mach;
   SaveArgs save;
@@ -103,6 +104,19 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   add_cache_dtype(v, ver.cache_dtype);
   v->add_flag("--json", ver.json, "print JSON");
   v->callback([&c] { c.run = [&c] { return run_verify(c.ver); }; });
+
+  auto* q = app.add_subcommand("quality", "what a quantized KV cache costs: KL, top-1 agreement, perplexity and bytes "
+                                          "against an f32 cache, on a text");
+  add_model(q, c.quality.model);
+  add_threads(q, c.quality.threads);
+  add_cache_dtype(q, c.quality.cache_dtype);
+  auto* qfile = q->add_option("--text-file", c.quality.text_file, "text to teacher-force (default: assets/texts/heldout.txt)");
+  q->add_option("--prompt", c.quality.prompt, "instead of a file: this prompt, continued by --tokens greedy tokens")->excludes(qfile);
+  q->add_option("--tokens", c.quality.tokens, "with --prompt: tokens generated after it")->check(CLI::Range(1, 1000000));
+  q->add_option("--greedy-tokens", c.quality.greedy_tokens, "tokens generated with each cache to find where they differ")
+      ->check(CLI::Range(1, 1000000));
+  q->add_flag("--json", c.quality.json, "print JSON");
+  q->callback([&c] { c.run = [&c] { return run_quality(c.quality); }; });
 
   MemoryArgs& mem = c.mem;
   auto* m = app.add_subcommand("memory", "KV cache size: 2 x layers x batch x heads x seq x head_dim x bytes");

@@ -1,0 +1,125 @@
+// measure_cache_quality and greedy_divergence: two caches side by side over the same positions.
+#include "run/quality.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "cache/kv_cache.hpp"
+#include "errors.hpp"
+#include "forward/gpt.hpp"
+
+namespace kvlab {
+
+namespace {
+// log-softmax of `logits` in double.
+std::vector<double> log_probs(const Eigen::VectorXf& logits) {
+  const double max = logits.maxCoeff();
+  double sum = 0.0;
+  for (Eigen::Index i = 0; i < logits.size(); ++i) sum += std::exp(logits[i] - max);
+  const double log_z = max + std::log(sum);
+  std::vector<double> out(static_cast<std::size_t>(logits.size()));
+  for (Eigen::Index i = 0; i < logits.size(); ++i) out[static_cast<std::size_t>(i)] = logits[i] - log_z;
+  return out;
+}
+
+// One cached decode step of `token` at `pos`: the logits land in ws.logits.
+void decode_one(const Gpt& model, ForwardWorkspace& ws, KVCache& cache, std::span<const int> token, int pos) {
+  ForwardPass pass;
+  pass.begin(model, ws, &cache, token, pos, pos, nullptr);
+  std::vector<LayerStats> stats(static_cast<std::size_t>(model.config().n_layer));
+  while (!pass.done()) pass.run_layers(stats);
+  pass.finish();
+}
+
+// ||a - b|| / ||b|| of every row of every KV head of `layer`, over the first n cells.
+LayerKVError layer_error(const KVCache& exact, const KVCache& other, int layer, int n, int G, int hs) {
+  const KVReader& re = exact.reader(layer);
+  const KVReader& ro = other.reader(layer);
+  std::vector<float> scratch_e(re.scratch_floats(n)), scratch_o(ro.scratch_floats(n));
+  double dk = 0, nk = 0, dv = 0, nv = 0;
+  for (int g = 0; g < G; ++g) {
+    const KVRows e = re.rows(g, 0, n, scratch_e.data()), o = ro.rows(g, 0, n, scratch_o.data());
+    for (int r = 0; r < n; ++r)
+      for (int d = 0; d < hs; ++d) {
+        const double ek = e.k[r * e.stride + d], ok = o.k[r * o.stride + d];
+        const double ev = e.v[r * e.stride + d], ov = o.v[r * o.stride + d];
+        dk += (ok - ek) * (ok - ek), nk += ek * ek, dv += (ov - ev) * (ov - ev), nv += ev * ev;
+      }
+  }
+  return {nk > 0 ? std::sqrt(dk / nk) : 0.0, nv > 0 ? std::sqrt(dv / nv) : 0.0};
+}
+}  // namespace
+
+CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, CacheDtype format, int threads) {
+  if (tokens.size() < 2) throw InputError("the quality check needs a text of at least 2 tokens");
+  const Gpt& gpt = *model.gpt;
+  const GptConfig& c = gpt.config();
+  ForwardWorkspace ws(c, threads, gpt.weights().matrix_dtype());
+  CacheQuality q;
+  q.format = format;
+  double nll_f32 = 0, nll_format = 0, kl_sum = 0;
+  int agree = 0;
+  for (std::size_t w0 = 0; w0 + 1 < tokens.size(); w0 += static_cast<std::size_t>(c.n_ctx)) {
+    const std::span<const int> window = tokens.subspan(w0, std::min<std::size_t>(static_cast<std::size_t>(c.n_ctx), tokens.size() - w0));
+    KVCache exact(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), CacheDtype::F32);
+    KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format);
+    q.cache_bytes_f32 = exact.memory_usage().total_bytes;
+    q.cache_bytes_format = other.memory_usage().total_bytes;
+    for (int pos = 0; pos < static_cast<int>(window.size()); ++pos) {
+      const std::span<const int> token = window.subspan(static_cast<std::size_t>(pos), 1);
+      decode_one(gpt, ws, exact, token, pos);
+      const Eigen::VectorXf a = ws.logits;
+      decode_one(gpt, ws, other, token, pos);
+      const Eigen::VectorXf& b = ws.logits;
+      if (pos + 1 >= static_cast<int>(window.size())) break;  // the last token has no next one to predict
+      const std::vector<double> la = log_probs(a), lb = log_probs(b);
+      double kl = 0;
+      for (std::size_t i = 0; i < la.size(); ++i) kl += std::exp(la[i]) * (la[i] - lb[i]);
+      kl = std::max(0.0, kl);
+      q.kl.push_back(kl);
+      kl_sum += kl;
+      q.max_kl = std::max(q.max_kl, kl);
+      q.max_abs_logit_diff = std::max(q.max_abs_logit_diff, static_cast<double>((a - b).cwiseAbs().maxCoeff()));
+      Eigen::Index ia = 0, ib = 0;
+      a.maxCoeff(&ia);
+      b.maxCoeff(&ib);
+      agree += ia == ib;
+      const auto next = static_cast<std::size_t>(window[static_cast<std::size_t>(pos) + 1]);
+      nll_f32 -= la[next];
+      nll_format -= lb[next];
+    }
+    q.layers.clear();
+    for (int l = 0; l < c.n_layer; ++l)
+      q.layers.push_back(layer_error(exact, other, l, static_cast<int>(window.size()), c.kv_heads(), c.head_size()));
+  }
+  q.positions = static_cast<int>(q.kl.size());
+  q.mean_kl = kl_sum / q.positions;
+  q.top1_agreement = static_cast<double>(agree) / q.positions;
+  q.perplexity_f32 = std::exp(nll_f32 / q.positions);
+  q.perplexity_format = std::exp(nll_format / q.positions);
+  return q;
+}
+
+GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count, CacheDtype format,
+                                   int threads) {
+  GreedyDivergence d;
+  for (CacheDtype f : {CacheDtype::F32, format}) {
+    SessionOptions o;
+    o.capture_attention = false;
+    o.threads = threads;
+    o.cache_dtype = f;
+    GenerationSession s(model, o);
+    s.start(prompt);
+    std::vector<int>& out = f == CacheDtype::F32 && d.f32_tokens.empty() ? d.f32_tokens : d.format_tokens;
+    for (int i = 0; i < count && !s.context_full(); ++i) out.push_back(s.step_token().token_id);
+  }
+  for (std::size_t i = 0; i < std::min(d.f32_tokens.size(), d.format_tokens.size()); ++i)
+    if (d.f32_tokens[i] != d.format_tokens[i]) {
+      d.first_difference = static_cast<int>(i);
+      break;
+    }
+  return d;
+}
+
+}  // namespace kvlab

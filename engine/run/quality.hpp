@@ -1,0 +1,45 @@
+// What a cache format costs in accuracy, measured: the same text teacher-forced through the model twice,
+// once with an F32 cache and once with the format under test, compared position by position (KL
+// divergence of the next-token distributions, top-1 agreement, largest logit difference, perplexity of
+// both), the relative error of each layer's stored K and V, and where greedy texts first part ways.
+// `kvlab-cli quality` prints it; it only measures and never changes a cache.
+#pragma once
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/dtype.hpp"
+#include "run/session.hpp"
+
+namespace kvlab {
+
+struct LayerKVError {
+  double k_relative = 0.0, v_relative = 0.0;  // ||stored - exact|| / ||exact|| over every cached number
+};
+
+struct CacheQuality {
+  CacheDtype format = CacheDtype::F32;
+  int positions = 0;                  // next-token predictions compared
+  double mean_kl = 0.0, max_kl = 0.0; // KL(F32 cache || format), nats, per position
+  double top1_agreement = 1.0;        // share of positions whose most likely token is the same
+  double max_abs_logit_diff = 0.0;
+  double perplexity_f32 = 0.0, perplexity_format = 0.0;  // exp(mean -log p(the text's next token))
+  std::size_t cache_bytes_f32 = 0, cache_bytes_format = 0;  // the two caches' real allocations
+  std::vector<LayerKVError> layers;   // (L), over the last window of the text
+  std::vector<double> kl;             // per position
+};
+
+// Teacher-forces `tokens` (windows of at most the model's context, a fresh cache each) with an F32
+// cache and with `format`. Throws InputError for fewer than 2 tokens.
+CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, CacheDtype format,
+                                   int threads = 1);
+
+struct GreedyDivergence {
+  std::vector<int> f32_tokens, format_tokens;  // generated after the prompt
+  int first_difference = -1;                   // index into them; -1 when identical
+};
+// Greedy generation of `count` tokens after `prompt` with each cache.
+GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count, CacheDtype format,
+                                   int threads = 1);
+
+}  // namespace kvlab
