@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-# Builds the English corpus of the default model from three installed Debian packages: WordNet's
-# glosses and example sentences (wordnet-base), the prose paragraphs of the Debian Administrator's
-# Handbook (debian-handbook, en-US), and the prose of Python's tutorial, FAQ, HOWTOs and glossary
-# (python3-doc). Writes train.txt, val.txt and heldout.txt (one paragraph per line, ASCII) into --out.
-# Deterministic (fixed seed, sorted file lists). Developer tool: never needed to build, run or test.
+# Builds the English corpus of the default model from installed Debian packages: WordNet's example
+# sentences and (capped, see --gloss-share) glosses (wordnet-base), the prose paragraphs of the Debian
+# Administrator's Handbook (debian-handbook, en-US), the unindented prose of Python's documentation
+# (python3-doc: tutorial, FAQ, HOWTOs, library and language reference, "using", glossary), GNOME's
+# desktop help (gnome-user-docs) and fortunes-min. Writes train.txt, val.txt and heldout.txt (one
+# paragraph per line, ASCII) into --out. Deterministic (fixed seed, sorted file lists). Developer tool:
+# never needed to build, run or test.
 import argparse
 import glob
 import html
@@ -16,6 +18,8 @@ import unicodedata
 WORDNET = "/usr/share/wordnet"
 HANDBOOK = "/usr/share/doc/debian-handbook/html/en-US"
 PYDOC = "/usr/share/doc/python3-doc/html/_sources"
+GNOME_HELP = "/usr/share/help/C"
+FORTUNES = "/usr/share/games/fortunes"
 DICT = "/usr/share/dict/words"
 
 ASCII_FIX = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2014": " - ", "\u2013": "-",
@@ -38,8 +42,8 @@ def dictionary_share(line, words):
 
 
 def wordnet_lines():
-    """'A teacher is a person whose occupation is teaching.' plus each example sentence."""
-    out = []
+    """('A teacher is a person whose occupation is teaching.', ...) and the example sentences."""
+    out, examples_out = [], []
     for pos, kind in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
         for line in open(os.path.join(WORDNET, "data." + pos), encoding="latin-1"):
             if line.startswith("  ") or "|" not in line:
@@ -62,8 +66,8 @@ def wordnet_lines():
             for ex in examples:
                 if len(ex.split()) >= 3:
                     ex = ex[0].upper() + ex[1:]
-                    out.append(ex if ex[-1] in ".!?" else ex + ".")
-    return out
+                    examples_out.append(ex if ex[-1] in ".!?" else ex + ".")
+    return out, examples_out
 
 
 class ParaExtractor(html.parser.HTMLParser):
@@ -130,10 +134,57 @@ def rst_prose(text):
 
 def pydoc_lines():
     out = []
-    for sub in ("tutorial", "faq", "howto"):
+    for sub in ("tutorial", "faq", "howto", "library", "reference", "using"):
         for path in sorted(glob.glob(os.path.join(PYDOC, sub, "*.rst.txt"))):
             out.extend(rst_prose(open(path, encoding="utf-8").read()))
     out.extend(rst_prose(open(os.path.join(PYDOC, "glossary.rst.txt"), encoding="utf-8").read()))
+    return out
+
+
+class MallardExtractor(html.parser.HTMLParser):
+    """Text of the <p> blocks of a GNOME help page (Mallard XML), without code and media."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth, self.skip, self.buf, self.paras = 0, 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "p" and not self.depth:
+            self.depth, self.buf = 1, []
+        elif tag in ("code", "cmd", "media", "key", "info", "if:when"):
+            self.skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("code", "cmd", "media", "key", "info", "if:when"):
+            self.skip = max(0, self.skip - 1)
+        elif tag == "p" and self.depth:
+            self.depth = 0
+            self.paras.append("".join(self.buf))
+
+    def handle_data(self, data):
+        if self.depth and not self.skip:
+            self.buf.append(data)
+
+
+def gnome_help_lines():
+    out = []
+    for path in sorted(glob.glob(os.path.join(GNOME_HELP, "*", "*.page"))):
+        p = MallardExtractor()
+        p.feed(open(path, encoding="utf-8").read())
+        out.extend(p.paras)
+    return out
+
+
+def fortune_lines():
+    """Each fortune of fortunes-min's files (fortunes, literature, riddles), attributions dropped."""
+    out = []
+    for name in ("fortunes", "literature", "riddles"):
+        path = os.path.join(FORTUNES, name)
+        if not os.path.exists(path):
+            continue
+        for entry in open(path, encoding="utf-8", errors="ignore").read().split("\n%\n"):
+            lines = [l for l in entry.split("\n") if l.strip() and not l.strip().startswith("--")]
+            out.append(" ".join(l.strip() for l in lines))
     return out
 
 
@@ -143,9 +194,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--min-dictionary", type=float, default=0.85,
                     help="keep a paragraph only if this share of its words is in /usr/share/dict/words")
+    ap.add_argument("--gloss-share", type=float, default=0.25,
+                    help="WordNet glosses at most this share of the corpus's bytes (they pull every prompt "
+                         "toward dictionary definitions)")
     args = ap.parse_args()
     words = {w.strip().lower() for w in open(DICT, encoding="utf-8", errors="ignore")}
-    sources = {"wordnet": wordnet_lines(), "handbook": handbook_lines(), "pydoc": pydoc_lines()}
+    glosses, examples = wordnet_lines()
+    sources = {"wordnet-examples": examples, "handbook": handbook_lines(), "pydoc": pydoc_lines(),
+               "gnome-help": gnome_help_lines(), "fortunes": fortune_lines(), "wordnet-glosses": glosses}
     rng = random.Random(args.seed)
     lines, stats = [], {}
     for name, raw in sources.items():
@@ -157,6 +213,16 @@ def main():
                 continue
             seen.add(s)
             kept.append(s)
+        if name == "wordnet-glosses":  # last: capped against what the others add up to
+            others = sum(b for _, _, b in stats.values())
+            budget = args.gloss_share / (1 - args.gloss_share) * others
+            rng.shuffle(kept)
+            total, cut = 0, 0
+            for cut, g in enumerate(kept):
+                total += len(g) + 1
+                if total > budget:
+                    break
+            kept = kept[:cut]
         stats[name] = (len(raw), len(kept), sum(len(s) + 1 for s in kept))
         lines.extend(kept)
     rng.shuffle(lines)
