@@ -1,6 +1,7 @@
 // The window's pure functions (app/gui/lesson_logic.cpp) without a window: cell states of the live
 // grid and of the steps x positions view, attention bars, the course's hit rate, the step log.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "cache/kv_cache.hpp"
 #include "lesson_logic.hpp"
@@ -109,4 +110,14 @@ TEST_CASE("byte formats: MB next to MiB, no runaway digits at the extremes", "[l
   CHECK(attention_bar(0.0f) == 0.0f);
   CHECK(attention_bar(1.0f) == 1.0f);
   CHECK(attention_bar(0.25f) == Approx(0.5f));
+}
+
+TEST_CASE("error view: no error, no shade; grows with the error; saturates at 15 %", "[lesson]") {
+  CHECK(error_shade(0.0f) == 0.0f);
+  CHECK(error_shade(-1.0f) == 0.0f);
+  CHECK(error_shade(std::nanf("")) == 0.0f);
+  CHECK(error_shade(0.005f) > 0.0f);
+  CHECK(error_shade(0.005f) < error_shade(0.08f));
+  CHECK(error_shade(0.15f) == Approx(1.0f));
+  CHECK(error_shade(3.0f) == 1.0f);
 }

@@ -14,7 +14,7 @@
 
 namespace kvlab::gui {
 
-enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Count };
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Format, Count };
 
 // Full: every panel. Classroom: few panels, large (the grid, the counter with the lesson's numbers
 // and one plot), for projecting. Switched with the V key or the toolbar (main_window.cpp).
@@ -48,7 +48,7 @@ struct AppState {
   float tokens_per_second = 4.0f;
 
   // panels and display
-  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true};
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true, true};
   Layout layout = Layout::Full;
   ClassroomPlot classroom_plot = ClassroomPlot::Projections;
   bool projector_mode = false;
@@ -62,6 +62,9 @@ struct AppState {
   bool plots_log_scale = false;
   bool plots_log_auto = true;       // log scale follows the data (> 10x apart) until the user sets it
   bool same_answer_live = false;    // recheck "same answer" after every step
+  int cache_format = 0;             // the format selector: 0 f32, 1 f16, 2 int8, 3 int4 (kCacheFormats)
+  bool format_shadow_on = false;    // the worker compares with an F32 cache (the format tab is showing)
+  bool grid_error = false;          // KV grid: colour cells by their K/V error against an F32 cache
   MemoryExplorerState memory;
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp

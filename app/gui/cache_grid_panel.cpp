@@ -173,6 +173,17 @@ void attention_bars(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int
   }
 }
 
+// The error view: each cell darkened by its K/V error against an F32 cache (format tab's comparison).
+void error_overlay(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int r, int layer) {
+  const std::vector<float>& e = snap.format_shadow.cell_error;
+  const int T = snap.config.n_ctx;
+  if (e.size() != static_cast<std::size_t>(snap.config.n_layer) * static_cast<std::size_t>(T)) return;
+  for (int t = 0; t < g.shown && t < T; ++t) {
+    const float shade = error_shade(e[static_cast<std::size_t>(layer * T + t)]);
+    if (shade > 0) dl->AddRectFilled(g.cell_min(r, t), g.cell_max(r, t), IM_COL32(120, 0, 40, static_cast<int>(shade * 170)));
+  }
+}
+
 void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, const Snapshot& snap) {
   const Palette& pal = palette(app.projector_mode);
   const LiveGrid live = live_grid(snap);
@@ -184,6 +195,7 @@ void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, cons
     else std::snprintf(lab, sizeof lab, "L%d", layer);
     row_label(dl, g, r, lab);
     draw_row(dl, g, pal, r, [&](int t) { return classify_cell(live, layer, t); });
+    if (app.grid_error) error_overlay(dl, g, snap, r, layer);
     attention_bars(dl, g, snap, r, layer, head);
   }
 }
@@ -279,6 +291,11 @@ void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_dra
   ImGui::Checkbox("whole context", &app.show_whole_context);
   item_tooltip("Show every position the cache has room for, not just the ones in use.");
   ImGui::SameLine(0, ImGui::GetFontSize());
+  if (snap.trace.cache_dtype != CacheDtype::F32 || app.grid_error) {
+    ImGui::Checkbox("error", &app.grid_error);
+    item_tooltip("Darken each cell by how far its stored K and V are from an f32 cache's (darkest: 15 % or more).");
+    ImGui::SameLine(0, ImGui::GetFontSize());
+  }
   const StepTrace& tr = snap.trace;
   const int n = static_cast<int>(snap.tokens.size());
   if (app.grid_history) {

@@ -21,9 +21,12 @@ void model_section(AppState& app, const Snapshot& snap) {
   ImGui::PopStyleColor();
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {
-    if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
-    item_tooltip("The model KV Cache Lab ships with.");
+    if (ImGui::Button("Word pieces (default)")) app.worker.post(cmd::LoadModel{"default"});
+    item_tooltip("Writes modern English; a token is a word or a piece of one, as in real language models.");
     ImGui::SameLine();
+    if (ImGui::Button("Letters")) app.worker.post(cmd::LoadModel{"char"});
+    item_tooltip("One letter per token: one column per letter, the clearest picture for the first minute of a lesson.");
+    ImGui::TextDisabled("Word pieces: how real models tokenize. Letters: one column per letter, easiest to read.");
     if (ImGui::Button("GPT-2 shape (random)")) app.worker.post(cmd::LoadModel{"random:gpt2"});
     item_tooltip("Random weights in GPT-2 small's shape: 12 layers, 12 heads, 1024 positions. Its text is noise, "
                  "but its cache is as big as the real one.");
@@ -84,6 +87,14 @@ void sampling_section(AppState& app) {
     item_tooltip("Same seed, same text: sampling is reproducible. Takes effect from the next Reset.");
   }
   if (changed) app.worker.post(cmd::SetSampling{s});
+}
+
+// The cache's number format: f32, f16, int8, int4 (the format tab says what each costs).
+void format_section(AppState& app) {
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+  int i = app.cache_format;
+  if (ImGui::Combo("cache format", &i, "f32\0f16\0int8\0int4\0")) select_cache_format(app, i);
+  item_tooltip(kCacheFormats[std::clamp(app.cache_format, 0, 3)].tooltip);
 }
 }  // namespace
 
@@ -161,6 +172,7 @@ void draw_controls_panel(AppState& app, const Snapshot& snap) {
     app.worker.post(cmd::SetTargetTokens{app.target_tokens});
   item_tooltip("Play stops after this many new tokens (or when the context is full).");
   sampling_section(app);
+  format_section(app);
 
   ImGui::Separator();
   model_section(app, snap);

@@ -18,6 +18,7 @@
 
 #include "bench/machine.hpp"
 #include "checks.hpp"
+#include "run/quality.hpp"
 #include "bench/sweep.hpp"
 #include "errors.hpp"
 #include "model/model_spec.hpp"
@@ -53,6 +54,10 @@ struct EngineWorker::State {
   std::uint64_t version = 0;
   SameAnswerCheck same_answer;
   bool same_answer_live = false;
+  CacheDtype cache_format = CacheDtype::F32;
+  bool format_shadow_live = false;
+  FormatShadow format_shadow;
+  std::unique_ptr<GenerationSession> shadow;   // the F32-cache side of the format comparison
   double read_bytes_per_s = 0.0;
   bool bandwidth_due = false;                  // set when a model loads, measured when the worker is idle
   int load_progress_updates = 0;
@@ -109,6 +114,7 @@ struct EngineWorker::Handler {
   void restart() {
     SessionOptions o;
     o.use_cache = s.cache_on;
+    o.cache_dtype = s.cache_format;
     o.threads = s.threads;
     o.sampling = s.sampling;
     auto fresh = std::make_unique<GenerationSession>(s.model, o);
@@ -121,6 +127,7 @@ struct EngineWorker::Handler {
       s.token_probs.push_back(0.0f);
     }
     s.history.clear();
+    s.format_shadow = FormatShadow{};
     s.playing = false;
     s.notice.clear();
     s.same_answer = {};
@@ -192,6 +199,52 @@ struct EngineWorker::Handler {
       s.notice = context_full_notice();
     }
     if (s.same_answer_live) check_same_answer();
+    if (s.format_shadow_live) compare_with_f32_cache();
+  }
+
+  // The format comparison: the text before the newest token prefilled with an F32 cache gives the
+  // logits an exact cache would have given for this step, and its cache holds the exact K and V.
+  // Runs after the step's timing, like the same-answer check.
+  void compare_with_f32_cache() {
+    const GenerationSession& g = *s.session;
+    if (!g.cache_enabled() || g.cache()->dtype() == CacheDtype::F32 || g.tokens().size() < 2 || g.last_logits().empty()) {
+      s.format_shadow.cell_error.clear();
+      return;
+    }
+    if (!s.shadow) {
+      SessionOptions o;
+      o.capture_attention = false;
+      o.threads = s.threads;
+      s.shadow = std::make_unique<GenerationSession>(s.model, o);
+    }
+    const std::vector<int>& ids = g.tokens();
+    s.shadow->start(std::vector<int>(ids.begin(), ids.end() - 1));
+    s.shadow->step_token();
+    const std::vector<float>& exact = s.shadow->last_logits();
+    const std::vector<float>& got = g.last_logits();
+    double max_e = *std::max_element(exact.begin(), exact.end()), max_g = *std::max_element(got.begin(), got.end());
+    double z_e = 0, z_g = 0;
+    for (std::size_t i = 0; i < exact.size(); ++i) z_e += std::exp(exact[i] - max_e), z_g += std::exp(got[i] - max_g);
+    double kl = 0;
+    for (std::size_t i = 0; i < exact.size(); ++i) {
+      const double le = exact[i] - max_e - std::log(z_e), lg = got[i] - max_g - std::log(z_g);
+      kl += std::exp(le) * (le - lg);
+    }
+    FormatShadow& f = s.format_shadow;
+    f.last_kl = std::max(0.0, kl);
+    f.kl_sum += f.last_kl;
+    f.kl_max = std::max(f.kl_max, f.last_kl);
+    const bool same = argmax(exact) == argmax(got);
+    f.top1_same += same ? 1 : 0;
+    if (!same && f.first_divergence_step < 0) f.first_divergence_step = g.trace().step;
+    ++f.steps;
+    const int n = static_cast<int>(ids.size()) - 1;  // cached positions (both caches hold them in order)
+    const std::vector<float> by_cell = cell_errors(*s.shadow->cache(), *g.cache(), n);
+    const int L = g.config().n_layer, T = g.config().n_ctx;
+    f.cell_error.assign(static_cast<std::size_t>(L) * static_cast<std::size_t>(T), 0.0f);
+    for (int l = 0; l < L; ++l)
+      for (int p = 0; p < n; ++p)
+        f.cell_error[static_cast<std::size_t>(l * T + p)] = by_cell[static_cast<std::size_t>(l * n + p)];
   }
 
   // Recomputes the last finished step without the cache (or with it, when the cache is off) from the
@@ -278,6 +331,15 @@ struct EngineWorker::Handler {
   void operator()(cmd::RunSweep& v);
   void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
   void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
+  void operator()(cmd::SetCacheFormat& v) {
+    s.cache_format = v.dtype;
+    s.format_shadow = FormatShadow{};
+    if (s.session) s.session->set_cache_dtype(v.dtype);
+  }
+  void operator()(cmd::SetFormatShadow& v) {
+    s.format_shadow_live = v.on;
+    if (!v.on) s.shadow.reset();
+  }
   void operator()(cmd::SetSameAnswerLive& v) {
     s.same_answer_live = v.on;
     if (v.on && s.same_answer.step != (s.session ? s.session->trace().step : -1)) check_same_answer();
@@ -309,6 +371,7 @@ struct EngineWorker::Handler {
     s.load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     s.model = std::move(loaded);
     s.checker.reset();
+    s.shadow.reset();
     s.sweep.clear();
     s.read_bytes_per_s = 0.0;
     s.bandwidth_due = true;
@@ -499,6 +562,9 @@ void EngineWorker::publish() {
   snap->refused_prompt = s.refused_prompt;
   snap->same_answer = s.same_answer;
   snap->same_answer_live = s.same_answer_live;
+  snap->cache_format = s.cache_format;
+  snap->format_shadow = s.format_shadow;
+  snap->format_shadow_live = s.format_shadow_live;
   snap->read_bytes_per_s = s.read_bytes_per_s;
   snap->load_progress_updates = s.load_progress_updates;
   snap->load_seconds = s.load_seconds;
@@ -509,7 +575,8 @@ void EngineWorker::publish() {
     snap->weight_bytes = s.model.gpt->weights().bytes();
     snap->model_warnings = s.model.warnings;
     snap->decode_weight_bytes = decode_bytes_per_token(s.model.gpt->weights(), -1);
-    snap->decode_kv_bytes_per_position = decode_bytes_per_token(s.model.gpt->weights(), 0) - snap->decode_weight_bytes;
+    snap->decode_kv_bytes_per_position =
+        decode_bytes_per_token(s.model.gpt->weights(), 0, s.cache_format) - snap->decode_weight_bytes;
   }
   if (s.session) {
     const GenerationSession& g = *s.session;

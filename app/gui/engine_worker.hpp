@@ -37,12 +37,14 @@ struct RunSweep { std::vector<int> lengths; };
 struct Cancel {};
 struct CheckSameAnswer {};                 // recompute the last step the other way once (outside its timing)
 struct SetSameAnswerLive { bool on; };     // ... after every step while on (a panel showing it is open)
+struct SetCacheFormat { CacheDtype dtype; };  // the cache's format from the next step on (rebuilt from the text)
+struct SetFormatShadow { bool on; };       // compare every step with an F32-cache run (the cache format panel is open)
 }  // namespace cmd
 
 using Command = std::variant<cmd::SetPrompt, cmd::StepToken, cmd::StepLayer, cmd::Play, cmd::Pause, cmd::SetSpeed,
                              cmd::SetCache, cmd::Reset, cmd::SetSampling, cmd::SetTargetTokens, cmd::LoadModel,
                              cmd::LoadRandomModel, cmd::RunSweep, cmd::Cancel, cmd::CheckSameAnswer,
-                             cmd::SetSameAnswerLive>;
+                             cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow>;
 
 struct WorkerOptions {
   int threads = 1;                    // engine threads

@@ -76,6 +76,11 @@ std::string format_bytes_sensibly(double bytes) {
   return buf;
 }
 
+float error_shade(float e) {
+  if (!(e > 0.0f)) return 0.0f;
+  return std::sqrt(std::min(1.0f, e / 0.15f));
+}
+
 std::string format_mb_mib(double bytes) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   double v = bytes;

@@ -50,6 +50,9 @@ std::vector<std::string> step_log(const Snapshot& snap);
 
 // "1.5 MB (1.43 MiB)": the course counts in MB (10^6), the machine allocates MiB (2^20).
 std::string format_mb_mib(double bytes);
+// How dark the KV grid's error view draws a cell with relative K/V error `e` (0 = not at all, 1 = the
+// darkest): square root of e / 15 %, so int8's ~0.5 % shows faintly and int4's ~8 % clearly.
+float error_shade(float e);
 // Sizes from bytes to exabytes without runaway digits: "72.0 MiB", "1.00 PiB", "8.0 EiB".
 std::string format_bytes_sensibly(double bytes);
 

@@ -42,7 +42,8 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   }
   if (ImGui::BeginMenu("View")) {
     const char* names[] = {"Controls", "Tokens", "KV cache grid", "Computation counter", "Live plots", "Memory explorer",
-                           "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing"};
+                           "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing",
+                           "Cache format"};
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i) {
       ImGui::PushID(i);
       ImGui::MenuItem(names[i], nullptr, &app.panel_open[static_cast<std::size_t>(i)]);
@@ -139,17 +140,21 @@ void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
                         {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
                         {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel},
                         {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", draw_fib_panel},
-                        {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", draw_checkpoint_panel}};
+                        {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", draw_checkpoint_panel},
+                        {Panel::Format, BottomTab::Format, "Cache format", draw_format_panel}};
+    bool format_showing = false;
     for (const Tab& t : tabs) {
       if (!app.open(t.panel)) continue;
       const bool select = app.select_tab == static_cast<int>(t.tab);
       if (ImGui::BeginTabItem(t.name, nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
+        format_showing |= t.panel == Panel::Format;
         t.draw(app, snap);
         ImGui::EndTabItem();
       }
     }
     app.select_tab = -1;
     ImGui::EndTabBar();
+    set_format_shadow(app, format_showing || app.grid_error);
   }
   ImGui::EndChild();
 }
@@ -188,7 +193,7 @@ void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const float fs = ImGui::GetFontSize();
   const float spacing = ImGui::GetStyle().ItemSpacing.y;
   const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep) ||
-                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint);
+                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint) || app.open(Panel::Format);
   const bool grid = app.open(Panel::CacheGrid);
   const bool tight = size.y < fs * 34;
   float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;

@@ -24,6 +24,14 @@ void draw_toolbar(AppState& app, const Snapshot& snap);
 void draw_projections_plot(AppState& app, const Snapshot& snap, float height);
 void draw_fib_panel(AppState& app, const Snapshot& snap);         // the Fibonacci warm-up
 void draw_checkpoint_panel(AppState& app, const Snapshot& snap);  // gradient checkpointing
+void draw_format_panel(AppState& app, const Snapshot& snap);      // the cache's number format (format_panel.cpp)
+// The F32 comparison runs on the worker only while someone looks at it (the format tab, the error grid).
+void set_format_shadow(AppState& app, bool on);
+// The cache formats of the selector, in its order, with a one-sentence tooltip each.
+struct CacheFormatChoice { CacheDtype dtype; const char* label; const char* tooltip; };
+extern const CacheFormatChoice kCacheFormats[4];
+// Post the format the selector holds (controls panel, format tab, scripts).
+void select_cache_format(AppState& app, int index);
 
 // Shared helpers for panels.
 void item_tooltip(const char* text);                 // tooltip for the last item

@@ -3,6 +3,8 @@
 // the hit rate is reused / needed K,V pairs, for the last step and for the whole run.
 #include "report.hpp"
 
+#include <algorithm>
+
 #include <fstream>
 
 namespace kvlab::gui {
@@ -83,6 +85,11 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
           {"hit_rate", hit_rate(snap)},
           {"cache_bytes", {{"in_use", in_use}, {"allocated", snap.trace.cache_bytes_allocated}}},
           {"same_answer", same},
+          {"cache_format", {{"selected", dtype_name(snap.cache_format)}, {"in_use", dtype_name(snap.trace.cache_dtype)},
+                            {"compared_steps", snap.format_shadow.steps}, {"top1_same", snap.format_shadow.top1_same},
+                            {"kl_max", snap.format_shadow.kl_max}, {"first_divergence_step", snap.format_shadow.first_divergence_step},
+                            {"cells_with_error", std::count_if(snap.format_shadow.cell_error.begin(), snap.format_shadow.cell_error.end(),
+                                                               [](float e) { return e > 0.0f; })}}},
           {"decode_bytes", {{"weights", snap.decode_weight_bytes}, {"kv_per_position", snap.decode_kv_bytes_per_position},
                             {"read_bytes_per_s", snap.read_bytes_per_s}}},
           {"load", {{"seconds", snap.load_seconds}, {"progress_updates", snap.load_progress_updates}}},

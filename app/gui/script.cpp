@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "main_window.hpp"
+#include "panels.hpp"
 
 namespace kvlab::gui {
 
@@ -66,7 +67,8 @@ void apply_memory_preset(AppState& app, const std::string& name) {
 }
 
 void apply_panel(AppState& app, const std::string& name, bool on) {
-  const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint"};
+  const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint",
+                         "format"};
   for (int i = 0; i < static_cast<int>(Panel::Count); ++i)
     if (name == names[i]) app.panel_open[static_cast<std::size_t>(i)] = on;
 }
@@ -77,6 +79,7 @@ void apply_grid(AppState& app, const std::string& mode, bool on) {
   else if (mode == "whole") app.show_whole_context = on;
   else if (mode == "fit") app.show_whole_context = false;
   else if (mode == "steps") app.grid_history = on;  // rows = steps, columns = positions
+  else if (mode == "error") app.grid_error = on;     // colour by K/V error against an F32 cache
 }
 
 void post_random_model(AppState& app, const std::vector<int>& shape) {
@@ -106,8 +109,9 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
     case Verb::Panel: apply_panel(app, a.text, a.on); break;
     case Verb::Tab:
       app.select_tab = a.text == "plots" ? 0 : a.text == "attention" ? 1 : a.text == "memory" ? 2 : a.text == "sweep" ? 3
-                     : a.text == "fib" ? 4 : 5;
+                     : a.text == "fib" ? 4 : a.text == "checkpoint" ? 5 : 6;
       break;
+    case Verb::Format: select_cache_format(app, a.count); break;
     case Verb::Layout: app.layout = a.text == "classroom" ? Layout::Classroom : Layout::Full; break;
     case Verb::Projector: app.projector_mode = a.on; app.theme_dirty = true; break;
     case Verb::Scale: app.font_scale = a.number; app.theme_dirty = true; break;

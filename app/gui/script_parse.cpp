@@ -27,11 +27,13 @@ const VerbInfo kVerbs[] = {
     {"sampling", Verb::Sampling, 1, 1}, {"memory", Verb::Memory, 1, 1},   {"attention", Verb::Attention, 1, 1},
     {"hover", Verb::Hover, 2, 2},     {"quit", Verb::Quit, 0, 0},         {"cancel", Verb::Cancel, 0, 0},
     {"click", Verb::Click, 2, 2},     {"press", Verb::Press, 2, 2},       {"release", Verb::Release, 0, 0},
-    {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1}};
+    {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1},
+    {"format", Verb::Format, 1, 1}};
 
-const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint"};
-const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint"};
-const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps"};
+const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
+const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format"};
+const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps", "error"};
+const char* const kFormats[] = {"f32", "f16", "int8", "int4"};
 const char* const kLayouts[] = {"classroom", "full"};
 
 [[noreturn]] void fail(int line, const std::string& what) {
@@ -110,6 +112,10 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
       a.on = to_on(args[1], n, v);
       break;
     case Verb::Tab: a.text = one_of(args[0], kTabs, n, v); break;
+    case Verb::Format:
+      a.text = one_of(args[0], kFormats, n, v);
+      a.count = static_cast<int>(std::find(std::begin(kFormats), std::end(kFormats), a.text) - std::begin(kFormats));
+      break;
     case Verb::Layout: a.text = one_of(args[0], kLayouts, n, v); break;
     case Verb::Grid:
       a.text = one_of(args[0], kGridModes, n, v);
@@ -140,10 +146,10 @@ bool runs_while_busy(Verb v) {
 
 std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
-         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint | "
-         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps on|off | sweep 10,25,50 | wait | frames N | "
+         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint|format | "
+         "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps|error on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
-         "click X Y | press X Y | release | resize WIDTH HEIGHT | check";
+         "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {

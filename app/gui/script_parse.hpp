@@ -11,7 +11,7 @@ namespace kvlab::gui {
 enum class Verb {
   Prompt, Step, Layer, Cache, Reset, Play, Pause, Speed, Tokens, Model, Random, Panel, Tab, Projector, Scale, Grid,
   Sweep, Wait, Frames, Sleep, Screenshot, Sampling, Memory, Attention, Hover, Quit, Cancel, Click, Press, Release,
-  Resize, Check, Layout
+  Resize, Check, Layout, Format
 };
 
 struct ScriptAction {
@@ -19,7 +19,8 @@ struct ScriptAction {
   Verb verb = Verb::Wait;
   std::string name;          // the verb as written (for messages)
   std::string text;          // prompt text, model spec, panel/tab/grid/memory name, screenshot path
-  int count = 1;             // step/layer/tokens/frames count, sleep milliseconds, attention layer (-1 = all)
+  int count = 1;             // step/layer/tokens/frames count, sleep milliseconds, attention layer (-1 = all),
+                             // format: 0 f32, 1 f16, 2 int8, 3 int4
   int x = 0, y = 0;          // hover/click/press position, resize width and height
   float number = 0.0f;       // speed (tokens/s), scale, sampling temperature (0 = greedy)
   bool on = false;           // cache, panel, projector, grid whole on|off

@@ -45,6 +45,16 @@ struct SameAnswerCheck {
   double ms = 0.0;               // what the recomputation cost (not part of any plotted step)
 };
 
+// A quantized cache against an F32 cache over the same text, step by step (only while the cache format
+// panel is open): the F32 side is the same text prefilled with an F32 cache, after the step's timing.
+struct FormatShadow {
+  int steps = 0;                   // steps compared since the format or the text changed
+  double kl_sum = 0.0, kl_max = 0.0, last_kl = 0.0;  // KL(F32 || format) of the next-token distribution, nats
+  int top1_same = 0;               // steps whose most likely token is the same both ways
+  int first_divergence_step = -1;  // the first step whose most likely token differed; -1: none yet
+  std::vector<float> cell_error;   // (L, T) by position: ||stored - exact|| / ||exact|| of K and V; empty if unknown
+};
+
 struct Snapshot {
   std::uint64_t version = 0;
   // the model
@@ -88,6 +98,9 @@ struct Snapshot {
   std::string refused_prompt;              // a prompt the engine refused (the box keeps it); "" if none
   SameAnswerCheck same_answer;
   bool same_answer_live = false;           // re-checked after every step
+  CacheDtype cache_format = CacheDtype::F32;  // what the format selector says (takes effect at the next step)
+  FormatShadow format_shadow;
+  bool format_shadow_live = false;
   // "why decode is memory-bound": bytes one decoded token reads, and this machine's read bandwidth
   double decode_weight_bytes = 0.0;        // every weight read once per token (engine/bench/machine.hpp)
   double decode_kv_bytes_per_position = 0.0;  // + K and V of each cached position, all layers

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <numeric>
 
-#include "cache/kv_cache.hpp"
 #include "errors.hpp"
 #include "forward/gpt.hpp"
 
@@ -32,22 +32,37 @@ void decode_one(const Gpt& model, ForwardWorkspace& ws, KVCache& cache, std::spa
   pass.finish();
 }
 
-// ||a - b|| / ||b|| of every row of every KV head of `layer`, over the first n cells.
-LayerKVError layer_error(const KVCache& exact, const KVCache& other, int layer, int n, int G, int hs) {
+// Squared differences and squared exact values of K and V, per cell of `layer`, over the first n cells
+// and every KV head: what layer_error and cell_errors sum in their own ways.
+struct CellSums {
+  std::vector<double> dk, nk, dv, nv;  // (n)
+};
+CellSums cell_sums(const KVCache& exact, const KVCache& other, int layer, int n) {
   const KVReader& re = exact.reader(layer);
   const KVReader& ro = other.reader(layer);
   std::vector<float> scratch_e(re.scratch_floats(n)), scratch_o(ro.scratch_floats(n));
-  double dk = 0, nk = 0, dv = 0, nv = 0;
-  for (int g = 0; g < G; ++g) {
+  const auto size = static_cast<std::size_t>(n);
+  CellSums s{std::vector<double>(size), std::vector<double>(size), std::vector<double>(size), std::vector<double>(size)};
+  for (int g = 0; g < exact.num_heads(); ++g) {
     const KVRows e = re.rows(g, 0, n, scratch_e.data()), o = ro.rows(g, 0, n, scratch_o.data());
     for (int r = 0; r < n; ++r)
-      for (int d = 0; d < hs; ++d) {
+      for (int d = 0; d < exact.head_dim(); ++d) {
         const double ek = e.k[r * e.stride + d], ok = o.k[r * o.stride + d];
         const double ev = e.v[r * e.stride + d], ov = o.v[r * o.stride + d];
-        dk += (ok - ek) * (ok - ek), nk += ek * ek, dv += (ov - ev) * (ov - ev), nv += ev * ev;
+        const auto i = static_cast<std::size_t>(r);
+        s.dk[i] += (ok - ek) * (ok - ek), s.nk[i] += ek * ek, s.dv[i] += (ov - ev) * (ov - ev), s.nv[i] += ev * ev;
       }
   }
-  return {nk > 0 ? std::sqrt(dk / nk) : 0.0, nv > 0 ? std::sqrt(dv / nv) : 0.0};
+  return s;
+}
+
+double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+// ||a - b|| / ||b|| of every row of every KV head of `layer`, over the first n cells.
+LayerKVError layer_error(const KVCache& exact, const KVCache& other, int layer, int n) {
+  const CellSums s = cell_sums(exact, other, layer, n);
+  const double nk = sum_of(s.nk), nv = sum_of(s.nv);
+  return {nk > 0 ? std::sqrt(sum_of(s.dk) / nk) : 0.0, nv > 0 ? std::sqrt(sum_of(s.dv) / nv) : 0.0};
 }
 }  // namespace
 
@@ -91,7 +106,7 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
     }
     q.layers.clear();
     for (int l = 0; l < c.n_layer; ++l)
-      q.layers.push_back(layer_error(exact, other, l, static_cast<int>(window.size()), c.kv_heads(), c.head_size()));
+      q.layers.push_back(layer_error(exact, other, l, static_cast<int>(window.size())));
   }
   q.positions = static_cast<int>(q.kl.size());
   q.mean_kl = kl_sum / q.positions;
@@ -99,6 +114,19 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
   q.perplexity_f32 = std::exp(nll_f32 / q.positions);
   q.perplexity_format = std::exp(nll_format / q.positions);
   return q;
+}
+
+std::vector<float> cell_errors(const KVCache& exact, const KVCache& other, int n) {
+  std::vector<float> out;
+  out.reserve(static_cast<std::size_t>(exact.num_layers()) * static_cast<std::size_t>(std::max(n, 0)));
+  for (int l = 0; l < exact.num_layers(); ++l) {
+    const CellSums s = cell_sums(exact, other, l, n);
+    for (std::size_t i = 0; i < s.dk.size(); ++i) {
+      const double norm = s.nk[i] + s.nv[i];
+      out.push_back(norm > 0 ? static_cast<float>(std::sqrt((s.dk[i] + s.dv[i]) / norm)) : 0.0f);
+    }
+  }
+  return out;
 }
 
 GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count, CacheDtype format,

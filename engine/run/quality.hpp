@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/kv_cache.hpp"
 #include "model/dtype.hpp"
 #include "run/session.hpp"
 
@@ -33,6 +34,10 @@ struct CacheQuality {
 // cache and with `format`. Throws InputError for fewer than 2 tokens.
 CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, CacheDtype format,
                                    int threads = 1);
+
+// Relative error ||other - exact|| / ||exact|| of each (layer, cell) row, K and V together, over the
+// first n cells: (L x n), row-major by layer. For the window's error-per-cell view.
+std::vector<float> cell_errors(const KVCache& exact, const KVCache& other, int n);
 
 struct GreedyDivergence {
   std::vector<int> f32_tokens, format_tokens;  // generated after the prompt

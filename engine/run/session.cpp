@@ -76,6 +76,8 @@ void GenerationSession::set_sampling(const SamplingConfig& config) {
 
 void GenerationSession::apply_cache_setting() {
   const GptConfig& c = config();
+  if (cache_ && cache_->dtype() != options_.cache_dtype) cache_.reset();  // re-made below, then rebuilt from the text
+  trace_.cache_dtype = options_.cache_dtype;
   if (cache_requested_ && !cache_)
     cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype);
   else if (!cache_requested_ && cache_)

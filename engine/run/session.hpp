@@ -77,7 +77,7 @@ struct SessionOptions {
   bool use_cache = true;
   bool capture_attention = true;  // fill StepTrace::attention (the CLI's bench turns it off)
   int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
-  CacheDtype cache_dtype = CacheDtype::F32;  // the live cache's format (only f32 exists yet: others are refused)
+  CacheDtype cache_dtype = CacheDtype::F32;  // the live cache's format: f32, f16, int8, int4
   SamplingConfig sampling;
 };
 
@@ -99,6 +99,10 @@ class GenerationSession {
 
   // Takes effect at the start of the next step (a step in progress finishes the way it began).
   void set_cache_enabled(bool on) { cache_requested_ = on; }
+  // Also at the start of the next step: a cache in another format is dropped and rebuilt from the text
+  // (counted and timed as a rebuild, like switching the cache back on).
+  void set_cache_dtype(CacheDtype dtype) { options_.cache_dtype = dtype; }
+  CacheDtype cache_dtype_requested() const { return options_.cache_dtype; }
   bool cache_requested() const { return cache_requested_; }
   bool cache_enabled() const { return cache_ != nullptr; }
   void set_sampling(const SamplingConfig& config);  // restarts the random stream from config.seed
