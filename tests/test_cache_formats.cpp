@@ -1,4 +1,4 @@
-// The cache formats F16, INT8 and INT4 (engine/cache/kv_storage_f16/int): round-trip error within each
+// The cache formats F16, INT8, INT4 and KIVI (engine/cache/kv_storage_f16/int/kivi): round-trip error within each
 // format's bound, bytes exactly what is allocated (numbers + scales), attention over an encoded cache
 // equal to attention over the same rows decoded (1e-5), and a whole generation with each format next
 // to F32: F32 unchanged, the others close, the difference measured and printed.
@@ -72,9 +72,52 @@ TEST_CASE("cache formats: bytes are the numbers plus the scales, exactly", "[sto
   // int4: 32 bytes of codes + 2 scales per row
   CHECK(make_kv_storage(CacheDtype::Int4, shape)->bytes() == 2 * rows * (32 + 2 * 4));
   // groups of 64: one scale per row
-  CHECK(make_kv_storage(CacheDtype::Int8, shape, 64)->bytes() == 2 * rows * (64 + 4));
+  CHECK(make_kv_storage(CacheDtype::Int8, shape, {64})->bytes() == 2 * rows * (64 + 4));
   // a head size 32 does not divide: one group per row
   CHECK(make_kv_storage(CacheDtype::Int8, {1, 1, 1, 4, 20})->bytes() == 2 * 4 * (20 + 4));
+}
+
+TEST_CASE("KIVI: keys per channel across 32 tokens, the open group exact, values per row", "[storage][quant][kivi]") {
+  const int cells = 70, capacity = 80, hs = 64, group = 32;  // two complete key groups and an open one of 6 tokens
+  const KVStorageShape shape{1, 1, 1, capacity, hs};
+  const std::vector<float> k = random_rows(cells, hs, 3, 2.0f), v = random_rows(cells, hs, 4);
+  for (CacheDtype d : {CacheDtype::Int8, CacheDtype::Int4}) {
+    KVStorageOptions o;
+    o.kivi = true;
+    const auto storage = make_kv_storage(d, shape, o);
+    for (int c = 0; c < cells; ++c) storage->write(0, 0, 0, c, k.data() + c * hs, v.data() + c * hs);
+    std::vector<float> scratch(storage->scratch_floats(cells));
+    const KVRows rows = storage->read(0, 0, 0, 0, cells, scratch.data());
+    const double levels = d == CacheDtype::Int8 ? 254.0 : 14.0;
+    double worst_k = 0, worst_v = 0, open_error = 0;
+    for (int r = 0; r < cells; ++r)
+      for (int i = 0; i < hs; ++i) {
+        const float gk = rows.k[r * rows.stride + i], wk = k[static_cast<std::size_t>(r * hs + i)];
+        if (r >= 64) {  // the open group: F32 until its 32 tokens are written
+          open_error = std::max(open_error, static_cast<double>(std::fabs(gk - wk)));
+        } else {
+          float channel_max = 0;  // this channel over the key group's 32 tokens
+          for (int t = r / group * group; t < r / group * group + group; ++t)
+            channel_max = std::max(channel_max, std::fabs(k[static_cast<std::size_t>(t * hs + i)]));
+          worst_k = std::max(worst_k, std::fabs(gk - wk) / (channel_max / levels + 1e-7));
+        }
+        const float gv = rows.v[r * rows.stride + i], wv = v[static_cast<std::size_t>(r * hs + i)];
+        worst_v = std::max(worst_v, std::fabs(gv - wv) / (group_max(v, hs, r, i, 32) / levels + 1e-7));
+      }
+    INFO(dtype_name(d));
+    CHECK(worst_k <= 1.0);
+    CHECK(worst_v <= 1.0);
+    CHECK(open_error == 0.0);
+    // codes of K and V, a scale per channel per key group (3 groups), value scales per row, the open group in F32
+    const std::size_t code_bytes = d == CacheDtype::Int8 ? capacity * hs : capacity * hs / 2;
+    CHECK(storage->bytes() == 2 * code_bytes + 3 * hs * 4 + capacity * 2 * 4 + group * hs * 4);
+  }
+  KVStorageOptions o;
+  o.kivi = true;
+  CHECK_THROWS_WITH(make_kv_storage(CacheDtype::F16, shape, o), Catch::Contains("KIVI groups integer numbers"));
+  CHECK(parse_cache_format("int4-kivi")->kivi);
+  CHECK_FALSE(parse_cache_format("f16-kivi").has_value());
+  CHECK(cache_format_name({CacheDtype::Int8, true}) == "int8-kivi");
 }
 
 TEST_CASE("cache formats: clear() makes every number zero again", "[storage][quant]") {
@@ -94,8 +137,11 @@ TEST_CASE("cache formats: clear() makes every number zero again", "[storage][qua
 
 TEST_CASE("attention over an encoded cache equals attention over its rows decoded", "[storage][quant][attention]") {
   const int H = 4, G = 2, hs = 32, n = 150;  // 150 keys: three tiles of kAttentionKeyTile
-  for (CacheDtype d : {CacheDtype::F16, CacheDtype::Int8, CacheDtype::Int4}) {
-    const auto storage = make_kv_storage(d, {1, 1, G, n, hs});
+  for (const CacheFormat f : {CacheFormat{CacheDtype::F16}, CacheFormat{CacheDtype::Int8}, CacheFormat{CacheDtype::Int4},
+                              CacheFormat{CacheDtype::Int4, true}}) {
+    KVStorageOptions layout;
+    layout.kivi = f.kivi;
+    const auto storage = make_kv_storage(f.dtype, {1, 1, G, n, hs}, layout);
     std::vector<float> k_all(static_cast<std::size_t>(G) * n * hs), v_all(k_all.size());
     for (int g = 0; g < G; ++g) {
       const std::vector<float> k = random_rows(n, hs, 10 + g), v = random_rows(n, hs, 20 + g);
@@ -119,7 +165,7 @@ TEST_CASE("attention over an encoded cache equals attention over its rows decode
     std::vector<float> kv_scratch(storage->scratch_floats(kAttentionKeyTile));
     attention_heads(qkv, y_enc, scores, 0, H, 1, n - 1, storage->reader(0), keys, {H, G, hs}, kv_scratch.data(), nullptr, 0);
     attention_heads(qkv, y_dec, scores, 0, H, 1, n - 1, decoded, keys, {H, G, hs}, nullptr, nullptr, 0);
-    INFO(dtype_name(d));
+    INFO(cache_format_name(f));
     CHECK((y_enc - y_dec).cwiseAbs().maxCoeff() < 1e-5f);
   }
 }
@@ -136,9 +182,12 @@ TEST_CASE("a generation with each cache format: F32 exact, the others close and 
     uncached.step_token();
     want.push_back(uncached.last_logits());
   }
-  for (CacheDtype d : {CacheDtype::F32, CacheDtype::F16, CacheDtype::Int8, CacheDtype::Int4}) {
+  for (const CacheFormat f : {CacheFormat{CacheDtype::F32}, CacheFormat{CacheDtype::F16}, CacheFormat{CacheDtype::Int8},
+                              CacheFormat{CacheDtype::Int4}, CacheFormat{CacheDtype::Int4, true}}) {
+    const CacheDtype d = f.dtype;
     SessionOptions o = base;
     o.cache_dtype = d;
+    o.cache_kivi = f.kivi;
     GenerationSession s(m, o);
     s.start_text("The cache remembers");
     double worst = 0;
@@ -150,12 +199,14 @@ TEST_CASE("a generation with each cache format: F32 exact, the others close and 
       same += std::max_element(got.begin(), got.end()) - got.begin() ==
               std::max_element(want[i].begin(), want[i].end()) - want[i].begin();
     }
-    WARN(dtype_name(d) << " cache vs no cache, 24 steps of random:tinygpt: max |dlogit| " << worst << ", same top token " << same << "/24");
-    INFO(dtype_name(d));
+    WARN(cache_format_name(f) << " cache vs no cache, 24 steps of random:tinygpt: max |dlogit| " << worst << ", same top token " << same << "/24");
+    INFO(cache_format_name(f));
     if (d == CacheDtype::F32) CHECK(worst < 1e-4);
     if (d == CacheDtype::F16) CHECK(worst < 1e-2);
     CHECK(worst < 1.0);  // random weights: a sanity bound only; real figures come from `kvlab-cli quality`
+    KVStorageOptions layout;
+    layout.kivi = f.kivi;
     CHECK(s.trace().cache_bytes_allocated == make_kv_storage(d, {m.gpt->config().n_layer, 1, m.gpt->config().kv_heads(),
-                                                           m.gpt->config().n_ctx, m.gpt->config().head_size()})->bytes());
+                                                           m.gpt->config().n_ctx, m.gpt->config().head_size()}, layout)->bytes());
   }
 }

@@ -136,7 +136,7 @@ TEST_CASE("F32 storage: rows round-trip exactly, bytes are the formula, clear ze
 
 TEST_CASE("a cache format the cache cannot store is refused by name", "[storage]") {
   CHECK_THROWS_WITH(make_kv_storage(CacheDtype::BF16, {1, 1, 1, 1, 1}), Catch::Contains("bf16"));
-  CHECK_THROWS_WITH(make_kv_storage(CacheDtype::Int8, {1, 1, 1, 1, 64}, 48), Catch::Contains("does not divide the head size 64"));
+  CHECK_THROWS_WITH(make_kv_storage(CacheDtype::Int8, {1, 1, 1, 1, 64}, {48}), Catch::Contains("does not divide the head size 64"));
   CHECK_THROWS_WITH(KVCache(1, 4, 1, 1, 4, CacheDtype::BF16), Catch::Contains("choose f32, f16, int8 or int4"));
   CHECK_THROWS_WITH(KVCache(1, 4, 1, 1, 3, CacheDtype::Int4), Catch::Contains("even head size"));
 }

@@ -57,10 +57,10 @@ LoadedModel load_model_for_cli(const std::string& spec) {
   return m;
 }
 
-CacheDtype cache_dtype_arg(const std::string& name) {
-  const auto d = parse_dtype(name);
-  if (!d || *d == CacheDtype::BF16) throw UsageError("--cache-dtype is one of f32, f16, int8, int4 (got '" + name + "')");
-  return *d;
+CacheFormat cache_format_arg(const std::string& name) {
+  const auto f = parse_cache_format(name);
+  if (!f) throw UsageError("--cache-dtype is one of f32, f16, int8, int4, int8-kivi, int4-kivi (got '" + name + "')");
+  return *f;
 }
 
 int run_generate(const GenerateArgs& a) {
@@ -69,7 +69,8 @@ int run_generate(const GenerateArgs& a) {
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions opts;
   opts.use_cache = !a.no_cache;
-  opts.cache_dtype = cache_dtype_arg(a.cache_dtype);
+  opts.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
+  opts.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
   opts.capture_attention = false;
   opts.sampling = a.sampling;
   opts.threads = threads_or_default(a.threads);
@@ -154,7 +155,8 @@ int run_verify(const VerifyArgs& a) {
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
   cached_opts.threads = uncached_opts.threads = threads_or_default(a.threads);
-  cached_opts.cache_dtype = cache_dtype_arg(a.cache_dtype);
+  cached_opts.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
+  cached_opts.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
   uncached_opts.use_cache = false;
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
   cached.start(prompt);
@@ -290,7 +292,8 @@ int run_bench(const BenchArgs& a) {
   SweepOptions options;
   options.lengths = a.lengths;
   options.repeats = a.repeats;
-  options.cache_dtype = cache_dtype_arg(a.cache_dtype);
+  options.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
+  options.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
   options.threads = threads_or_default(a.threads);
   options.first_token = prompt[0];
   SweepControl control;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/kv_storage.hpp"
 #include "run/sampler.hpp"
 #include "run/session.hpp"
 #include "text/number_text.hpp"  // with_commas, used by the commands
@@ -90,8 +91,8 @@ struct SoakArgs {
   double tolerance_mib = 1.0;  // RSS growth allowed after the warm-up
 };
 
-// The cache format named on the command line (main.cpp checks the name first).
-CacheDtype cache_dtype_arg(const std::string& name);
+// The cache format named on the command line (main.cpp checks the name first): f32 ... int4-kivi.
+CacheFormat cache_format_arg(const std::string& name);
 
 // load_model() plus its warnings printed on stderr (commands.cpp; soak.cpp uses it too).
 LoadedModel load_model_for_cli(const std::string& spec);

@@ -39,8 +39,9 @@ void add_threads(CLI::App* cmd, int& threads) {
 }
 
 void add_cache_dtype(CLI::App* cmd, std::string& dtype) {
-  cmd->add_option("--cache-dtype", dtype, "KV cache format: f32 (default), f16, int8 or int4 (scale per 32 numbers)")
-      ->check(CLI::IsMember({"f32", "f16", "int8", "int4"}));
+  cmd->add_option("--cache-dtype", dtype, "KV cache format: f32 (default), f16, int8 or int4 (scale per 32 numbers), "
+                                         "int8-kivi or int4-kivi (keys per channel across 32 tokens)")
+      ->check(CLI::IsMember({"f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi"}));
 }
 
 using namespace kvlab::cli;

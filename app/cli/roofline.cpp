@@ -122,10 +122,11 @@ std::vector<ModeResult> plan_modes(const BenchArgs& a, const GptConfig& c) {
 }
 
 // r.tokens_per_s: `repeats` timed runs of the mode after one warm-up run (pages in the weights).
-void time_mode(const LoadedModel& model, int threads, int repeats, CacheDtype cache_dtype, ModeResult& r) {
+void time_mode(const LoadedModel& model, int threads, int repeats, const CacheFormat& cache, ModeResult& r) {
   SessionOptions o;
   o.capture_attention = false;
-  o.cache_dtype = cache_dtype;
+  o.cache_dtype = cache.dtype;
+  o.cache_kivi = cache.kivi;
   o.threads = threads;
   o.use_cache = r.mode != "uncached";
   GenerationSession session(model, o);  // made once: its buffers, cache and threads are not timed
@@ -149,11 +150,11 @@ void time_mode(const LoadedModel& model, int threads, int repeats, CacheDtype ca
 }
 
 // The mode's roofline: bytes per token over the read bandwidth (decode), FLOPs over the GEMM rate.
-void set_roofline(const GptWeights& w, const Limits& limits, CacheDtype cache_dtype, ModeResult& r) {
+void set_roofline(const GptWeights& w, const Limits& limits, const CacheFormat& cache, ModeResult& r) {
   const GptConfig& c = w.config();
   if (r.mode == "decode") {
     double bytes = 0;
-    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos, cache_dtype);
+    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos, cache.dtype, cache.kivi);
     r.per_token = bytes / r.tokens;
     r.roofline_tokens_per_s = limits.read.best / r.per_token;
     r.bound = "bandwidth";
@@ -234,8 +235,8 @@ int run_bench_modes(const BenchArgs& a) {
     if (r.mode == "prefill") positions = r.prompt_tokens;
   const Limits limits = measure_limits(threads, model.gpt->weights(), std::max(positions, 1));
   for (ModeResult& r : results) {
-    time_mode(model, threads, a.repeats, cache_dtype_arg(a.cache_dtype), r);
-    set_roofline(model.gpt->weights(), limits, cache_dtype_arg(a.cache_dtype), r);
+    time_mode(model, threads, a.repeats, cache_format_arg(a.cache_dtype), r);
+    set_roofline(model.gpt->weights(), limits, cache_format_arg(a.cache_dtype), r);
   }
   std::fprintf(stderr, "\r%70s\r", "");
   if (a.json) print_modes_json(model, threads, a.repeats, limits, results);

@@ -62,7 +62,7 @@ struct AppState {
   bool plots_log_scale = false;
   bool plots_log_auto = true;       // log scale follows the data (> 10x apart) until the user sets it
   bool same_answer_live = false;    // recheck "same answer" after every step
-  int cache_format = 0;             // the format selector: 0 f32, 1 f16, 2 int8, 3 int4 (kCacheFormats)
+  int cache_format = 0;             // the format selector: an index into kCacheFormats (format_panel.cpp)
   bool format_shadow_on = false;    // the worker compares with an F32 cache (the format tab is showing)
   bool grid_error = false;          // KV grid: colour cells by their K/V error against an F32 cache
   MemoryExplorerState memory;

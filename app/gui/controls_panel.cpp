@@ -93,8 +93,8 @@ void sampling_section(AppState& app) {
 void format_section(AppState& app) {
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
   int i = app.cache_format;
-  if (ImGui::Combo("cache format", &i, "f32\0f16\0int8\0int4\0")) select_cache_format(app, i);
-  item_tooltip(kCacheFormats[std::clamp(app.cache_format, 0, 3)].tooltip);
+  if (ImGui::Combo("cache format", &i, "f32\0f16\0int8\0int4\0int8 KIVI\0int4 KIVI\0")) select_cache_format(app, i);
+  item_tooltip(kCacheFormats[std::clamp(app.cache_format, 0, kCacheFormatCount - 1)].tooltip);
 }
 }  // namespace
 

@@ -54,7 +54,7 @@ struct EngineWorker::State {
   std::uint64_t version = 0;
   SameAnswerCheck same_answer;
   bool same_answer_live = false;
-  CacheDtype cache_format = CacheDtype::F32;
+  CacheFormat cache_format;
   bool format_shadow_live = false;
   FormatShadow format_shadow;
   std::unique_ptr<GenerationSession> shadow;   // the F32-cache side of the format comparison
@@ -114,7 +114,8 @@ struct EngineWorker::Handler {
   void restart() {
     SessionOptions o;
     o.use_cache = s.cache_on;
-    o.cache_dtype = s.cache_format;
+    o.cache_dtype = s.cache_format.dtype;
+    o.cache_kivi = s.cache_format.kivi;
     o.threads = s.threads;
     o.sampling = s.sampling;
     auto fresh = std::make_unique<GenerationSession>(s.model, o);
@@ -332,9 +333,9 @@ struct EngineWorker::Handler {
   void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
   void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
   void operator()(cmd::SetCacheFormat& v) {
-    s.cache_format = v.dtype;
+    s.cache_format = {v.dtype, v.kivi};
     s.format_shadow = FormatShadow{};
-    if (s.session) s.session->set_cache_dtype(v.dtype);
+    if (s.session) s.session->set_cache_dtype(v.dtype, v.kivi);
   }
   void operator()(cmd::SetFormatShadow& v) {
     s.format_shadow_live = v.on;
@@ -576,7 +577,7 @@ void EngineWorker::publish() {
     snap->model_warnings = s.model.warnings;
     snap->decode_weight_bytes = decode_bytes_per_token(s.model.gpt->weights(), -1);
     snap->decode_kv_bytes_per_position =
-        decode_bytes_per_token(s.model.gpt->weights(), 0, s.cache_format) - snap->decode_weight_bytes;
+        decode_bytes_per_token(s.model.gpt->weights(), 0, s.cache_format.dtype, s.cache_format.kivi) - snap->decode_weight_bytes;
   }
   if (s.session) {
     const GenerationSession& g = *s.session;

@@ -4,6 +4,7 @@
 // or the grid's error view is showing. Also the selector the controls panel and scripts share.
 #include <imgui.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "cache/kv_storage.hpp"
@@ -14,17 +15,19 @@
 
 namespace kvlab::gui {
 
-const CacheFormatChoice kCacheFormats[4] = {
-    {CacheDtype::F32, "f32", "4 bytes a number: exact, what every other format is compared with."},
-    {CacheDtype::F16, "f16", "2 bytes a number, rounded to half precision: the usual cache of GPU inference (the course's FP16 caching)."},
-    {CacheDtype::Int8, "int8", "1 byte a number plus a 4-byte scale per 32 numbers: llama.cpp's q8_0 cache (-ctk q8_0)."},
-    {CacheDtype::Int4, "int4", "Half a byte a number plus a scale per 32: llama.cpp's q4_0; KIVI and Hugging Face's QuantizedCache go as low as 2 bits."},
+const CacheFormatChoice kCacheFormats[kCacheFormatCount] = {
+    {CacheDtype::F32, false, "f32", "4 bytes a number: exact, what every other format is compared with."},
+    {CacheDtype::F16, false, "f16", "2 bytes a number, rounded to half precision: the usual cache of GPU inference (the course's FP16 caching)."},
+    {CacheDtype::Int8, false, "int8", "1 byte a number plus a 4-byte scale per 32 numbers: llama.cpp's q8_0 cache (-ctk q8_0)."},
+    {CacheDtype::Int4, false, "int4", "Half a byte a number plus a scale per 32: llama.cpp's q4_0 cache."},
+    {CacheDtype::Int8, true, "int8 KIVI", "int8 with keys scaled per channel across 32 tokens and the newest keys exact until their group is full (KIVI)."},
+    {CacheDtype::Int4, true, "int4 KIVI", "int4 the KIVI way (Hugging Face's QuantizedCache): per-channel keys fit the few large key dimensions better."},
 };
 
 void select_cache_format(AppState& app, int index) {
-  if (index < 0 || index >= 4) return;
+  if (index < 0 || index >= kCacheFormatCount) return;
   app.cache_format = index;
-  app.worker.post(cmd::SetCacheFormat{kCacheFormats[index].dtype});
+  app.worker.post(cmd::SetCacheFormat{kCacheFormats[index].dtype, kCacheFormats[index].kivi});
 }
 
 void set_format_shadow(AppState& app, bool on) {
@@ -34,9 +37,11 @@ void set_format_shadow(AppState& app, bool on) {
 }
 
 namespace {
-// bytes per token (all layers, K and V) of `d` for this model: 2 x L x G x row bytes
-double bytes_per_token(const GptConfig& c, CacheDtype d) {
-  return 2.0 * c.n_layer * c.kv_heads() * static_cast<double>(kv_row_bytes(d, c.head_size()));
+// bytes per token (all layers, K and V) of a format for this model: 2 x L x G x row bytes
+double bytes_per_token(const GptConfig& c, CacheDtype d, bool kivi = false) {
+  KVStorageOptions layout;
+  layout.kivi = kivi;
+  return 2.0 * c.n_layer * c.kv_heads() * kv_row_bytes(d, c.head_size(), layout);
 }
 
 void bytes_table(AppState& app, const Snapshot& snap) {
@@ -49,15 +54,15 @@ void bytes_table(AppState& app, const Snapshot& snap) {
   ImGui::TableSetupColumn("whole context");
   ImGui::TableSetupColumn("of f32");
   ImGui::TableHeadersRow();
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kCacheFormatCount; ++i) {
     const CacheFormatChoice& f = kCacheFormats[i];
-    const double per_token = bytes_per_token(c, f.dtype);
+    const double per_token = bytes_per_token(c, f.dtype, f.kivi);
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     if (ImGui::RadioButton(f.label, app.cache_format == i)) select_cache_format(app, i);
     item_tooltip(f.tooltip);
     ImGui::TableNextColumn();
-    ImGui::Text("%s", with_commas(static_cast<long long>(per_token)).c_str());
+    ImGui::Text("%s", with_commas(static_cast<long long>(std::llround(per_token))).c_str());
     ImGui::TableNextColumn();
     ImGui::Text("%s", format_mb_mib(per_token * used).c_str());
     ImGui::TableNextColumn();
@@ -68,13 +73,14 @@ void bytes_table(AppState& app, const Snapshot& snap) {
   ImGui::EndTable();
   const int hs = c.head_size(), groups = hs / kv_int_group(hs);
   ImGui::TextDisabled("per token = 2 (K, V) x %d layers x %d KV heads x row; a row of %d numbers: f32 %d B, f16 %d B, "
-                      "int8 %d + %d x 4 B scales, int4 %d + %d x 4 B", c.n_layer, c.kv_heads(), hs, 4 * hs, 2 * hs, hs, groups,
-                      hs / 2, groups);
+                      "int8 %d + %d x 4 B scales, int4 %d + %d x 4 B; KIVI keys: a scale per channel per 32 tokens",
+                      c.n_layer, c.kv_heads(), hs, 4 * hs, 2 * hs, hs, groups, hs / 2, groups);
 }
 
 void accuracy_lines(const Snapshot& snap) {
   const FormatShadow& f = snap.format_shadow;
-  const char* name = dtype_name(snap.trace.cache_dtype);
+  const std::string format = cache_format_name({snap.trace.cache_dtype, snap.trace.cache_kivi});
+  const char* name = format.c_str();
   if (!snap.cache_enabled) {
     ImGui::TextDisabled("The cache is off: nothing is stored, so nothing is rounded.");
     return;

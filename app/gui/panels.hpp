@@ -28,8 +28,9 @@ void draw_format_panel(AppState& app, const Snapshot& snap);      // the cache's
 // The F32 comparison runs on the worker only while someone looks at it (the format tab, the error grid).
 void set_format_shadow(AppState& app, bool on);
 // The cache formats of the selector, in its order, with a one-sentence tooltip each.
-struct CacheFormatChoice { CacheDtype dtype; const char* label; const char* tooltip; };
-extern const CacheFormatChoice kCacheFormats[4];
+struct CacheFormatChoice { CacheDtype dtype; bool kivi; const char* label; const char* tooltip; };
+inline constexpr int kCacheFormatCount = 6;
+extern const CacheFormatChoice kCacheFormats[kCacheFormatCount];
 // Post the format the selector holds (controls panel, format tab, scripts).
 void select_cache_format(AppState& app, int index);
 

@@ -33,7 +33,7 @@ const VerbInfo kVerbs[] = {
 const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
 const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format"};
 const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps", "error"};
-const char* const kFormats[] = {"f32", "f16", "int8", "int4"};
+const char* const kFormats[] = {"f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi"};
 const char* const kLayouts[] = {"classroom", "full"};
 
 [[noreturn]] void fail(int line, const std::string& what) {
@@ -149,7 +149,7 @@ std::string script_help() {
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint|format | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps|error on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
-         "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4";
+         "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4|int8-kivi|int4-kivi";
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {

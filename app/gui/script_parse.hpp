@@ -20,7 +20,7 @@ struct ScriptAction {
   std::string name;          // the verb as written (for messages)
   std::string text;          // prompt text, model spec, panel/tab/grid/memory name, screenshot path
   int count = 1;             // step/layer/tokens/frames count, sleep milliseconds, attention layer (-1 = all),
-                             // format: 0 f32, 1 f16, 2 int8, 3 int4
+                             // format: 0 f32, 1 f16, 2 int8, 3 int4, 4 int8-kivi, 5 int4-kivi
   int x = 0, y = 0;          // hover/click/press position, resize width and height
   float number = 0.0f;       // speed (tokens/s), scale, sampling temperature (0 = greedy)
   bool on = false;           // cache, panel, projector, grid whole on|off

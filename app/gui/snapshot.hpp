@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/gpt_config.hpp"
+#include "cache/kv_storage.hpp"
 #include "run/sampler.hpp"
 #include "run/session.hpp"
 
@@ -98,7 +99,7 @@ struct Snapshot {
   std::string refused_prompt;              // a prompt the engine refused (the box keeps it); "" if none
   SameAnswerCheck same_answer;
   bool same_answer_live = false;           // re-checked after every step
-  CacheDtype cache_format = CacheDtype::F32;  // what the format selector says (takes effect at the next step)
+  CacheFormat cache_format;                // what the format selector says (takes effect at the next step)
   FormatShadow format_shadow;
   bool format_shadow_live = false;
   // "why decode is memory-bound": bytes one decoded token reads, and this machine's read bandwidth

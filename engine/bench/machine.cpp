@@ -179,12 +179,14 @@ ProbeRate measure_decode_bandwidth(const GptWeights& w, int threads) {
   return measure_read_bandwidth(static_cast<std::size_t>(working_set), threads, repeats);
 }
 
-double decode_bytes_per_token(const GptWeights& w, int pos, CacheDtype cache_dtype) {
+double decode_bytes_per_token(const GptWeights& w, int pos, CacheDtype cache_dtype, bool kivi) {
   const GptConfig& c = w.config();
   double bytes = static_cast<double>(w.bytes());
   if (const TensorInfo* wpe = w.find("wpe.weight")) bytes -= static_cast<double>(wpe->bytes()) - 4.0 * c.n_embd;
   // K and V of every cached position: G heads of one row each, in the cache's own format (scales included)
-  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.kv_heads() * static_cast<double>(kv_row_bytes(cache_dtype, c.head_size()));
+  KVStorageOptions layout;
+  layout.kivi = kivi;
+  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.kv_heads() * kv_row_bytes(cache_dtype, c.head_size(), layout);
   return bytes;
 }
 

@@ -19,6 +19,7 @@ struct SweepOptions {
   int threads = 1;
   int first_token = 0;    // the one-token prompt
   CacheDtype cache_dtype = CacheDtype::F32;  // the cached runs' cache format
+  bool cache_kivi = false;
 };
 
 // Runs of one mode (cached or uncached) at one length: tokens per second over the repeats.

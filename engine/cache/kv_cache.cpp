@@ -23,14 +23,15 @@ std::string shape_text(const std::array<int, 4>& s) {
 }
 }  // namespace
 
-KVCache::KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim, CacheDtype dtype)
+KVCache::KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim, CacheDtype dtype,
+                 const KVStorageOptions& storage)
     : batch_(checked_positive(batch_size, "batch size")),
       capacity_(checked_positive(max_seq_len, "max_seq_len")),
       num_layers_(checked_positive(num_layers, "number of layers")),
       num_heads_(checked_positive(num_heads, "number of heads")),
       head_dim_(checked_positive(head_dim, "head dimension")),
       pending_(static_cast<std::size_t>(num_layers), 0),
-      storage_(make_kv_storage(dtype, {num_layers, batch_size, num_heads, max_seq_len, head_dim})),
+      storage_(make_kv_storage(dtype, {num_layers, batch_size, num_heads, max_seq_len, head_dim}, storage)),
       cells_(static_cast<std::size_t>(num_layers), KVCells(max_seq_len)),
       reserved_(static_cast<std::size_t>(num_layers)),
       in_order_(static_cast<std::size_t>(num_layers), 1) {

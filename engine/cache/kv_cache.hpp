@@ -40,7 +40,7 @@ class KVCache {
   // Pre-allocates K and V for every layer: 2 * L * B * G * T * hs numbers in `dtype`, zeroed.
   // num_heads is the number of KV heads (G), which is what a cache stores.
   KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim,
-          CacheDtype dtype = CacheDtype::F32);
+          CacheDtype dtype = CacheDtype::F32, const KVStorageOptions& storage = {});
 
   // Writes K and V of shape (B, G, s, hs) for `layer` at positions [seq_len(), seq_len() + s).
   // Only these positions are touched: nothing else is copied. `tokens` (s ids, optional) and `step`

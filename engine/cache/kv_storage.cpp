@@ -5,7 +5,9 @@
 
 #include "cache/kv_storage_f16.hpp"
 #include "cache/kv_storage_f32.hpp"
+#include "cache/cache_plan.hpp"
 #include "cache/kv_storage_int.hpp"
+#include "cache/kv_storage_kivi.hpp"
 #include "errors.hpp"
 
 namespace kvlab {
@@ -32,7 +34,33 @@ std::size_t kv_row_bytes(CacheDtype dtype, int head_dim, int int_group) {
   return hs * dtype_bits(dtype) / 8 + groups * sizeof(float);
 }
 
-std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, int int_group) {
+double kv_row_bytes(CacheDtype dtype, int head_dim, const KVStorageOptions& o) {
+  if (!o.kivi) return static_cast<double>(kv_row_bytes(dtype, head_dim, o.int_group));
+  const double codes = static_cast<double>(head_dim) * static_cast<double>(dtype_bits(dtype)) / 8.0;
+  const double key_scales = static_cast<double>(head_dim) * sizeof(float) / o.kivi_group;  // per channel, per group of tokens
+  const double value_scales = static_cast<double>(kv_row_bytes(dtype, head_dim, o.int_group)) - codes;
+  return codes + (key_scales + value_scales) / 2.0;
+}
+
+std::optional<CacheFormat> parse_cache_format(std::string_view name) {
+  const bool kivi = name.ends_with("-kivi");
+  if (kivi) name.remove_suffix(5);
+  const auto d = parse_dtype(name);
+  if (!d || *d == CacheDtype::BF16 || (kivi && *d != CacheDtype::Int8 && *d != CacheDtype::Int4)) return std::nullopt;
+  return CacheFormat{*d, kivi};
+}
+
+std::string cache_format_name(const CacheFormat& f) { return std::string(dtype_name(f.dtype)) + (f.kivi ? "-kivi" : ""); }
+
+std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, const KVStorageOptions& options) {
+  const int int_group = options.int_group;
+  if (options.kivi) {
+    CachePlan plan;
+    plan.format = dtype;
+    plan.kivi = true;
+    plan.kivi_group = options.kivi_group;
+    check_cache_plan(plan);
+  }
   switch (dtype) {
     case CacheDtype::F32: return std::make_unique<KVStorageF32>(shape);
     case CacheDtype::F16: return std::make_unique<KVStorageF16>(shape);
@@ -41,6 +69,9 @@ std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShap
       if (dtype == CacheDtype::Int4 && shape.head_dim % 2 != 0)
         throw CacheShapeError("an int4 cache packs two numbers per byte, so it needs an even head size (got " +
                               std::to_string(shape.head_dim) + ")");
+      if (options.kivi)
+        return std::make_unique<KVStorageKivi>(shape, dtype == CacheDtype::Int8 ? 8 : 4, options.kivi_group,
+                                               kv_int_group(shape.head_dim, int_group));
       return std::make_unique<KVStorageInt>(shape, dtype == CacheDtype::Int8 ? 8 : 4, kv_int_group(shape.head_dim, int_group));
     case CacheDtype::BF16: break;
   }

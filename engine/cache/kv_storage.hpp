@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -110,15 +112,36 @@ class KVStorage {
   std::vector<LayerReader> readers_;
 };
 
+// How an integer cache is laid out: groups of `int_group` numbers along a row (0: the default, see
+// kv_int_group), or KIVI (keys per channel across `kivi_group` tokens, values per row).
+struct KVStorageOptions {
+  int int_group = 0;
+  bool kivi = false;
+  int kivi_group = 32;
+};
+
 // Bytes one row of K (or of V) takes in `dtype`: hs numbers, plus for int8/int4 one F32 scale per group
 // of `int_group` numbers (0: make_kv_storage's default group). The storages' bytes() are built on it.
 std::size_t kv_row_bytes(CacheDtype dtype, int head_dim, int int_group = 0);
+// The same per token and per layout: for KIVI the mean of a key row (codes + its share of the per-channel
+// scales of its group) and a value row; the open group's F32 keys (a fixed `kivi_group` rows per KV head)
+// are not per token and not counted here (KVStorage::bytes() counts them).
+double kv_row_bytes(CacheDtype dtype, int head_dim, const KVStorageOptions& options);
+
+// A cache format as users name it: "f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi".
+struct CacheFormat {
+  CacheDtype dtype = CacheDtype::F32;
+  bool kivi = false;
+};
+std::optional<CacheFormat> parse_cache_format(std::string_view name);
+std::string cache_format_name(const CacheFormat& f);
 // The group make_kv_storage uses for an integer format: `int_group` if given, else min(32, hs), or hs
 // when 32 does not divide it. Throws CacheShapeError if a given group does not divide hs.
 int kv_int_group(int head_dim, int int_group = 0);
 
-// The storage for `dtype` (f32, f16, int8, int4; INT groups of min(32, hs) numbers, or `int_group` if
-// given and it divides hs). Throws CacheShapeError for anything else, saying what exists.
-std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, int int_group = 0);
+// The storage for `dtype` (f32, f16, int8, int4; INT groups of min(32, hs) numbers, or options.int_group
+// if given and it divides hs; options.kivi: the KIVI layout, int8/int4 only). Throws CacheShapeError for
+// anything else, saying what exists.
+std::unique_ptr<KVStorage> make_kv_storage(CacheDtype dtype, const KVStorageShape& shape, const KVStorageOptions& options = {});
 
 }  // namespace kvlab

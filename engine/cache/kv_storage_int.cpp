@@ -1,8 +1,8 @@
 // KVStorageInt: per-group symmetric quantization of each row (round to nearest), and back.
 #include "cache/kv_storage_int.hpp"
 
-#include <algorithm>
-#include <cmath>
+#include "cache/int_codes.hpp"
+
 #include <cstring>
 
 namespace kvlab {
@@ -23,24 +23,13 @@ std::size_t KVStorageInt::bytes() const { return 2 * shape().rows() * kv_row_byt
 std::size_t KVStorageInt::scratch_floats(int count) const { return 2 * static_cast<std::size_t>(count) * shape().head_dim; }
 
 void KVStorageInt::encode_row(Plane& p, std::size_t row, const float* x) {
-  const int qmax = bits_ == 8 ? 127 : 7;
   std::uint8_t* codes = p.codes.get() + row * row_bytes_;
   for (int gi = 0; gi < groups_per_row_; ++gi) {
-    const float* xg = x + gi * group_;
-    float amax = 0.0f;
-    for (int i = 0; i < group_; ++i) amax = std::max(amax, std::fabs(xg[i]));
-    const float scale = amax / static_cast<float>(qmax), inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+    const float scale = int_codes::group_scale(x + gi * group_, group_, 1, bits_);
     p.scales[row * static_cast<std::size_t>(groups_per_row_) + static_cast<std::size_t>(gi)] = scale;
     for (int i = 0; i < group_; ++i) {
-      const int q = std::clamp(static_cast<int>(std::lround(xg[i] * inv)), -qmax, qmax);
       const int d = gi * group_ + i;
-      if (bits_ == 8) {
-        codes[d] = static_cast<std::uint8_t>(static_cast<std::int8_t>(q));
-      } else {
-        std::uint8_t& byte = codes[d / 2];
-        const auto nibble = static_cast<std::uint8_t>(q + 8);
-        byte = d % 2 == 0 ? static_cast<std::uint8_t>((byte & 0xF0u) | nibble) : static_cast<std::uint8_t>((byte & 0x0Fu) | (nibble << 4));
-      }
+      int_codes::put(codes, static_cast<std::size_t>(d), x[d], scale, bits_);
     }
   }
 }
@@ -48,11 +37,7 @@ void KVStorageInt::encode_row(Plane& p, std::size_t row, const float* x) {
 void KVStorageInt::decode_row(const Plane& p, std::size_t row, float* out) const {
   const std::uint8_t* codes = p.codes.get() + row * row_bytes_;
   const float* scales = p.scales.get() + row * static_cast<std::size_t>(groups_per_row_);
-  for (int d = 0; d < shape().head_dim; ++d) {
-    const int q = bits_ == 8 ? static_cast<int>(static_cast<std::int8_t>(codes[d]))
-                             : static_cast<int>((d % 2 == 0 ? codes[d / 2] & 0x0Fu : codes[d / 2] >> 4)) - 8;
-    out[d] = static_cast<float>(q) * scales[d / group_];
-  }
+  for (int d = 0; d < shape().head_dim; ++d) out[d] = int_codes::get(codes, static_cast<std::size_t>(d), scales[d / group_], bits_);
 }
 
 void KVStorageInt::write(int layer, int b, int g, int cell, const float* k, const float* v) {
@@ -74,10 +59,9 @@ KVRows KVStorageInt::read(int layer, int b, int g, int c0, int c1, float* scratc
 }
 
 void KVStorageInt::clear() {
-  // code 0 is the number 0 for int8; for int4 the number 0 is nibble 8 (0x88 a byte); scales 0 either way
   const std::size_t rows = shape().rows();
   for (Plane* p : {&keys_, &values_}) {
-    std::memset(p->codes.get(), bits_ == 8 ? 0 : 0x88, rows * row_bytes_);
+    std::memset(p->codes.get(), int_codes::zero_byte(bits_), rows * row_bytes_);
     std::memset(p->scales.get(), 0, rows * static_cast<std::size_t>(groups_per_row_) * sizeof(float));
   }
 }

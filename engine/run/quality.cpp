@@ -66,7 +66,8 @@ LayerKVError layer_error(const KVCache& exact, const KVCache& other, int layer, 
 }
 }  // namespace
 
-CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, CacheDtype format, int threads) {
+CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, const CacheFormat& format,
+                                   int threads) {
   if (tokens.size() < 2) throw InputError("the quality check needs a text of at least 2 tokens");
   const Gpt& gpt = *model.gpt;
   const GptConfig& c = gpt.config();
@@ -78,7 +79,9 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
   for (std::size_t w0 = 0; w0 + 1 < tokens.size(); w0 += static_cast<std::size_t>(c.n_ctx)) {
     const std::span<const int> window = tokens.subspan(w0, std::min<std::size_t>(static_cast<std::size_t>(c.n_ctx), tokens.size() - w0));
     KVCache exact(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), CacheDtype::F32);
-    KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format);
+    KVStorageOptions layout;
+    layout.kivi = format.kivi;
+    KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format.dtype, layout);
     q.cache_bytes_f32 = exact.memory_usage().total_bytes;
     q.cache_bytes_format = other.memory_usage().total_bytes;
     for (int pos = 0; pos < static_cast<int>(window.size()); ++pos) {
@@ -129,17 +132,18 @@ std::vector<float> cell_errors(const KVCache& exact, const KVCache& other, int n
   return out;
 }
 
-GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count, CacheDtype format,
-                                   int threads) {
+GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count,
+                                   const CacheFormat& format, int threads) {
   GreedyDivergence d;
-  for (CacheDtype f : {CacheDtype::F32, format}) {
+  for (const CacheFormat& f : {CacheFormat{}, format}) {
     SessionOptions o;
     o.capture_attention = false;
     o.threads = threads;
-    o.cache_dtype = f;
+    o.cache_dtype = f.dtype;
+    o.cache_kivi = f.kivi;
     GenerationSession s(model, o);
     s.start(prompt);
-    std::vector<int>& out = f == CacheDtype::F32 && d.f32_tokens.empty() ? d.f32_tokens : d.format_tokens;
+    std::vector<int>& out = d.f32_tokens.empty() ? d.f32_tokens : d.format_tokens;
     for (int i = 0; i < count && !s.context_full(); ++i) out.push_back(s.step_token().token_id);
   }
   for (std::size_t i = 0; i < std::min(d.f32_tokens.size(), d.format_tokens.size()); ++i)

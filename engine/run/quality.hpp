@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cache/kv_cache.hpp"
+#include "cache/kv_storage.hpp"
 #include "model/dtype.hpp"
 #include "run/session.hpp"
 
@@ -19,7 +20,7 @@ struct LayerKVError {
 };
 
 struct CacheQuality {
-  CacheDtype format = CacheDtype::F32;
+  CacheFormat format;
   int positions = 0;                  // next-token predictions compared
   double mean_kl = 0.0, max_kl = 0.0; // KL(F32 cache || format), nats, per position
   double top1_agreement = 1.0;        // share of positions whose most likely token is the same
@@ -32,7 +33,7 @@ struct CacheQuality {
 
 // Teacher-forces `tokens` (windows of at most the model's context, a fresh cache each) with an F32
 // cache and with `format`. Throws InputError for fewer than 2 tokens.
-CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, CacheDtype format,
+CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, const CacheFormat& format,
                                    int threads = 1);
 
 // Relative error ||other - exact|| / ||exact|| of each (layer, cell) row, K and V together, over the
@@ -44,7 +45,7 @@ struct GreedyDivergence {
   int first_difference = -1;                   // index into them; -1 when identical
 };
 // Greedy generation of `count` tokens after `prompt` with each cache.
-GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count, CacheDtype format,
-                                   int threads = 1);
+GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<int>& prompt, int count,
+                                   const CacheFormat& format, int threads = 1);
 
 }  // namespace kvlab

@@ -76,10 +76,16 @@ void GenerationSession::set_sampling(const SamplingConfig& config) {
 
 void GenerationSession::apply_cache_setting() {
   const GptConfig& c = config();
-  if (cache_ && cache_->dtype() != options_.cache_dtype) cache_.reset();  // re-made below, then rebuilt from the text
+  if (cache_ && (cache_->dtype() != options_.cache_dtype || cache_is_kivi_ != options_.cache_kivi))
+    cache_.reset();  // re-made below, then rebuilt from the text
   trace_.cache_dtype = options_.cache_dtype;
-  if (cache_requested_ && !cache_)
-    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype);
+  trace_.cache_kivi = options_.cache_kivi;
+  if (cache_requested_ && !cache_) {
+    KVStorageOptions storage;
+    storage.kivi = options_.cache_kivi;
+    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype, storage);
+    cache_is_kivi_ = options_.cache_kivi;
+  }
   else if (!cache_requested_ && cache_)
     cache_.reset();  // disabling frees the memory: "no cache" really means no cache bytes
 }
