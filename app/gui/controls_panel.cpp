@@ -21,12 +21,9 @@ void model_section(AppState& app, const Snapshot& snap) {
   ImGui::PopStyleColor();
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {
-    if (ImGui::Button("Word pieces (default)")) app.worker.post(cmd::LoadModel{"default"});
-    item_tooltip("Writes modern English; a token is a word or a piece of one, as in real language models.");
+    if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
+    item_tooltip("The model KV Cache Lab ships with.");
     ImGui::SameLine();
-    if (ImGui::Button("Letters")) app.worker.post(cmd::LoadModel{"char"});
-    item_tooltip("One letter per token: one column per letter, the clearest picture for the first minute of a lesson.");
-    ImGui::TextDisabled("Word pieces: how real models tokenize. Letters: one column per letter, easiest to read.");
     if (ImGui::Button("GPT-2 shape (random)")) app.worker.post(cmd::LoadModel{"random:gpt2"});
     item_tooltip("Random weights in GPT-2 small's shape: 12 layers, 12 heads, 1024 positions. Its text is noise, "
                  "but its cache is as big as the real one.");
