@@ -13,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "panels.hpp"
@@ -134,19 +135,26 @@ float projector_font_scale() {
 // The tab bar: plots, attention, memory explorer, sweep.
 void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
   if (begin_region("tabs", size) && ImGui::BeginTabBar("bottom")) {
-    struct Tab { Panel panel; BottomTab tab; const char* name; void (*draw)(AppState&, const Snapshot&); };
-    const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", draw_plots_panel},
-                        {Panel::Attention, BottomTab::Attention, "Attention", draw_attention_panel},
-                        {Panel::Memory, BottomTab::Memory, "Memory explorer", draw_memory_panel},
-                        {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", draw_sweep_panel},
-                        {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", draw_fib_panel},
-                        {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", draw_checkpoint_panel},
-                        {Panel::Format, BottomTab::Format, "Cache format", draw_format_panel}};
+    struct Tab { Panel panel; BottomTab tab; const char* name; const char* short_name; void (*draw)(AppState&, const Snapshot&); };
+    const Tab tabs[] = {{Panel::Plots, BottomTab::Plots, "Live plots", "Plots", draw_plots_panel},
+                        {Panel::Attention, BottomTab::Attention, "Attention", "Attention", draw_attention_panel},
+                        {Panel::Memory, BottomTab::Memory, "Memory explorer", "Memory", draw_memory_panel},
+                        {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", "Sweep", draw_sweep_panel},
+                        {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", "Fib", draw_fib_panel},
+                        {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", "Checkpoint", draw_checkpoint_panel},
+                        {Panel::Format, BottomTab::Format, "Cache format", "Format", draw_format_panel}};
+    // the long names when they all fit, else the short ones (projector text on a small screen), so no
+    // label is cut to "Memory e..."; the ### part keeps a tab's identity the same either way
+    float long_w = 0;
+    for (const Tab& t : tabs)
+      if (app.open(t.panel)) long_w += ImGui::CalcTextSize(t.name).x + ImGui::GetStyle().FramePadding.x * 2 + ImGui::GetStyle().ItemInnerSpacing.x;
+    const bool short_names = long_w > ImGui::GetContentRegionAvail().x;
     bool format_showing = false;
     for (const Tab& t : tabs) {
       if (!app.open(t.panel)) continue;
       const bool select = app.select_tab == static_cast<int>(t.tab);
-      if (ImGui::BeginTabItem(t.name, nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
+      const std::string label = std::string(short_names ? t.short_name : t.name) + "###" + t.name;
+      if (ImGui::BeginTabItem(label.c_str(), nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
         format_showing |= t.panel == Panel::Format;
         t.draw(app, snap);
         ImGui::EndTabItem();
