@@ -72,6 +72,7 @@ struct QualityArgs {
   int tokens = 64;
   int max_tokens = 4096;   // of a text file, the first this many tokens
   int greedy_tokens = 64;  // generated with each cache to find where the texts differ
+  int group = 0;           // int8/int4: numbers per scale (0: the default, 32)
   bool json = false;
 };
 int run_quality(const QualityArgs& a);  // quality_command.cpp

@@ -116,6 +116,8 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   q->add_option("--tokens", c.quality.tokens, "with --prompt: tokens generated after it")->check(CLI::Range(1, 1000000));
   q->add_option("--greedy-tokens", c.quality.greedy_tokens, "tokens generated with each cache to find where they differ")
       ->check(CLI::Range(1, 1000000));
+  q->add_option("--group", c.quality.group, "int8/int4: numbers per scale along a row (default 32; must divide the head size)")
+      ->check(CLI::Range(1, 1024));
   q->add_flag("--json", c.quality.json, "print JSON");
   q->callback([&c] { c.run = [&c] { return run_quality(c.quality); }; });
 

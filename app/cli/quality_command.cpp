@@ -46,7 +46,9 @@ std::vector<int> quality_tokens(const LoadedModel& m, const QualityArgs& a, std:
 void print_quality_text(const LoadedModel& m, const CacheQuality& q, const GreedyDivergence& g, const std::string& source) {
   const std::string name = cache_format_name(q.format);
   const char* f = name.c_str();
-  std::printf("quality of the %s cache against f32, model %s, %d positions of %s\n", f, m.name.c_str(), q.positions, source.c_str());
+  std::printf("quality of the %s cache%s against f32, model %s, %d positions of %s\n", f,
+              q.format.group > 0 ? (" (groups of " + std::to_string(q.format.group) + ")").c_str() : "", m.name.c_str(), q.positions,
+              source.c_str());
   std::printf("  KL(f32 || %s) of the next-token distribution: mean %.3g, max %.3g nats\n", f, q.mean_kl, q.max_kl);
   std::printf("  same most likely token: %.2f %%   max |logit difference|: %.4g\n", 100.0 * q.top1_agreement, q.max_abs_logit_diff);
   std::printf("  perplexity: f32 %.3f, %s %.3f (%+.2f %%)\n", q.perplexity_f32, f, q.perplexity_format,
@@ -64,7 +66,8 @@ void print_quality_text(const LoadedModel& m, const CacheQuality& q, const Greed
 
 int run_quality(const QualityArgs& a) {
   const LoadedModel model = load_model_for_cli(a.model);
-  const CacheFormat format = cache_format_arg(a.cache_dtype);
+  CacheFormat format = cache_format_arg(a.cache_dtype);
+  format.group = a.group;
   std::string source;
   const std::vector<int> tokens = quality_tokens(model, a, source);
   const int threads = threads_or_default(a.threads);
@@ -81,7 +84,7 @@ int run_quality(const QualityArgs& a) {
   for (std::size_t l = 0; l < q.layers.size(); ++l)
     layers.push_back({{"layer", l}, {"k_relative_error", q.layers[l].k_relative}, {"v_relative_error", q.layers[l].v_relative}});
   const auto text = [&](const std::vector<int>& ids) { return model.tokenizer->decode(ids); };
-  std::cout << json{{"model", model.name}, {"cache_dtype", cache_format_name(format)}, {"text", source}, {"positions", q.positions},
+  std::cout << json{{"model", model.name}, {"cache_dtype", cache_format_name(format)}, {"group", format.group}, {"text", source}, {"positions", q.positions},
                     {"mean_kl", q.mean_kl}, {"max_kl", q.max_kl}, {"top1_agreement", q.top1_agreement},
                     {"max_abs_logit_diff", q.max_abs_logit_diff}, {"perplexity_f32", q.perplexity_f32},
                     {"perplexity", q.perplexity_format}, {"cache_bytes_f32", q.cache_bytes_f32},

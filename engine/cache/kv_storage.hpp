@@ -132,6 +132,7 @@ double kv_row_bytes(CacheDtype dtype, int head_dim, const KVStorageOptions& opti
 struct CacheFormat {
   CacheDtype dtype = CacheDtype::F32;
   bool kivi = false;
+  int group = 0;  // int8/int4: numbers per scale along a row (0: the default, kv_int_group)
 };
 std::optional<CacheFormat> parse_cache_format(std::string_view name);
 std::string cache_format_name(const CacheFormat& f);

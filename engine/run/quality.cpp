@@ -81,6 +81,7 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
     KVCache exact(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), CacheDtype::F32);
     KVStorageOptions layout;
     layout.kivi = format.kivi;
+    layout.int_group = format.group;
     KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format.dtype, layout);
     q.cache_bytes_f32 = exact.memory_usage().total_bytes;
     q.cache_bytes_format = other.memory_usage().total_bytes;
@@ -141,6 +142,7 @@ GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<i
     o.threads = threads;
     o.cache_dtype = f.dtype;
     o.cache_kivi = f.kivi;
+    o.cache_int_group = f.group;
     GenerationSession s(model, o);
     s.start(prompt);
     std::vector<int>& out = d.f32_tokens.empty() ? d.f32_tokens : d.format_tokens;

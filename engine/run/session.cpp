@@ -83,6 +83,7 @@ void GenerationSession::apply_cache_setting() {
   if (cache_requested_ && !cache_) {
     KVStorageOptions storage;
     storage.kivi = options_.cache_kivi;
+    storage.int_group = options_.cache_int_group;
     cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype, storage);
     cache_is_kivi_ = options_.cache_kivi;
   }

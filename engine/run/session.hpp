@@ -80,6 +80,7 @@ struct SessionOptions {
   int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
   CacheDtype cache_dtype = CacheDtype::F32;  // the live cache's format: f32, f16, int8, int4
   bool cache_kivi = false;                   // int8/int4 in KIVI's layout (keys per channel, cache/kv_storage_kivi.hpp)
+  int cache_int_group = 0;                   // int8/int4: numbers per scale (0: the default, 32)
   SamplingConfig sampling;
 };
 
