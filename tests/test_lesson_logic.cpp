@@ -112,7 +112,7 @@ TEST_CASE("byte formats: MB next to MiB, no runaway digits at the extremes", "[l
   CHECK(attention_bar(0.25f) == Approx(0.5f));
 }
 
-TEST_CASE("error view: no error, no shade; grows with the error; saturates at 15 %", "[lesson]") {
+TEST_CASE("error view: no error no shade, grows with the error, saturates at 15 %", "[lesson]") {
   CHECK(error_shade(0.0f) == 0.0f);
   CHECK(error_shade(-1.0f) == 0.0f);
   CHECK(error_shade(std::nanf("")) == 0.0f);
