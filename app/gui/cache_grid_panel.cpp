@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cache/kv_storage.hpp"
 #include "lesson_logic.hpp"
-#include "cache/memory_calc.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -248,9 +248,12 @@ void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, 
   if (t < static_cast<int>(snap.tokens.size()) && t < static_cast<int>(snap.token_texts.size()))
     ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
                 snap.tokens[static_cast<std::size_t>(t)]);
-  const double bytes = static_cast<double>(kv_cache_bytes(c, 1, snap.trace.cache_dtype)) / c.n_layer /
-                       (app.grid_per_head ? c.kv_heads() : 1);
-  ImGui::Text("K + V here: %s (%s)", format_bytes(bytes).c_str(), dtype_name(snap.trace.cache_dtype));
+  // the storage's own bytes of this cell's rows: numbers plus an int format's scales
+  KVStorageOptions layout;
+  layout.kivi = snap.trace.cache_kivi;
+  const double bytes = 2.0 * kv_row_bytes(snap.trace.cache_dtype, c.head_size(), layout) * (app.grid_per_head ? 1 : c.kv_heads());
+  ImGui::Text("K + V here: %s (%s)", format_bytes(bytes).c_str(),
+              cache_format_name({snap.trace.cache_dtype, snap.trace.cache_kivi}).c_str());
   const CellKind k = classify_cell(live_grid(snap), layer, t);
   const char* names[] = {"empty", "cached (reused)", "written this step", "recomputed this step (no cache)"};
   ImGui::Text("state: %s", names[static_cast<int>(k)]);

@@ -157,7 +157,7 @@ void memory_plot(const Snapshot& snap, const Palette& pal, float height) {
   std::vector<PlotSeries> memory(3);
   memory[0] = {"in use (measured)", {}, {}, pal.series_cache_on, false};
   memory[1] = {"allocated (measured)", {}, {}, pal.series_allocated, false};
-  memory[2] = {"formula 2*L*G*hs*bytes*n", {}, {}, pal.series_formula, true};
+  memory[2] = {"formula 2*L*G*hs*bytes*n", {}, {}, pal.series_formula, true};  // numbers only: int8/int4 scales are extra
   for (const StepRecord& r : snap.history) {
     memory[0].x.push_back(r.position);
     memory[0].y.push_back(static_cast<double>(r.cache_bytes_in_use) / 1024.0);
