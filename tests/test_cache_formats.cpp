@@ -186,8 +186,7 @@ TEST_CASE("a generation with each cache format: F32 exact, the others close and 
                               CacheFormat{CacheDtype::Int4}, CacheFormat{CacheDtype::Int4, true}}) {
     const CacheDtype d = f.dtype;
     SessionOptions o = base;
-    o.cache_dtype = d;
-    o.cache_kivi = f.kivi;
+    o.cache_format = f;
     GenerationSession s(m, o);
     s.start_text("The cache remembers");
     double worst = 0;
@@ -204,9 +203,7 @@ TEST_CASE("a generation with each cache format: F32 exact, the others close and 
     if (d == CacheDtype::F32) CHECK(worst < 1e-4);
     if (d == CacheDtype::F16) CHECK(worst < 1e-2);
     CHECK(worst < 1.0);  // random weights: a sanity bound only; real figures come from `kvlab-cli quality`
-    KVStorageOptions layout;
-    layout.kivi = f.kivi;
     CHECK(s.trace().cache_bytes_allocated == make_kv_storage(d, {m.gpt->config().n_layer, 1, m.gpt->config().kv_heads(),
-                                                           m.gpt->config().n_ctx, m.gpt->config().head_size()}, layout)->bytes());
+                                                           m.gpt->config().n_ctx, m.gpt->config().head_size()}, f.storage())->bytes());
   }
 }

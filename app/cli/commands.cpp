@@ -69,8 +69,7 @@ int run_generate(const GenerateArgs& a) {
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   SessionOptions opts;
   opts.use_cache = !a.no_cache;
-  opts.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
-  opts.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
+  opts.cache_format = cache_format_arg(a.cache_dtype);
   opts.capture_attention = false;
   opts.sampling = a.sampling;
   opts.threads = threads_or_default(a.threads);
@@ -155,8 +154,7 @@ int run_verify(const VerifyArgs& a) {
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
   cached_opts.threads = uncached_opts.threads = threads_or_default(a.threads);
-  cached_opts.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
-  cached_opts.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
+  cached_opts.cache_format = cache_format_arg(a.cache_dtype);
   uncached_opts.use_cache = false;
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
   cached.start(prompt);
@@ -292,8 +290,7 @@ int run_bench(const BenchArgs& a) {
   SweepOptions options;
   options.lengths = a.lengths;
   options.repeats = a.repeats;
-  options.cache_dtype = cache_format_arg(a.cache_dtype).dtype;
-  options.cache_kivi = cache_format_arg(a.cache_dtype).kivi;
+  options.cache_format = cache_format_arg(a.cache_dtype);
   options.threads = threads_or_default(a.threads);
   options.first_token = prompt[0];
   SweepControl control;

@@ -125,8 +125,7 @@ std::vector<ModeResult> plan_modes(const BenchArgs& a, const GptConfig& c) {
 void time_mode(const LoadedModel& model, int threads, int repeats, const CacheFormat& cache, ModeResult& r) {
   SessionOptions o;
   o.capture_attention = false;
-  o.cache_dtype = cache.dtype;
-  o.cache_kivi = cache.kivi;
+  o.cache_format = cache;
   o.threads = threads;
   o.use_cache = r.mode != "uncached";
   GenerationSession session(model, o);  // made once: its buffers, cache and threads are not timed
@@ -154,7 +153,7 @@ void set_roofline(const GptWeights& w, const Limits& limits, const CacheFormat& 
   const GptConfig& c = w.config();
   if (r.mode == "decode") {
     double bytes = 0;
-    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos, cache.dtype, cache.kivi);
+    for (int pos = r.prompt_tokens; pos < r.prompt_tokens + r.tokens; ++pos) bytes += decode_bytes_per_token(w, pos, cache);
     r.per_token = bytes / r.tokens;
     r.roofline_tokens_per_s = limits.read.best / r.per_token;
     r.bound = "bandwidth";

@@ -249,11 +249,10 @@ void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, 
     ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
                 snap.tokens[static_cast<std::size_t>(t)]);
   // the storage's own bytes of this cell's rows: numbers plus an int format's scales
-  KVStorageOptions layout;
-  layout.kivi = snap.trace.cache_kivi;
-  const double bytes = 2.0 * kv_row_bytes(snap.trace.cache_dtype, c.head_size(), layout) * (app.grid_per_head ? 1 : c.kv_heads());
+  const CacheFormat& f = snap.trace.cache_format;
+  const double bytes = 2.0 * kv_row_bytes(f.dtype, c.head_size(), f.storage()) * (app.grid_per_head ? 1 : c.kv_heads());
   ImGui::Text("K + V here: %s (%s)", format_bytes(bytes).c_str(),
-              cache_format_name({snap.trace.cache_dtype, snap.trace.cache_kivi}).c_str());
+              cache_format_name(f).c_str());
   const CellKind k = classify_cell(live_grid(snap), layer, t);
   const char* names[] = {"empty", "cached (reused)", "written this step", "recomputed this step (no cache)"};
   ImGui::Text("state: %s", names[static_cast<int>(k)]);
@@ -294,7 +293,7 @@ void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_dra
   ImGui::Checkbox("whole context", &app.show_whole_context);
   item_tooltip("Show every position the cache has room for, not just the ones in use.");
   ImGui::SameLine(0, ImGui::GetFontSize());
-  if (snap.trace.cache_dtype != CacheDtype::F32 || app.grid_error) {
+  if (snap.trace.cache_format.dtype != CacheDtype::F32 || app.grid_error) {
     ImGui::Checkbox("error", &app.grid_error);
     item_tooltip("Darken each cell by how far its stored K and V are from an f32 cache's (darkest: 15 % or more).");
     ImGui::SameLine(0, ImGui::GetFontSize());

@@ -114,8 +114,7 @@ struct EngineWorker::Handler {
   void restart() {
     SessionOptions o;
     o.use_cache = s.cache_on;
-    o.cache_dtype = s.cache_format.dtype;
-    o.cache_kivi = s.cache_format.kivi;
+    o.cache_format = s.cache_format;
     o.threads = s.threads;
     o.sampling = s.sampling;
     auto fresh = std::make_unique<GenerationSession>(s.model, o);
@@ -223,16 +222,8 @@ struct EngineWorker::Handler {
     s.shadow->step_token();
     const std::vector<float>& exact = s.shadow->last_logits();
     const std::vector<float>& got = g.last_logits();
-    double max_e = *std::max_element(exact.begin(), exact.end()), max_g = *std::max_element(got.begin(), got.end());
-    double z_e = 0, z_g = 0;
-    for (std::size_t i = 0; i < exact.size(); ++i) z_e += std::exp(exact[i] - max_e), z_g += std::exp(got[i] - max_g);
-    double kl = 0;
-    for (std::size_t i = 0; i < exact.size(); ++i) {
-      const double le = exact[i] - max_e - std::log(z_e), lg = got[i] - max_g - std::log(z_g);
-      kl += std::exp(le) * (le - lg);
-    }
     FormatShadow& f = s.format_shadow;
-    f.last_kl = std::max(0.0, kl);
+    f.last_kl = kl_divergence(log_softmax(exact), log_softmax(got));
     f.kl_sum += f.last_kl;
     f.kl_max = std::max(f.kl_max, f.last_kl);
     const bool same = argmax(exact) == argmax(got);
@@ -333,9 +324,9 @@ struct EngineWorker::Handler {
   void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
   void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
   void operator()(cmd::SetCacheFormat& v) {
-    s.cache_format = {v.dtype, v.kivi};
+    s.cache_format = v.format;
     s.format_shadow = FormatShadow{};
-    if (s.session) s.session->set_cache_dtype(v.dtype, v.kivi);
+    if (s.session) s.session->set_cache_format(v.format);
   }
   void operator()(cmd::SetFormatShadow& v) {
     s.format_shadow_live = v.on;
@@ -577,7 +568,7 @@ void EngineWorker::publish() {
     snap->model_warnings = s.model.warnings;
     snap->decode_weight_bytes = decode_bytes_per_token(s.model.gpt->weights(), -1);
     snap->decode_kv_bytes_per_position =
-        decode_bytes_per_token(s.model.gpt->weights(), 0, s.cache_format.dtype, s.cache_format.kivi) - snap->decode_weight_bytes;
+        decode_bytes_per_token(s.model.gpt->weights(), 0, s.cache_format) - snap->decode_weight_bytes;
   }
   if (s.session) {
     const GenerationSession& g = *s.session;

@@ -37,7 +37,7 @@ struct RunSweep { std::vector<int> lengths; };
 struct Cancel {};
 struct CheckSameAnswer {};                 // recompute the last step the other way once (outside its timing)
 struct SetSameAnswerLive { bool on; };     // ... after every step while on (a panel showing it is open)
-struct SetCacheFormat { CacheDtype dtype; bool kivi = false; };  // the cache's format from the next step on (rebuilt from the text)
+struct SetCacheFormat { CacheFormat format; };  // the cache's format from the next step on (rebuilt from the text)
 struct SetFormatShadow { bool on; };       // compare every step with an F32-cache run (the cache format panel is open)
 }  // namespace cmd
 

@@ -27,7 +27,7 @@ const CacheFormatChoice kCacheFormats[kCacheFormatCount] = {
 void select_cache_format(AppState& app, int index) {
   if (index < 0 || index >= kCacheFormatCount) return;
   app.cache_format = index;
-  app.worker.post(cmd::SetCacheFormat{kCacheFormats[index].dtype, kCacheFormats[index].kivi});
+  app.worker.post(cmd::SetCacheFormat{{kCacheFormats[index].dtype, kCacheFormats[index].kivi}});
 }
 
 void set_format_shadow(AppState& app, bool on) {
@@ -38,10 +38,8 @@ void set_format_shadow(AppState& app, bool on) {
 
 namespace {
 // bytes per token (all layers, K and V) of a format for this model: 2 x L x G x row bytes
-double bytes_per_token(const GptConfig& c, CacheDtype d, bool kivi = false) {
-  KVStorageOptions layout;
-  layout.kivi = kivi;
-  return 2.0 * c.n_layer * c.kv_heads() * kv_row_bytes(d, c.head_size(), layout);
+double bytes_per_token(const GptConfig& c, const CacheFormat& f) {
+  return 2.0 * c.n_layer * c.kv_heads() * kv_row_bytes(f.dtype, c.head_size(), f.storage());
 }
 
 void bytes_table(AppState& app, const Snapshot& snap) {
@@ -56,7 +54,7 @@ void bytes_table(AppState& app, const Snapshot& snap) {
   ImGui::TableHeadersRow();
   for (int i = 0; i < kCacheFormatCount; ++i) {
     const CacheFormatChoice& f = kCacheFormats[i];
-    const double per_token = bytes_per_token(c, f.dtype, f.kivi);
+    const double per_token = bytes_per_token(c, {f.dtype, f.kivi});
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     if (ImGui::RadioButton(f.label, app.cache_format == i)) select_cache_format(app, i);
@@ -68,7 +66,7 @@ void bytes_table(AppState& app, const Snapshot& snap) {
     ImGui::TableNextColumn();
     ImGui::Text("%s", format_mb_mib(per_token * c.n_ctx).c_str());
     ImGui::TableNextColumn();
-    ImGui::Text("%.1f %%", 100.0 * per_token / bytes_per_token(c, CacheDtype::F32));
+    ImGui::Text("%.1f %%", 100.0 * per_token / bytes_per_token(c, {}));
   }
   ImGui::EndTable();
   const int hs = c.head_size(), groups = hs / kv_int_group(hs);
@@ -79,13 +77,13 @@ void bytes_table(AppState& app, const Snapshot& snap) {
 
 void accuracy_lines(const Snapshot& snap) {
   const FormatShadow& f = snap.format_shadow;
-  const std::string format = cache_format_name({snap.trace.cache_dtype, snap.trace.cache_kivi});
+  const std::string format = cache_format_name(snap.trace.cache_format);
   const char* name = format.c_str();
   if (!snap.cache_enabled) {
     ImGui::TextDisabled("The cache is off: nothing is stored, so nothing is rounded.");
     return;
   }
-  if (snap.trace.cache_dtype == CacheDtype::F32) {
+  if (snap.trace.cache_format.dtype == CacheDtype::F32) {
     ImGui::TextWrapped("The cache stores f32: exactly what the model computed. Choose another format to see what it costs.");
     return;
   }

@@ -165,7 +165,7 @@ void memory_plot(const Snapshot& snap, const Palette& pal, float height) {
     memory[1].y.push_back(static_cast<double>(r.cache_bytes_allocated) / 1024.0);
     memory[2].x.push_back(r.position);
     memory[2].y.push_back(
-        r.cache_on ? static_cast<double>(kv_cache_bytes(c, static_cast<std::uint64_t>(r.position + 1), snap.trace.cache_dtype)) / 1024.0
+        r.cache_on ? static_cast<double>(kv_cache_bytes(c, static_cast<std::uint64_t>(r.position + 1), snap.trace.cache_format.dtype)) / 1024.0
                    : 0.0);
   }
   PlotOptions o;

@@ -85,7 +85,7 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
           {"hit_rate", hit_rate(snap)},
           {"cache_bytes", {{"in_use", in_use}, {"allocated", snap.trace.cache_bytes_allocated}}},
           {"same_answer", same},
-          {"cache_format", {{"selected", cache_format_name(snap.cache_format)}, {"in_use", cache_format_name({snap.trace.cache_dtype, snap.trace.cache_kivi})},
+          {"cache_format", {{"selected", cache_format_name(snap.cache_format)}, {"in_use", cache_format_name(snap.trace.cache_format)},
                             {"compared_steps", snap.format_shadow.steps}, {"top1_same", snap.format_shadow.top1_same},
                             {"kl_max", snap.format_shadow.kl_max}, {"first_divergence_step", snap.format_shadow.first_divergence_step},
                             {"cells_with_error", std::count_if(snap.format_shadow.cell_error.begin(), snap.format_shadow.cell_error.end(),

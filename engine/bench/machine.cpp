@@ -179,14 +179,12 @@ ProbeRate measure_decode_bandwidth(const GptWeights& w, int threads) {
   return measure_read_bandwidth(static_cast<std::size_t>(working_set), threads, repeats);
 }
 
-double decode_bytes_per_token(const GptWeights& w, int pos, CacheDtype cache_dtype, bool kivi) {
+double decode_bytes_per_token(const GptWeights& w, int pos, const CacheFormat& cache) {
   const GptConfig& c = w.config();
   double bytes = static_cast<double>(w.bytes());
   if (const TensorInfo* wpe = w.find("wpe.weight")) bytes -= static_cast<double>(wpe->bytes()) - 4.0 * c.n_embd;
   // K and V of every cached position: G heads of one row each, in the cache's own format (scales included)
-  KVStorageOptions layout;
-  layout.kivi = kivi;
-  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.kv_heads() * kv_row_bytes(cache_dtype, c.head_size(), layout);
+  bytes += 2.0 * c.n_layer * (pos + 1.0) * c.kv_heads() * kv_row_bytes(cache.dtype, c.head_size(), cache.storage());
   return bytes;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/gpt_config.hpp"
+#include "cache/kv_storage.hpp"
 #include "model/weights.hpp"
 
 namespace kvlab {
@@ -52,7 +53,7 @@ ProbeRate measure_decode_bandwidth(const GptWeights& w, int threads);
 // Bytes one cached decode step at position `pos` reads: every weight except the unused rows of wpe
 // (the tied LM head reads all of wte), plus the K and V of `pos + 1` positions in every layer, G KV
 // heads each, in the cache's format (an int8/int4 cache's scales included).
-double decode_bytes_per_token(const GptWeights& w, int pos, CacheDtype cache_dtype = CacheDtype::F32, bool kivi = false);
+double decode_bytes_per_token(const GptWeights& w, int pos, const CacheFormat& cache = {});
 
 // Useful FLOPs (2 per multiply-add) for running positions [first, last] through the model with the
 // earlier positions' K/V available, including the LM head once (for the last position only).

@@ -60,8 +60,7 @@ SweepReport run_sweep(const LoadedModel& model, const SweepOptions& o, const Swe
   SessionOptions cached_opts, uncached_opts;
   cached_opts.capture_attention = uncached_opts.capture_attention = false;
   cached_opts.threads = uncached_opts.threads = o.threads;
-  cached_opts.cache_dtype = o.cache_dtype;
-  cached_opts.cache_kivi = o.cache_kivi;
+  cached_opts.cache_format = o.cache_format;
   uncached_opts.use_cache = false;
   GenerationSession cached(model, cached_opts), uncached(model, uncached_opts);
 

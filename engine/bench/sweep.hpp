@@ -18,8 +18,7 @@ struct SweepOptions {
   int warmup_tokens = 8;  // generated once per mode before measuring (capped at the context)
   int threads = 1;
   int first_token = 0;    // the one-token prompt
-  CacheDtype cache_dtype = CacheDtype::F32;  // the cached runs' cache format
-  bool cache_kivi = false;
+  CacheFormat cache_format;  // the cached runs' cache format
 };
 
 // Runs of one mode (cached or uncached) at one length: tokens per second over the repeats.

@@ -128,11 +128,14 @@ std::size_t kv_row_bytes(CacheDtype dtype, int head_dim, int int_group = 0);
 // are not per token and not counted here (KVStorage::bytes() counts them).
 double kv_row_bytes(CacheDtype dtype, int head_dim, const KVStorageOptions& options);
 
-// A cache format as users name it: "f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi".
+// A cache format as users name it: "f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi" (and for
+// int8/int4 the numbers per scale along a row: 0 = the default, kv_int_group).
 struct CacheFormat {
   CacheDtype dtype = CacheDtype::F32;
   bool kivi = false;
-  int group = 0;  // int8/int4: numbers per scale along a row (0: the default, kv_int_group)
+  int group = 0;
+  bool operator==(const CacheFormat&) const = default;
+  KVStorageOptions storage() const { return {group, kivi, 32}; }  // what make_kv_storage needs besides the dtype
 };
 std::optional<CacheFormat> parse_cache_format(std::string_view name);
 std::string cache_format_name(const CacheFormat& f);

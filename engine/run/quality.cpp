@@ -11,18 +11,23 @@
 
 namespace kvlab {
 
-namespace {
-// log-softmax of `logits` in double.
-std::vector<double> log_probs(const Eigen::VectorXf& logits) {
-  const double max = logits.maxCoeff();
+std::vector<double> log_softmax(std::span<const float> logits) {
+  const double max = logits.empty() ? 0.0 : *std::max_element(logits.begin(), logits.end());
   double sum = 0.0;
-  for (Eigen::Index i = 0; i < logits.size(); ++i) sum += std::exp(logits[i] - max);
+  for (float x : logits) sum += std::exp(x - max);
   const double log_z = max + std::log(sum);
-  std::vector<double> out(static_cast<std::size_t>(logits.size()));
-  for (Eigen::Index i = 0; i < logits.size(); ++i) out[static_cast<std::size_t>(i)] = logits[i] - log_z;
+  std::vector<double> out(logits.size());
+  for (std::size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - log_z;
   return out;
 }
 
+double kl_divergence(const std::vector<double>& log_p, const std::vector<double>& log_q) {
+  double kl = 0.0;
+  for (std::size_t i = 0; i < log_p.size() && i < log_q.size(); ++i) kl += std::exp(log_p[i]) * (log_p[i] - log_q[i]);
+  return std::max(0.0, kl);  // rounding can make an exact match a hair below 0
+}
+
+namespace {
 // One cached decode step of `token` at `pos`: the logits land in ws.logits.
 void decode_one(const Gpt& model, ForwardWorkspace& ws, KVCache& cache, std::span<const int> token, int pos) {
   ForwardPass pass;
@@ -79,10 +84,7 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
   for (std::size_t w0 = 0; w0 + 1 < tokens.size(); w0 += static_cast<std::size_t>(c.n_ctx)) {
     const std::span<const int> window = tokens.subspan(w0, std::min<std::size_t>(static_cast<std::size_t>(c.n_ctx), tokens.size() - w0));
     KVCache exact(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), CacheDtype::F32);
-    KVStorageOptions layout;
-    layout.kivi = format.kivi;
-    layout.int_group = format.group;
-    KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format.dtype, layout);
+    KVCache other(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format.dtype, format.storage());
     q.cache_bytes_f32 = exact.memory_usage().total_bytes;
     q.cache_bytes_format = other.memory_usage().total_bytes;
     for (int pos = 0; pos < static_cast<int>(window.size()); ++pos) {
@@ -92,10 +94,9 @@ CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int
       decode_one(gpt, ws, other, token, pos);
       const Eigen::VectorXf& b = ws.logits;
       if (pos + 1 >= static_cast<int>(window.size())) break;  // the last token has no next one to predict
-      const std::vector<double> la = log_probs(a), lb = log_probs(b);
-      double kl = 0;
-      for (std::size_t i = 0; i < la.size(); ++i) kl += std::exp(la[i]) * (la[i] - lb[i]);
-      kl = std::max(0.0, kl);
+      const auto n = static_cast<std::size_t>(a.size());
+      const std::vector<double> la = log_softmax({a.data(), n}), lb = log_softmax({b.data(), n});
+      const double kl = kl_divergence(la, lb);
       q.kl.push_back(kl);
       kl_sum += kl;
       q.max_kl = std::max(q.max_kl, kl);
@@ -140,9 +141,7 @@ GreedyDivergence greedy_divergence(const LoadedModel& model, const std::vector<i
     SessionOptions o;
     o.capture_attention = false;
     o.threads = threads;
-    o.cache_dtype = f.dtype;
-    o.cache_kivi = f.kivi;
-    o.cache_int_group = f.group;
+    o.cache_format = f;
     GenerationSession s(model, o);
     s.start(prompt);
     std::vector<int>& out = d.f32_tokens.empty() ? d.f32_tokens : d.format_tokens;

@@ -36,6 +36,11 @@ struct CacheQuality {
 CacheQuality measure_cache_quality(const LoadedModel& model, std::span<const int> tokens, const CacheFormat& format,
                                    int threads = 1);
 
+// log softmax of `logits` in double, and KL(p || q) of two such distributions in nats (>= 0): the
+// comparison `quality` and the window's format tab both make.
+std::vector<double> log_softmax(std::span<const float> logits);
+double kl_divergence(const std::vector<double>& log_p, const std::vector<double>& log_q);
+
 // Relative error ||other - exact|| / ||exact|| of each (layer, cell) row, K and V together, over the
 // first n cells: (L x n), row-major by layer. For the window's error-per-cell view.
 std::vector<float> cell_errors(const KVCache& exact, const KVCache& other, int n);

@@ -39,7 +39,7 @@ GenerationSession::GenerationSession(LoadedModel model, SessionOptions options)
                                 static_cast<std::size_t>(c.n_ctx), 0.0f);
   trace_.token_text.reserve(64);
   trace_.n_head = c.n_head;
-  trace_.cache_dtype = options_.cache_dtype;
+  trace_.cache_format = options_.cache_format;
   trace_.n_ctx = c.n_ctx;
   last_logits_.assign(static_cast<std::size_t>(c.vocab_size), 0.0f);
 }
@@ -76,16 +76,12 @@ void GenerationSession::set_sampling(const SamplingConfig& config) {
 
 void GenerationSession::apply_cache_setting() {
   const GptConfig& c = config();
-  if (cache_ && (cache_->dtype() != options_.cache_dtype || cache_is_kivi_ != options_.cache_kivi))
-    cache_.reset();  // re-made below, then rebuilt from the text
-  trace_.cache_dtype = options_.cache_dtype;
-  trace_.cache_kivi = options_.cache_kivi;
+  const CacheFormat& format = options_.cache_format;
+  if (cache_ && cache_built_ != format) cache_.reset();  // re-made below, then rebuilt from the text
+  trace_.cache_format = format;
   if (cache_requested_ && !cache_) {
-    KVStorageOptions storage;
-    storage.kivi = options_.cache_kivi;
-    storage.int_group = options_.cache_int_group;
-    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), options_.cache_dtype, storage);
-    cache_is_kivi_ = options_.cache_kivi;
+    cache_ = std::make_unique<KVCache>(1, c.n_ctx, c.n_layer, c.kv_heads(), c.head_size(), format.dtype, format.storage());
+    cache_built_ = format;
   }
   else if (!cache_requested_ && cache_)
     cache_.reset();  // disabling frees the memory: "no cache" really means no cache bytes

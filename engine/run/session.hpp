@@ -52,8 +52,7 @@ struct StepTrace {
   double ms = 0.0;                               // compute time of this step (pauses excluded)
   std::size_t cache_bytes_allocated = 0;
   std::size_t cache_bytes_in_use = 0;
-  CacheDtype cache_dtype = CacheDtype::F32;      // element type of the cache (when on)
-  bool cache_kivi = false;                       // ... in KIVI's layout
+  CacheFormat cache_format;                      // the cache's format (when on)
   int n_head = 0, n_ctx = 0;
   float attention_at(int layer, int head, int position) const {
     return attention.empty() ? 0.0f
@@ -78,9 +77,7 @@ struct SessionOptions {
   bool use_cache = true;
   bool capture_attention = true;  // fill StepTrace::attention (the CLI's bench turns it off)
   int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
-  CacheDtype cache_dtype = CacheDtype::F32;  // the live cache's format: f32, f16, int8, int4
-  bool cache_kivi = false;                   // int8/int4 in KIVI's layout (keys per channel, cache/kv_storage_kivi.hpp)
-  int cache_int_group = 0;                   // int8/int4: numbers per scale (0: the default, 32)
+  CacheFormat cache_format;       // the live cache's format: f32, f16, int8, int4, KIVI (cache/kv_storage.hpp)
   SamplingConfig sampling;
 };
 
@@ -104,11 +101,7 @@ class GenerationSession {
   void set_cache_enabled(bool on) { cache_requested_ = on; }
   // Also at the start of the next step: a cache in another format is dropped and rebuilt from the text
   // (counted and timed as a rebuild, like switching the cache back on).
-  void set_cache_dtype(CacheDtype dtype, bool kivi = false) {
-    options_.cache_dtype = dtype;
-    options_.cache_kivi = kivi;
-  }
-  CacheDtype cache_dtype_requested() const { return options_.cache_dtype; }
+  void set_cache_format(const CacheFormat& format) { options_.cache_format = format; }
   bool cache_requested() const { return cache_requested_; }
   bool cache_enabled() const { return cache_ != nullptr; }
   void set_sampling(const SamplingConfig& config);  // restarts the random stream from config.seed
@@ -140,7 +133,7 @@ class GenerationSession {
   SessionOptions options_;
   bool cache_requested_;
   std::unique_ptr<KVCache> cache_;
-  bool cache_is_kivi_ = false;  // the layout cache_ was built with
+  CacheFormat cache_built_;  // the format cache_ was built in
   ForwardWorkspace ws_;
   ForwardPass pass_;
   Sampler sampler_;
