@@ -91,6 +91,20 @@ inline float sum(Vec) { return 0.0f; }
 // head a further +4% with 2 KB. Only used where a stream is contiguous (whole rows, see below).
 constexpr int kPrefetchBytes = 1024, kPrefetchBytesLmHead = 2048;
 
+// Whether the decode kernels issue those prefetches. Not on AMD cores in the AVX2 build: on an EPYC
+// (Zen 3, AVX2 only, issue 20) the hardware prefetchers follow the four streams alone, and the extra
+// loads only cost (1 thread, random:gpt2 decode, same minutes: F32 41-46 -> 51-53 tok/s, F16 85-88 ->
+// 89-92; the LM head alone 19-20 -> 22-24 GB/s). Intel keeps them (measured there), and so does the
+// AVX-512 build on any vendor (AMD's AVX-512 cores were not measured without them).
+#if KVLAB_VECTOR_BITS == 256
+const bool kSoftwarePrefetch = [] {
+  __builtin_cpu_init();  // this runs during static initialisation, perhaps before libgcc's own
+  return !__builtin_cpu_is("amd");
+}();
+#else
+constexpr bool kSoftwarePrefetch = KVLAB_VECTOR_BITS > 0;
+#endif
+
 template <typename T>
 inline void prefetch(const T* p) {
   if constexpr (kLanes > 0) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
@@ -125,9 +139,9 @@ void gemv_rows(const float* x, const T* w, std::ptrdiff_t ld, int rows, int n, f
         acc = fma(a3, load(r3 + col), acc);
         store(y + col, acc);
       };
-      if (n == ld)  // a cache line per stream at a time, each prefetched kPrefetchBytes ahead
+      if (n == ld)  // a cache line per stream at a time, each prefetched kPrefetchBytes ahead (kSoftwarePrefetch)
         for (; c + kLine <= n; c += kLine) {
-          prefetch(r0 + c + kAhead), prefetch(r1 + c + kAhead), prefetch(r2 + c + kAhead), prefetch(r3 + c + kAhead);
+          if (kSoftwarePrefetch) prefetch(r0 + c + kAhead), prefetch(r1 + c + kAhead), prefetch(r2 + c + kAhead), prefetch(r3 + c + kAhead);
           for (int u = 0; u < kLine; u += kLanes) step(c + u);
         }
       for (; c + kLanes <= n; c += kLanes) step(c);
@@ -225,7 +239,7 @@ void dot4(const T* w, std::ptrdiff_t ld, const float* x, int n, float* y, std::p
   float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
   if constexpr (kLanes > 0) {
     constexpr int kLine = 64 / static_cast<int>(sizeof(T)), kAhead = kPrefetchBytesLmHead / static_cast<int>(sizeof(T));
-    Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+    Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero(), b0 = zero(), b1 = zero(), b2 = zero(), b3 = zero();
     const auto step = [&](int col) {
       const Vec xv = load(x + col);
       a0 = fma(load(r0 + col), xv, a0);
@@ -233,12 +247,25 @@ void dot4(const T* w, std::ptrdiff_t ld, const float* x, int n, float* y, std::p
       a2 = fma(load(r2 + col), xv, a2);
       a3 = fma(load(r3 + col), xv, a3);
     };
+    // AVX2: two accumulators per row, so each row's chain of dependent FMAs is half as long (F16: four
+    // steps per 64-byte line, each waiting for the last). LM head alone, 1 thread, AMD EPYC: F16
+    // 27.3-28.7 -> 28.6-30.7 GB/s, F32 +1.5%. (AVX-512 keeps one chain: it has half the steps per line.)
+    const auto step2 = [&](int col) {
+      const Vec xv = load(x + col), xw = load(x + col + kLanes);
+      a0 = fma(load(r0 + col), xv, a0), b0 = fma(load(r0 + col + kLanes), xw, b0);
+      a1 = fma(load(r1 + col), xv, a1), b1 = fma(load(r1 + col + kLanes), xw, b1);
+      a2 = fma(load(r2 + col), xv, a2), b2 = fma(load(r2 + col + kLanes), xw, b2);
+      a3 = fma(load(r3 + col), xv, a3), b3 = fma(load(r3 + col + kLanes), xw, b3);
+    };
     for (; i + kLine <= n; i += kLine) {
-      prefetch(r0 + i + kAhead), prefetch(r1 + i + kAhead), prefetch(r2 + i + kAhead), prefetch(r3 + i + kAhead);
-      for (int u = 0; u < kLine; u += kLanes) step(i + u);
+      if (kSoftwarePrefetch) prefetch(r0 + i + kAhead), prefetch(r1 + i + kAhead), prefetch(r2 + i + kAhead), prefetch(r3 + i + kAhead);
+      if constexpr (KVLAB_VECTOR_BITS == 256)
+        for (int u = 0; u < kLine; u += 2 * kLanes) step2(i + u);
+      else
+        for (int u = 0; u < kLine; u += kLanes) step(i + u);
     }
     for (; i + kLanes <= n; i += kLanes) step(i);
-    t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
+    t0 = sum(add(a0, b0)), t1 = sum(add(a1, b1)), t2 = sum(add(a2, b2)), t3 = sum(add(a3, b3));
   }
   for (; i < n; ++i) {
     t0 += to_f32(r0[i]) * x[i];
@@ -318,21 +345,30 @@ void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y
 }
 
 float sum_floats(const float* p, std::size_t n) {
-  // Four streams at once (the four quarters of the range), like the four weight rows gemv_rows reads:
-  // one sequential stream alone leaves memory-level parallelism unused and under-measures a core.
-  const std::size_t quarter = n / 4 / (2 * std::max(kLanes, 1)) * (2 * std::max(kLanes, 1));
+  // Four streams at once, like the four weight rows gemv_rows reads: one sequential stream alone
+  // leaves memory-level parallelism unused and under-measures a core (AMD EPYC, 1 thread: 21 GB/s
+  // with one stream, 28 with four). The streams are the four quarters of consecutive 272 KiB blocks
+  // (68 KiB, 17 pages, apart), as the decode kernels read their ~256 KB chunks; four quarters of the whole range
+  // are a power of two apart for a 1 GiB buffer (256 MiB), which aliases in the L1 way predictor of
+  // AMD cores (bits 12-27 of the address hashed, bit 28 not), and the same loop read 20 GB/s, not 28.
+  constexpr std::size_t kStream = 68 * 256, kStep = 2 * std::max(kLanes, 1);  // floats per stream per block; per step
   std::size_t i = 0;
   float total = 0.0f;
   if constexpr (kLanes > 0) {
     Vec a[8] = {zero(), zero(), zero(), zero(), zero(), zero(), zero(), zero()};
     const Vec one = splat(1.0f);
-    for (; i < quarter; i += 2 * kLanes)
-      for (int q = 0; q < 4; ++q) {
-        a[2 * q] = fma(load(p + q * quarter + i), one, a[2 * q]);
-        a[2 * q + 1] = fma(load(p + q * quarter + i + kLanes), one, a[2 * q + 1]);
-      }
+    const auto block = [&](const float* b, std::size_t len) {  // len: a multiple of kStep
+      for (std::size_t j = 0; j < len; j += kStep)
+        for (std::size_t q = 0; q < 4; ++q) {
+          a[2 * q] = fma(load(b + q * len + j), one, a[2 * q]);
+          a[2 * q + 1] = fma(load(b + q * len + j + kLanes), one, a[2 * q + 1]);
+        }
+    };
+    for (; i + 4 * kStream <= n; i += 4 * kStream) block(p + i, kStream);
+    const std::size_t rest = (n - i) / 4 / kStep * kStep;  // the last, shorter block
+    block(p + i, rest);
+    i += 4 * rest;
     for (int k = 0; k < 8; ++k) total += sum(a[k]);
-    i = 4 * quarter;
   }
   for (; i < n; ++i) total += p[i];
   return total;
@@ -346,7 +382,7 @@ void weight_row_to_f32(const WeightMatrix& W, int row, float* out) {
 
 const char* kernels_isa() {
   if constexpr (KVLAB_VECTOR_BITS == 512) return "AVX-512 (16 floats)";
-  else if constexpr (KVLAB_VECTOR_BITS == 256) return "AVX2+FMA+F16C (8 floats)";
+  else if constexpr (KVLAB_VECTOR_BITS == 256) return kSoftwarePrefetch ? "AVX2+FMA+F16C (8 floats)" : "AVX2+FMA+F16C (8 floats), no software prefetch (AMD)";
   else return "scalar";
 }
 
