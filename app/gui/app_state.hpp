@@ -10,6 +10,7 @@
 #include <imgui.h>
 
 #include "engine_worker.hpp"
+#include "lesson.hpp"
 #include "teach_state.hpp"
 
 namespace kvlab::gui {
@@ -69,6 +70,9 @@ struct AppState {
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp
   CheckpointPanelState checkpoint;  // checkpoint_panel.cpp
+  LessonState lesson;               // lesson mode (lesson.cpp, lesson_panel.cpp)
+  bool blank = false;               // B or . : the screen is black (a clicker's "blank" button)
+  std::string lesson_path_input;    // the menu's "open a lesson file" box
 
   // frame timing, measured in main.cpp
   std::vector<float> frame_ms;       // ring of recent frame times
@@ -84,6 +88,7 @@ struct AppState {
   ImVec2 hover_request{-1, -1};       // scripts: put the mouse here (for tooltip screenshots)
   bool mouse_down = false;           // scripts: the left button is held (click, press/release)
   int select_tab = -1;               // BottomTab to bring to front (scripts), -1 = leave as is
+  int key_press = -1;                // scripts: press this key (index into key_names()) for one frame
   std::string status_line;           // e.g. "Saved screenshot to ..."
 
   bool open(Panel p) const { return panel_open[static_cast<std::size_t>(p)]; }

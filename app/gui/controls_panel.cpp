@@ -111,35 +111,43 @@ void draw_toolbar(AppState& app, const Snapshot& snap) {
   float total = 0;
   for (const char* l : full) total += width(l) + style.ItemSpacing.x;
   const char* const* label = total + fs * 2 <= ImGui::GetContentRegionAvail().x ? full : brief;
-  auto button = [&](int i) { return ImGui::Button(label[i], ImVec2(width(label[i]), fs * 1.9f)); };
+  // a lesson slide may hide some (lesson.cpp: `hide cache`); the rest stay in their order
+  const char* names[] = {"step", "layer", "play", "cache", "reset", "layout"};
+  bool first = true;
+  auto button = [&](int i) {
+    if (control_hidden(app, names[i])) return false;
+    if (!first && i != 5) ImGui::SameLine();
+    first = false;
+    return ImGui::Button(label[i], ImVec2(width(label[i]), fs * 1.9f));
+  };
+  auto tip = [&](int i, const char* text) { if (!control_hidden(app, names[i])) item_tooltip(text); };
   ImGui::BeginDisabled(snap.busy || snap.tokens.empty());
   if (button(0)) app.worker.post(cmd::StepToken{});
-  item_tooltip("Run every layer once and choose the next token. Shortcut: Space or Right arrow.");
-  ImGui::SameLine();
+  tip(0, "Run every layer once and choose the next token. Shortcut: Space or Right arrow.");
   if (button(1)) app.worker.post(cmd::StepLayer{});
-  item_tooltip("Run just one more layer, to watch the new column fill one row at a time. Shortcut: L.");
-  ImGui::SameLine();
+  tip(1, "Run just one more layer, to watch the new column fill one row at a time. Shortcut: L.");
   if (button(2)) {
     if (snap.playing) app.worker.post(cmd::Pause{});
     else app.worker.post(cmd::Play{});
   }
-  item_tooltip("Generate tokens one after another at the speed set in Controls. Shortcut: P.");
+  tip(2, "Generate tokens one after another at the speed set in Controls. Shortcut: P.");
   ImGui::EndDisabled();
-  ImGui::SameLine();
   // The cache switch: the one control every lesson uses, so it is coloured and says ON/OFF.
   ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.13f, 0.55f, 0.25f, 1) : ImVec4(0.75f, 0.30f, 0.05f, 1));
   ImGui::PushStyleColor(ImGuiCol_ButtonHovered, on ? ImVec4(0.16f, 0.65f, 0.30f, 1) : ImVec4(0.85f, 0.38f, 0.08f, 1));
   ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
   if (button(3)) app.worker.post(cmd::SetCache{!on});
   ImGui::PopStyleColor(3);
-  item_tooltip("ON: each step computes K and V for the new token only and reuses the stored ones. OFF: every step "
-               "recomputes K and V for every position. Switching back ON rebuilds the cache once (counted and timed). Shortcut: C.");
-  ImGui::SameLine();
+  tip(3, "ON: each step computes K and V for the new token only and reuses the stored ones. OFF: every step "
+         "recomputes K and V for every position. Switching back ON rebuilds the cache once (counted and timed). Shortcut: C.");
   if (button(4)) app.worker.post(cmd::Reset{});
-  item_tooltip("Forget the generated tokens and empty the cache (the course's cache.reset()); the prompt stays. Shortcut: R.");
-  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - width(label[5])));
-  if (button(5)) toggle_layout(app);
-  item_tooltip("Classroom: few panels, large (grid, counter, one plot) for projecting. Full: every panel. Shortcut: V.");
+  tip(4, "Forget the generated tokens and empty the cache (the course's cache.reset()); the prompt stays. Shortcut: R.");
+  if (!control_hidden(app, "layout")) {
+    if (!first) ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - width(label[5])));
+    if (button(5)) toggle_layout(app);
+    tip(5, "Classroom: few panels, large (grid, counter, one plot) for projecting. Full: every panel. Shortcut: V.");
+  }
+  if (first) ImGui::Dummy(ImVec2(1, fs * 1.9f));  // every control hidden: the row keeps its height
 }
 
 void draw_controls_panel(AppState& app, const Snapshot& snap) {

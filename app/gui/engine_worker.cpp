@@ -22,6 +22,7 @@
 #include "bench/sweep.hpp"
 #include "errors.hpp"
 #include "model/model_spec.hpp"
+#include "teach/quiz.hpp"
 
 namespace kvlab::gui {
 
@@ -62,6 +63,7 @@ struct EngineWorker::State {
   bool bandwidth_due = false;                  // set when a model loads, measured when the worker is idle
   int load_progress_updates = 0;
   double load_seconds = 0.0;
+  std::vector<QuizResult> quiz;
 
   int generated() const { return session ? static_cast<int>(session->tokens().size()) - session->prompt_length() : 0; }
 };
@@ -321,6 +323,7 @@ struct EngineWorker::Handler {
     load([&](const LoadControl* c) { return make_random_model(v.config, v.seed, random_model_name(v.config), c); });
   }
   void operator()(cmd::RunSweep& v);
+  void operator()(cmd::AskQuiz& v);
   void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
   void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
   void operator()(cmd::SetCacheFormat& v) {
@@ -413,6 +416,32 @@ void EngineWorker::Handler::operator()(cmd::RunSweep& v) {
   s.busy_what.clear();
   s.progress = 0.0f;
   w.cancel_.store(false);
+}
+
+// A course question, answered as `kvlab-cli quiz` answers it (Q2/Q3 generate 200 tokens both ways on
+// this model; Q3 times them). The answer replaces an earlier one of the same id.
+void EngineWorker::Handler::operator()(cmd::AskQuiz& v) {
+  s.error.clear();
+  QuizResult r;
+  r.id = v.id;
+  r.request = v.request;
+  r.model_name = s.model.name;
+  if (!s.model.gpt) {
+    r.error = "no model is loaded";
+  } else {
+    s.busy_what = "Answering " + v.id + " with the engine...";
+    w.publish();
+    teach::QuizOptions o;
+    o.threads = s.threads;
+    try {
+      r.answer = teach::ask_quiz(v.id, s.model, o);
+    } catch (const std::exception& e) {
+      r.error = describe(e);
+    }
+    s.busy_what.clear();
+  }
+  std::erase_if(s.quiz, [&](const QuizResult& q) { return q.id == r.id; });
+  s.quiz.push_back(std::move(r));
 }
 
 EngineWorker::EngineWorker(std::string model_spec, std::string prompt, WorkerOptions options)
@@ -560,6 +589,7 @@ void EngineWorker::publish() {
   snap->read_bytes_per_s = s.read_bytes_per_s;
   snap->load_progress_updates = s.load_progress_updates;
   snap->load_seconds = s.load_seconds;
+  snap->quiz = s.quiz;
   if (s.model.gpt) {
     snap->model_name = s.model.name;
     snap->config = s.model.gpt->config();

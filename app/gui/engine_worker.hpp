@@ -39,12 +39,13 @@ struct CheckSameAnswer {};                 // recompute the last step the other 
 struct SetSameAnswerLive { bool on; };     // ... after every step while on (a panel showing it is open)
 struct SetCacheFormat { CacheFormat format; };  // the cache's format from the next step on (rebuilt from the text)
 struct SetFormatShadow { bool on; };       // compare every step with an F32-cache run (the cache format panel is open)
+struct AskQuiz { std::string id; int request = 0; };  // answer a course question Q1-Q5 with the engine (a lesson's `ask`)
 }  // namespace cmd
 
 using Command = std::variant<cmd::SetPrompt, cmd::StepToken, cmd::StepLayer, cmd::Play, cmd::Pause, cmd::SetSpeed,
                              cmd::SetCache, cmd::Reset, cmd::SetSampling, cmd::SetTargetTokens, cmd::LoadModel,
                              cmd::LoadRandomModel, cmd::RunSweep, cmd::Cancel, cmd::CheckSameAnswer,
-                             cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow>;
+                             cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow, cmd::AskQuiz>;
 
 struct WorkerOptions {
   int threads = 1;                    // engine threads

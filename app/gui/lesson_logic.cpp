@@ -1,5 +1,5 @@
 // The window's arithmetic that needs no window (see lesson_logic.hpp): cell states, the history
-// view, attention bars, the hit rate, the step log, byte formatting. No ImGui here.
+// view, attention bars, the hit rate, the step log, byte formatting, a lesson's numbers. No ImGui here.
 #include "lesson_logic.hpp"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cache/kv_cache.hpp"
+#include "text/number_text.hpp"
 
 namespace kvlab::gui {
 
@@ -124,6 +125,112 @@ std::vector<std::string> step_log(const Snapshot& snap) {
                 format_bytes_sensibly(static_cast<double>(r.cache_bytes_allocated)).c_str());
   out.push_back(line);
   return out;
+}
+
+bool lesson_variable(const Snapshot& snap, const std::string& name, double& out) {
+  if (snap.model_name.empty()) return false;
+  const GptConfig& c = snap.config;
+  const SessionTotals& t = snap.totals;
+  if (name == "tokens") out = static_cast<double>(snap.tokens.size());
+  else if (name == "generated") out = static_cast<double>(snap.tokens.size()) - snap.prompt_length;
+  else if (name == "layers") out = c.n_layer;
+  else if (name == "heads") out = c.n_head;
+  else if (name == "kv_heads") out = c.kv_heads();
+  else if (name == "head_dim") out = c.head_size();
+  else if (name == "width") out = c.n_embd;
+  else if (name == "context") out = c.n_ctx;
+  else if (name == "kv_computed") out = static_cast<double>(t.kv_projections);
+  else if (name == "kv_if_uncached") out = static_cast<double>(t.kv_projections_if_uncached);
+  else if (name == "kv_if_cached") out = static_cast<double>(t.kv_projections_if_cached);
+  else if (name == "cache_bytes") out = static_cast<double>(snap.trace.cache_bytes_in_use);
+  else if (name == "bytes_per_value") out = static_cast<double>(dtype_bits(snap.cache_format.dtype)) / 8.0;
+  else if (name == "hit_rate") {
+    if (snap.history.empty()) return false;
+    out = 100.0 * hit_rate(snap.history, std::max(1, c.n_layer)).step_rate();
+  } else if (name == "sweep_speedup") {
+    if (snap.sweep.empty() || snap.sweep_running || snap.sweep.back().uncached_tps <= 0) return false;
+    out = snap.sweep.back().cached_tps / snap.sweep.back().uncached_tps;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool expectation_met(const Expectation& x, const Snapshot& snap, bool classroom, bool answered) {
+  switch (x.kind) {
+    case ExpectKind::CacheOn: return snap.cache_requested;
+    case ExpectKind::CacheOff: return !snap.cache_requested;
+    case ExpectKind::Tokens: return static_cast<int>(snap.tokens.size()) >= x.count;
+    case ExpectKind::Playing: return snap.playing;
+    case ExpectKind::Paused: return !snap.playing;
+    case ExpectKind::Sweep: return !snap.sweep.empty() && !snap.sweep_running;
+    case ExpectKind::Answered: return answered;
+    case ExpectKind::LayerStep: return snap.step_in_progress;
+    case ExpectKind::ContextFull: return snap.context_full;
+    case ExpectKind::Classroom: return classroom;
+    case ExpectKind::Full: return !classroom;
+  }
+  return true;
+}
+
+std::string expectation_hint(const Expectation& x) {
+  if (!x.hint.empty()) return x.hint;
+  switch (x.kind) {
+    case ExpectKind::CacheOn: return "Switch the cache on (press C).";
+    case ExpectKind::CacheOff: return "Switch the cache off (press C).";
+    case ExpectKind::Tokens: return "Generate until the text has " + std::to_string(x.count) + " tokens (Space or P).";
+    case ExpectKind::Playing: return "Press Play (P).";
+    case ExpectKind::Paused: return "Pause (P).";
+    case ExpectKind::Sweep: return "Run the scaling sweep.";
+    case ExpectKind::Answered: return "Type a guess and reveal the answer.";
+    case ExpectKind::LayerStep: return "Step one layer (L).";
+    case ExpectKind::ContextFull: return "Generate until the context is full.";
+    case ExpectKind::Classroom: return "Switch to the classroom layout (V).";
+    case ExpectKind::Full: return "Switch to the full layout (V).";
+  }
+  return "";
+}
+
+std::string guess_verdict(double guess, double answer) {
+  char buf[96];
+  if (guess == answer) return "exactly right";
+  if (answer == 0 || guess == 0 || (guess < 0) != (answer < 0)) {
+    std::snprintf(buf, sizeof buf, "off by %s", answer_text(std::fabs(guess - answer)).c_str());
+    return buf;
+  }
+  const double ratio = guess / answer;
+  if (std::fabs(ratio - 1.0) <= 0.02) return "spot on";
+  const char* side = ratio > 1 ? "too high" : "too low";
+  const double factor = ratio > 1 ? ratio : 1.0 / ratio;
+  if (factor < 2.0) std::snprintf(buf, sizeof buf, "%.0f %% %s", std::fabs(ratio - 1.0) * 100.0, side);
+  else if (factor < 10) std::snprintf(buf, sizeof buf, "%.1fx %s", factor, side);
+  else std::snprintf(buf, sizeof buf, "%sx %s", answer_text(std::round(factor)).c_str(), side);
+  return buf;
+}
+
+bool quiz_value(const teach::QuizAnswer& a, const std::string& figure, double& value, std::string& unit) {
+  if (figure.empty()) {
+    value = a.app_value;
+    unit = a.unit;
+    return true;
+  }
+  for (const teach::QuizFigure& f : a.figures)
+    if (f.name == figure) {
+      value = f.value;
+      unit = f.unit;
+      return true;
+    }
+  return false;
+}
+
+std::string answer_text(double v) {
+  const double a = std::fabs(v);
+  if (a >= 1000 && a < 1e18) return with_commas(static_cast<long long>(std::llround(v)));
+  char buf[64];
+  if (a >= 100 || v == std::round(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (a >= 10) std::snprintf(buf, sizeof buf, "%.1f", v);
+  else std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
 }
 
 }  // namespace kvlab::gui

@@ -1,12 +1,14 @@
 // The window's arithmetic that needs no window: which state a KV-grid cell shows (the live grid and
 // the steps x positions history view), how big its attention bar is, the cache hit rate of the
-// course's Q4, and the course-API step log. Standard library + engine only (tested in
+// course's Q4, the course-API step log, and a lesson's numbers (its variables, whether an `expect` is
+// met, how far a guess was). Standard library + engine only (tested in
 // tests/test_lesson_logic.cpp without ImGui); drawing is the panels' job.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "lesson_parse.hpp"
 #include "snapshot.hpp"
 
 namespace kvlab::gui {
@@ -55,5 +57,21 @@ std::string format_mb_mib(double bytes);
 float error_shade(float e);
 // Sizes from bytes to exabytes without runaway digits: "72.0 MiB", "1.00 PiB", "8.0 EiB".
 std::string format_bytes_sensibly(double bytes);
+
+// ---- lessons (lesson_parse.hpp)
+// The value of a lesson variable (lesson_variables_help) on this snapshot; false when it has none now.
+bool lesson_variable(const Snapshot& snap, const std::string& name, double& out);
+// Whether a slide's `expect` holds. `classroom`: the window shows the classroom layout; `answered`:
+// the slide's question was revealed.
+bool expectation_met(const Expectation& x, const Snapshot& snap, bool classroom, bool answered);
+// What the window says when nothing was said: "Press C to switch the cache off", ...
+std::string expectation_hint(const Expectation& x);
+// How far a guess was, in a student's words: "spot on", "12 % too high", "50x too low".
+std::string guess_verdict(double guess, double answer);
+// The number a quiz question is compared with: `figure` (one of the answer's named figures) or the
+// main value; `unit` gets its unit. False when the figure does not exist.
+bool quiz_value(const teach::QuizAnswer& a, const std::string& figure, double& value, std::string& unit);
+// An answer for the screen: 20100 -> "20,100", 98.0 -> "98", 0.4375 -> "0.44", 1.5e12 -> "1,500,000,000,000".
+std::string answer_text(double v);
 
 }  // namespace kvlab::gui

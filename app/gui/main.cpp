@@ -9,11 +9,14 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <algorithm>
 #include <cfloat>
+#include <iterator>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -21,6 +24,7 @@
 
 #include "forward/gpt.hpp"
 #include "frame_pacer.hpp"
+#include "lesson.hpp"
 #include "main_window.hpp"
 #include "report.hpp"
 #include "script.hpp"
@@ -30,7 +34,7 @@ using namespace kvlab::gui;
 
 namespace {
 struct Options {
-  std::string model = "default", prompt = "The cache remembers", script_path, screenshot_path, report_path;
+  std::string model = "default", prompt = "The cache remembers", script_path, screenshot_path, report_path, lesson;
   std::string size = "1600x1000";
   int width = 1600, height = 1000;
   bool projector = false;
@@ -46,6 +50,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   cli.add_option("--script", o.script_path, "run UI actions from this file, then exit (see docs/gui-scripts.md)");
   cli.add_option("--screenshot", o.screenshot_path, "with --script: save the last frame as PNG here");
   cli.add_option("--report", o.report_path, "with --script: write the final state as JSON here (docs/gui-scripts.md)");
+  cli.add_option("--lesson", o.lesson, "start in a lesson: a lesson file, or the name of a shipped one (e.g. kv-cache; docs/lessons.md)");
   cli.add_option("--size", o.size, "window size WxH");
   cli.add_flag("--projector", o.projector, "start in projector mode (large, high-contrast)");
   cli.add_option("--threads", o.threads, "engine threads (default: all cores but one, left for drawing)")->check(CLI::Range(1, 256));
@@ -63,6 +68,12 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       o.height > 10000) {
     std::fprintf(stderr, "kvlab: --size must look like 1600x1000 (at least 320x240)\n");
     return 2;
+  }
+  if (!o.lesson.empty()) {
+    if (const std::string err = lesson_file_error(o.lesson); !err.empty()) {
+      std::fprintf(stderr, "kvlab: %s\n", err.c_str());
+      return 2;
+    }
   }
   if (o.script_path.empty() && (!o.screenshot_path.empty() || !o.report_path.empty())) {
     std::fprintf(stderr, "kvlab: --screenshot and --report need --script (an empty script file is fine)\n");
@@ -84,6 +95,13 @@ std::optional<int> load_script(const std::string& path, std::vector<ScriptAction
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kvlab: %s\n", e.what());
     return 2;
+  }
+  // `lesson FILE` with a relative path means next to the script (as tests/gui keeps them), when it is there
+  const std::filesystem::path script_dir = std::filesystem::path(path).parent_path();
+  for (ScriptAction& a : actions) {
+    std::error_code ec;
+    if (a.verb == Verb::Lesson && std::filesystem::path(a.text).is_relative() && std::filesystem::exists(script_dir / a.text, ec))
+      a.text = (script_dir / a.text).string();
   }
   return std::nullopt;
 }
@@ -147,6 +165,7 @@ class FrameLoop {
   void turn() {
     glfwPollEvents();
     const double now = glfwGetTime();
+    if (lesson_check_file(app_, now)) input_.events++;  // the teacher saved the lesson: show the new version
     FrameInputs in;
     in.now = now;
     in.events = input_.events > 0;
@@ -156,10 +175,11 @@ class FrameLoop {
     in.engine_working = peek && (peek->playing || peek->busy);
     in.held = app_.mouse_down || ImGui::IsAnyMouseDown();
     in.text_cursor = ImGui::GetIO().WantTextInput;
-    if (runner_) in.script_wake_at = runner_->next_frame_at(worker_.idle(), now);
+    if (runner_) in.script_wake_at = runner_->next_frame_at(idle_for_script(), now);
+    in.script_wake_at = std::min(in.script_wake_at, lesson_wake_at(app_, worker_.idle(), now));
     const FrameDecision d = pacer_.decide(in);
-    if (!d.draw) {
-      glfwWaitEventsTimeout(std::max(0.0005, d.wait_s));
+    if (!d.draw) {  // sleep until input, the worker, or the lesson file's next look (once a second, no frame)
+      glfwWaitEventsTimeout(std::clamp(std::min(d.wait_s, lesson_file_check_at(app_) - now), 0.0005, 1e6));
       return;
     }
     // A step being timed finishes first (its time is what the plot shows), unless the last frame is
@@ -190,6 +210,7 @@ class FrameLoop {
     // pointer position does not put tooltips into screenshots.
     if (runner_) ImGui::GetIO().MousePos = app_.hover_request.x >= 0 ? app_.hover_request : ImVec2(-FLT_MAX, -FLT_MAX);
     if (runner_) ImGui::GetIO().MouseDown[0] = app_.mouse_down;
+    press_scripted_key();
     ImGui::NewFrame();
     handle_shortcuts(app_, *snap);
     draw_main_window(app_, *snap);
@@ -217,12 +238,37 @@ class FrameLoop {
     }
   }
 
-  // Script step, screenshot and CSV export after a frame was drawn; returns true if a PNG was saved.
+  // A script waits for the worker and for the lesson slide's own actions.
+  bool idle_for_script() const { return worker_.idle() && !lesson_running(app_); }
+
+  // `key NAME` in a script: the key is down for one drawn frame, as a clicker's press (ImGui 1.86
+  // reads io.KeysDown by GLFW key code).
+  void press_scripted_key() {
+    ImGuiIO& io = ImGui::GetIO();
+    if (key_down_ >= 0) {
+      io.KeysDown[key_down_] = false;
+      io.KeyShift = false;
+      key_down_ = -1;
+    }
+    if (app_.key_press < 0) return;
+    static constexpr int kKeys[] = {GLFW_KEY_PAGE_DOWN, GLFW_KEY_PAGE_UP, GLFW_KEY_F5, GLFW_KEY_F5, GLFW_KEY_ESCAPE, GLFW_KEY_B,
+                                    GLFW_KEY_PERIOD, GLFW_KEY_RIGHT, GLFW_KEY_LEFT, GLFW_KEY_SPACE, GLFW_KEY_C, GLFW_KEY_P, GLFW_KEY_V, GLFW_KEY_L};
+    static_assert(std::size(kKeys) == 14, "one GLFW key per name of key_names()");
+    if (app_.key_press < static_cast<int>(std::size(kKeys))) {
+      key_down_ = kKeys[app_.key_press];
+      io.KeysDown[key_down_] = true;
+      io.KeyShift = app_.key_press == 3;  // shift+f5
+    }
+    app_.key_press = -1;
+  }
+
+  // Script step, lesson step, screenshot and CSV export after a frame was drawn; returns true if a PNG was saved.
   bool after_frame(const Snapshot& snap, int fb_w, int fb_h) {
     std::string shot;
+    lesson_tick(app_, snap, worker_.idle(), glfwGetTime());
     if (runner_) {
       try {
-        keep_running_ = runner_->advance(app_, worker_.idle(), glfwGetTime(), shot);
+        keep_running_ = runner_->advance(app_, idle_for_script(), glfwGetTime(), shot);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "kvlab: %s\n", e.what());
         exit_code_ = 2;
@@ -257,6 +303,7 @@ class FrameLoop {
   FrameStats stats_;
   std::shared_ptr<const Snapshot> last_seen_;
   double start_;
+  int key_down_ = -1;  // the GLFW key a script holds down this frame
   bool keep_running_ = true;
   int exit_code_ = 0;
 };
@@ -329,6 +376,7 @@ int main(int argc, char** argv) {
     app.prompt_input = o.prompt;
     app.projector_mode = o.projector;
     app.frame_ms.assign(120, 0.0f);
+    if (!o.lesson.empty()) open_lesson(app, o.lesson, glfwGetTime());  // checked above: it parses
     std::unique_ptr<ScriptRunner> runner;
     if (!o.script_path.empty()) runner = std::make_unique<ScriptRunner>(std::move(actions), o.screenshot_path);
     FrameLoop loop(window, app, worker, runner.get(), input);
@@ -336,7 +384,8 @@ int main(int argc, char** argv) {
     exit_code = loop.exit_code();
     if (runner) print_summary(loop.stats());
     if (!o.report_path.empty()) {
-      const std::string err = write_report(o.report_path, *loop.last_snapshot(), loop.stats());
+      const std::string err = write_report(o.report_path, *loop.last_snapshot(), loop.stats(), {{"lesson", lesson_report(app)},
+          {"window", {{"projector", app.projector_mode}, {"blank", app.blank}, {"layout", app.layout == Layout::Classroom ? "classroom" : "full"}}}});
       std::fprintf(stderr, "kvlab: %s\n", err.empty() ? ("report written to " + o.report_path).c_str() : err.c_str());
       if (!err.empty()) exit_code = 1;
     }

@@ -5,6 +5,7 @@
 #include "main_window.hpp"
 
 #include <GLFW/glfw3.h>
+#include <imgui_stdlib.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -33,6 +34,31 @@ std::string timestamped(const char* prefix, const char* ext) {
   return std::string(prefix) + buf + ext;
 }
 
+// Lessons: the shipped ones, a file of the teacher's own, and showing/leaving the one open.
+void lesson_menu(AppState& app, const Snapshot& snap) {
+  if (!ImGui::BeginMenu("Lesson")) return;
+  const double now = glfwGetTime();
+  for (const auto& path : shipped_lessons()) {
+    const std::string name = path.stem().string();
+    if (ImGui::MenuItem(name.c_str(), nullptr, app.lesson.path == path.string())) open_lesson(app, path.string(), now);
+  }
+  ImGui::Separator();
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 16);
+  ImGui::InputTextWithHint("##lesson_file", "a lesson file of your own", &app.lesson_path_input);
+  ImGui::SameLine();
+  if (ImGui::Button("Open") && !app.lesson_path_input.empty()) open_lesson(app, app.lesson_path_input, now);
+  item_tooltip("A text file of slides (docs/lessons.md); the window reloads it whenever you save it.");
+  if (app.lesson.lesson) {
+    ImGui::Separator();
+    if (!app.lesson.active && ImGui::MenuItem("Show the lesson", "F5")) resume_lesson(app);
+    if (app.lesson.active && ImGui::MenuItem("Leave the lesson (every panel back)")) leave_lesson(app);
+    if (ImGui::MenuItem("Start again from slide 1")) lesson_go(app, 0);
+  }
+  if (!app.lesson.error.empty()) ImGui::TextColored(ImVec4(0.95f, 0.45f, 0.2f, 1), "%s", app.lesson.error.c_str());
+  (void)snap;
+  ImGui::EndMenu();
+}
+
 void menu_bar(AppState& app, const Snapshot& snap) {
   if (!ImGui::BeginMenuBar()) return;
   if (ImGui::BeginMenu("File")) {
@@ -55,19 +81,22 @@ void menu_bar(AppState& app, const Snapshot& snap) {
     ImGui::MenuItem("Grid: steps x positions", "T", &app.grid_history);
     ImGui::MenuItem("Grid: one row per head", nullptr, &app.grid_per_head);
     ImGui::MenuItem("Grid: whole context", nullptr, &app.show_whole_context);
-    ImGui::MenuItem("Projector mode", "F5", &app.projector_mode);  // text size follows in sync_projector_text
+    ImGui::MenuItem("Projector mode", "F5 / Esc", &app.projector_mode);  // text size follows in sync_projector_text
     if (ImGui::SliderFloat("text size", &app.font_scale, 1.0f, 2.5f, "%.1fx")) app.theme_dirty = true;
     ImGui::EndMenu();
   }
+  lesson_menu(app, snap);
   if (ImGui::BeginMenu("Help")) {
-    ImGui::TextUnformatted("Space / Right arrow   step one token");
+    ImGui::TextUnformatted("Space / Right arrow   step one token (Page Down too, outside a lesson)");
     ImGui::TextUnformatted("L                     step one layer");
     ImGui::TextUnformatted("P                     play / pause");
     ImGui::TextUnformatted("C                     cache on / off");
     ImGui::TextUnformatted("R                     reset");
     ImGui::TextUnformatted("V                     classroom / full layout");
     ImGui::TextUnformatted("T                     grid: layers or steps x positions");
-    ImGui::TextUnformatted("F5                    projector mode (large text, light theme)");
+    ImGui::TextUnformatted("F5 / Esc              projector mode on / off (large text, light theme)");
+    ImGui::TextUnformatted("Page Down / Page Up   lesson: next / previous slide (also Right / Left)");
+    ImGui::TextUnformatted("B or .                black screen (any clicker key brings it back)");
     ImGui::TextUnformatted("Ctrl + / Ctrl -       bigger / smaller text");
     ImGui::TextUnformatted("F12                   screenshot");
     ImGui::TextUnformatted("Ctrl+Enter            start with the prompt");
@@ -84,14 +113,51 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   // frame_ms holds the work of drawing a frame (main.cpp); frames are drawn only when something changed
   char fps[96];
   std::snprintf(fps, sizeof fps, "drawing %.1f ms a frame (worst %.0f ms)", mean, worst);
-  ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::CalcTextSize(fps).x - ImGui::GetFontSize() * 1.5f);
-  ImGui::TextDisabled("%s", fps);
-  if (!app.status_line.empty()) {
-    ImGui::SameLine(ImGui::GetWindowWidth() * 0.45f);
+  // the status line ("saved ...") wins when both do not fit
+  const float fps_x = ImGui::GetWindowWidth() - ImGui::CalcTextSize(fps).x - ImGui::GetFontSize() * 1.5f;
+  const float status_x = ImGui::GetWindowWidth() * 0.45f;
+  const bool status = !app.status_line.empty();
+  if (!status || status_x + ImGui::CalcTextSize(app.status_line.c_str()).x + ImGui::GetFontSize() < fps_x) {
+    ImGui::SameLine(fps_x);
+    ImGui::TextDisabled("%s", fps);
+  }
+  if (status) {
+    ImGui::SameLine(status_x);
     ImGui::TextDisabled("%s", app.status_line.c_str());
   }
   (void)snap;
   ImGui::EndMenuBar();
+}
+}  // namespace
+
+namespace {
+// The keys a presentation clicker sends (Page Down/Up, F5/Shift+F5/Esc to start and stop presenting,
+// B or . to blank the screen), settled so a clicker never does something surprising: F5 only ever
+// turns projector mode on (pressed twice it stays on), Esc only off; Page Down/Up and the arrows move
+// through a lesson's slides while it shows (Space still steps a token); a blank screen comes back on
+// any of them without acting. Returns true when the key was the clicker's (nothing else runs).
+bool clicker_keys(AppState& app, const Snapshot& snap) {
+  const ImGuiIO& io = ImGui::GetIO();
+  const bool next = ImGui::IsKeyPressed(GLFW_KEY_PAGE_DOWN), back = ImGui::IsKeyPressed(GLFW_KEY_PAGE_UP);
+  const bool in_lesson = app.lesson.active && app.lesson.lesson;
+  const bool typing = io.WantTextInput;
+  const bool right = !typing && ImGui::IsKeyPressed(GLFW_KEY_RIGHT), left = !typing && ImGui::IsKeyPressed(GLFW_KEY_LEFT);
+  const bool blank_key = !typing && (ImGui::IsKeyPressed(GLFW_KEY_B, false) || ImGui::IsKeyPressed(GLFW_KEY_PERIOD, false));
+  const bool f5 = ImGui::IsKeyPressed(GLFW_KEY_F5, false), esc = ImGui::IsKeyPressed(GLFW_KEY_ESCAPE, false);
+  if (app.blank) {
+    if (blank_key || esc || next || back || right || left || f5) app.blank = false;
+    return true;
+  }
+  if (blank_key) { app.blank = true; return true; }
+  if (f5) {  // start presenting (Shift+F5 too: "from the current slide", which is where a lesson resumes anyway)
+    app.projector_mode = true;
+    resume_lesson(app);
+    return true;
+  }
+  if (esc && !typing) { app.projector_mode = false; return true; }
+  if (in_lesson && (next || right)) { lesson_next(app, snap); return true; }
+  if (in_lesson && (back || left)) { lesson_back(app); return true; }
+  return false;
 }
 }  // namespace
 
@@ -108,18 +174,19 @@ void handle_shortcuts(AppState& app, const Snapshot& snap) {
     app.theme_dirty = true;
   }
   if (ImGui::IsKeyPressed(GLFW_KEY_F12)) app.want_screenshot = true;
-  if (ImGui::IsKeyPressed(GLFW_KEY_F5)) app.projector_mode = !app.projector_mode;  // text size: sync_projector_text
+  if (clicker_keys(app, snap)) return;
   if (io.WantTextInput || io.KeyCtrl) return;  // typing in the prompt box must not step the model
   const bool can_step = !snap.busy && !snap.tokens.empty();
-  if (can_step && (ImGui::IsKeyPressed(GLFW_KEY_SPACE) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT))) app.worker.post(cmd::StepToken{});
-  if (can_step && ImGui::IsKeyPressed(GLFW_KEY_L)) app.worker.post(cmd::StepLayer{});
-  if (can_step && ImGui::IsKeyPressed(GLFW_KEY_P, false)) {
+  const bool step_key = ImGui::IsKeyPressed(GLFW_KEY_SPACE) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT) || ImGui::IsKeyPressed(GLFW_KEY_PAGE_DOWN);
+  if (can_step && step_key && !control_hidden(app, "step")) app.worker.post(cmd::StepToken{});
+  if (can_step && ImGui::IsKeyPressed(GLFW_KEY_L) && !control_hidden(app, "layer")) app.worker.post(cmd::StepLayer{});
+  if (can_step && ImGui::IsKeyPressed(GLFW_KEY_P, false) && !control_hidden(app, "play")) {
     if (snap.playing) app.worker.post(cmd::Pause{});
     else app.worker.post(cmd::Play{});
   }
-  if (ImGui::IsKeyPressed(GLFW_KEY_C, false)) app.worker.post(cmd::SetCache{!snap.cache_requested});
-  if (ImGui::IsKeyPressed(GLFW_KEY_R, false)) app.worker.post(cmd::Reset{});
-  if (ImGui::IsKeyPressed(GLFW_KEY_V, false)) toggle_layout(app);
+  if (ImGui::IsKeyPressed(GLFW_KEY_C, false) && !control_hidden(app, "cache")) app.worker.post(cmd::SetCache{!snap.cache_requested});
+  if (ImGui::IsKeyPressed(GLFW_KEY_R, false) && !control_hidden(app, "reset")) app.worker.post(cmd::Reset{});
+  if (ImGui::IsKeyPressed(GLFW_KEY_V, false) && !control_hidden(app, "layout")) toggle_layout(app);
   if (ImGui::IsKeyPressed(GLFW_KEY_T, false)) app.grid_history = !app.grid_history;
 }
 
@@ -328,8 +395,17 @@ void draw_main_window(AppState& app, const Snapshot& snap) {
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
                    ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
                    ImGuiWindowFlags_NoBackground);  // glClear already paints WindowBg: one full-screen fill less
+  if (app.blank) {  // B or . : a black screen, as presentation software does; the same keys bring it back
+    ImGui::GetWindowDrawList()->AddRectFilled(vp->Pos, ImVec2(vp->Pos.x + vp->Size.x, vp->Pos.y + vp->Size.y), IM_COL32(0, 0, 0, 255));
+    ImGui::End();
+    return;
+  }
   menu_bar(app, snap);
   draw_toolbar(app, snap);
+  if (app.lesson.active && app.lesson.lesson) {
+    draw_lesson_panel(app, snap);  // inline: the layout below gets what is left
+    ImGui::Separator();
+  }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   if (app.layout == Layout::Classroom) classroom_layout(app, snap, avail);
   else full_layout(app, snap, avail);

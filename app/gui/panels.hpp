@@ -25,6 +25,7 @@ void draw_projections_plot(AppState& app, const Snapshot& snap, float height);
 void draw_fib_panel(AppState& app, const Snapshot& snap);         // the Fibonacci warm-up
 void draw_checkpoint_panel(AppState& app, const Snapshot& snap);  // gradient checkpointing
 void draw_format_panel(AppState& app, const Snapshot& snap);      // the cache's number format (format_panel.cpp)
+void draw_lesson_panel(AppState& app, const Snapshot& snap);      // the lesson bar (lesson_panel.cpp)
 // The F32 comparison runs on the worker only while someone looks at it (the format tab, the error grid).
 void set_format_shadow(AppState& app, bool on);
 // The cache formats of the selector, in its order, with a one-sentence tooltip each.

@@ -98,10 +98,13 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
                       {"process_cpu_s", f.process_cpu_s}, {"ui_thread_cpu_s", f.ui_thread_cpu_s}}}};
 }
 
-std::string write_report(const std::string& path, const Snapshot& snap, const FrameStats& frames) {
+std::string write_report(const std::string& path, const Snapshot& snap, const FrameStats& frames, const json& extra) {
   std::ofstream out(path);
   if (!out) return "cannot write the report " + path;
-  out << make_report(snap, frames).dump(2) << "\n";
+  json report = make_report(snap, frames);
+  if (extra.is_object())
+    for (const auto& [key, value] : extra.items()) report[key] = value;
+  out << report.dump(2) << "\n";
   return out ? "" : "error while writing the report " + path;
 }
 

@@ -25,6 +25,7 @@ struct FrameStats {
 
 nlohmann::json make_report(const Snapshot& snap, const FrameStats& frames);
 // Returns an error message, or "" when written.
-std::string write_report(const std::string& path, const Snapshot& snap, const FrameStats& frames);
+// `extra` fields (e.g. "lesson") are added at the top level.
+std::string write_report(const std::string& path, const Snapshot& snap, const FrameStats& frames, const nlohmann::json& extra = {});
 
 }  // namespace kvlab::gui

@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "lesson.hpp"
 #include "main_window.hpp"
 #include "panels.hpp"
 
@@ -113,6 +114,7 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
       break;
     case Verb::Format: select_cache_format(app, a.count); break;
     case Verb::Layout: app.layout = a.text == "classroom" ? Layout::Classroom : Layout::Full; break;
+    case Verb::Plot: app.classroom_plot = a.text == "time" ? ClassroomPlot::LivePlots : ClassroomPlot::Projections; break;
     case Verb::Projector: app.projector_mode = a.on; app.theme_dirty = true; break;
     case Verb::Scale: app.font_scale = a.number; app.theme_dirty = true; break;
     case Verb::Grid: apply_grid(app, a.text, a.on); break;
@@ -143,6 +145,17 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
     case Verb::Release: app.mouse_down = false; break;
     case Verb::Resize: glfwSetWindowSize(glfwGetCurrentContext(), a.x, a.y); break;
     case Verb::Check: app.worker.post(cmd::CheckSameAnswer{}); break;
+    case Verb::Lesson:
+      if (const std::string err = open_lesson(app, a.text, now); !err.empty())
+        throw std::runtime_error("script line " + std::to_string(a.line) + ": " + err);
+      break;
+    case Verb::Next: lesson_next(app, *app.worker.snapshot()); break;
+    case Verb::Back: lesson_back(app); break;
+    case Verb::Answer: case Verb::Reveal:
+      app.lesson.guess = a.verb == Verb::Answer ? a.text : "";
+      lesson_reveal(app, *app.worker.snapshot());
+      break;
+    case Verb::Key: app.key_press = a.count; break;  // main.cpp presses it for one frame
     case Verb::Wait: case Verb::Quit: break;  // every action already waits for the worker; quit is handled above
   }
 }

@@ -28,13 +28,16 @@ const VerbInfo kVerbs[] = {
     {"hover", Verb::Hover, 2, 2},     {"quit", Verb::Quit, 0, 0},         {"cancel", Verb::Cancel, 0, 0},
     {"click", Verb::Click, 2, 2},     {"press", Verb::Press, 2, 2},       {"release", Verb::Release, 0, 0},
     {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1},
-    {"format", Verb::Format, 1, 1}};
+    {"format", Verb::Format, 1, 1},   {"next", Verb::Next, 0, 0},         {"back", Verb::Back, 0, 0},
+    {"answer", Verb::Answer, 1, 1},   {"reveal", Verb::Reveal, 0, 0},     {"lesson", Verb::Lesson, 1, -1},
+    {"key", Verb::Key, 1, 1},         {"plot", Verb::Plot, 1, 1}};
 
 const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
 const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format"};
 const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps", "error"};
 const char* const kFormats[] = {"f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi"};
 const char* const kLayouts[] = {"classroom", "full"};
+const char* const kPlots[] = {"kv", "time"};
 
 [[noreturn]] void fail(int line, const std::string& what) {
   throw std::runtime_error("script line " + std::to_string(line) + ": " + what);
@@ -117,6 +120,7 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
       a.count = static_cast<int>(std::find(std::begin(kFormats), std::end(kFormats), a.text) - std::begin(kFormats));
       break;
     case Verb::Layout: a.text = one_of(args[0], kLayouts, n, v); break;
+    case Verb::Plot: a.text = one_of(args[0], kPlots, n, v); break;
     case Verb::Grid:
       a.text = one_of(args[0], kGridModes, n, v);
       a.on = args.size() < 2 || to_on(args[1], n, v);
@@ -129,15 +133,37 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
     }
     case Verb::Attention: a.count = args[0] == "all" ? -1 : to_int(args[0], n, v, -100000, 100000); break;
     case Verb::Model: case Verb::Memory: case Verb::Screenshot: a.text = args[0]; break;
+    case Verb::Answer:
+      a.text = args[0];
+      a.number = to_float(args[0], n, v, -1e30f, 1e30f);
+      break;
+    case Verb::Key: {
+      const auto& keys = key_names();
+      const auto it = std::find(keys.begin(), keys.end(), args[0]);
+      if (it == keys.end()) {
+        std::string list;
+        for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+        fail(n, "'key' expects one of " + list);
+      }
+      a.text = *it;
+      a.count = static_cast<int>(it - keys.begin());
+      break;
+    }
     default: break;
   }
 }
 }  // namespace
 
+const std::vector<std::string>& key_names() {
+  static const std::vector<std::string> names = {"pagedown", "pageup", "f5", "shift+f5", "escape", "b", "period",
+                                                 "right", "left", "space", "c", "p", "v", "l"};
+  return names;
+}
+
 bool runs_while_busy(Verb v) {
   switch (v) {
     case Verb::Sleep: case Verb::Frames: case Verb::Screenshot: case Verb::Quit: case Verb::Cancel: case Verb::Pause:
-    case Verb::Click: case Verb::Press: case Verb::Release: case Verb::Resize:
+    case Verb::Click: case Verb::Press: case Verb::Release: case Verb::Resize: case Verb::Key:  // a key, like a person, any time
       return true;
     default:
       return false;
@@ -149,7 +175,36 @@ std::string script_help() {
          "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint|format | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps|error on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
-         "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4|int8-kivi|int4-kivi";
+         "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4|int8-kivi|int4-kivi | "
+         "plot kv|time | lesson FILE | next | back | answer NUMBER | reveal | key pagedown|pageup|f5|shift+f5|escape|b|period|right|left|space|c|p|v|l";
+}
+
+bool parse_script_line(const std::string& raw, int number, ScriptAction& a) {
+  std::string line = raw;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  const auto first = line.find_first_not_of(" \t");
+  if (first == std::string::npos || line[first] == '#') return false;
+  const auto verb_end = std::min(line.size(), line.find_first_of(" \t", first));
+  a = ScriptAction{};
+  a.line = number;
+  a.name = line.substr(first, verb_end - first);
+  const auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs), [&](const VerbInfo& v) { return a.name == v.name; });
+  if (it == std::end(kVerbs)) fail(number, "unknown action '" + a.name + "'; " + script_help());
+  a.verb = it->verb;
+  const auto rest_start = line.find_first_not_of(" \t", verb_end);
+  const std::string rest = rest_start == std::string::npos ? "" : line.substr(rest_start);
+  std::vector<std::string> args;
+  std::istringstream words(rest);
+  for (std::string w; words >> w;) args.push_back(w);
+  if (it->max_args < 0) {  // prompt, lesson: the text as typed, inner spaces kept
+    if (rest.empty()) fail(number, "'" + a.name + "' needs text");
+    a.text = rest;
+  } else if (static_cast<int>(args.size()) < it->min_args || static_cast<int>(args.size()) > it->max_args) {
+    fail(number, "'" + a.name + "' takes " + std::to_string(it->max_args) + " argument(s)");
+  } else {
+    convert(a, args);
+  }
+  return true;
 }
 
 std::vector<ScriptAction> parse_script(const std::string& text) {
@@ -157,33 +212,9 @@ std::vector<ScriptAction> parse_script(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
-    const auto verb_end = std::min(line.size(), line.find_first_of(" \t", first));
-    ScriptAction a;
-    a.line = number;
-    a.name = line.substr(first, verb_end - first);
-    const auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs), [&](const VerbInfo& v) { return a.name == v.name; });
-    if (it == std::end(kVerbs)) fail(number, "unknown action '" + a.name + "'; " + script_help());
-    a.verb = it->verb;
-    const auto rest_start = line.find_first_not_of(" \t", verb_end);
-    const std::string rest = rest_start == std::string::npos ? "" : line.substr(rest_start);
-    std::vector<std::string> args;
-    std::istringstream words(rest);
-    for (std::string w; words >> w;) args.push_back(w);
-    if (it->max_args < 0) {  // prompt: the text as typed, inner spaces kept
-      if (rest.empty()) fail(number, "'" + a.name + "' needs text");
-      a.text = rest;
-    } else if (static_cast<int>(args.size()) < it->min_args || static_cast<int>(args.size()) > it->max_args) {
-      fail(number, "'" + a.name + "' takes " + std::to_string(it->max_args) + " argument(s)");
-    } else {
-      convert(a, args);
-    }
-    out.push_back(std::move(a));
-  }
+  ScriptAction a;
+  while (std::getline(in, line))
+    if (parse_script_line(line, ++number, a)) out.push_back(std::move(a));
   return out;
 }
 

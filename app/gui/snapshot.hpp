@@ -10,6 +10,7 @@
 #include "cache/kv_storage.hpp"
 #include "run/sampler.hpp"
 #include "run/session.hpp"
+#include "teach/quiz.hpp"
 
 namespace kvlab::gui {
 
@@ -54,6 +55,15 @@ struct FormatShadow {
   int top1_same = 0;               // steps whose most likely token is the same both ways
   int first_divergence_step = -1;  // the first step whose most likely token differed; -1: none yet
   std::vector<float> cell_error;   // (L, T) by position: ||stored - exact|| / ||exact|| of K and V; empty if unknown
+};
+
+// A course question answered by the engine for a lesson (engine/teach/quiz.hpp), or why it could not be.
+struct QuizResult {
+  std::string id;           // "Q1".."Q5"
+  teach::QuizAnswer answer;
+  std::string error;        // "" when answered
+  std::string model_name;   // the model it was measured on
+  int request = 0;          // the asker's number (cmd::AskQuiz), so it knows the answer is to its question
 };
 
 struct Snapshot {
@@ -108,6 +118,7 @@ struct Snapshot {
   double read_bytes_per_s = 0.0;           // measured once per model on the worker; 0 until then
   int load_progress_updates = 0;           // progress reports the last model load published
   double load_seconds = 0.0;               // how long the last model load took
+  std::vector<QuizResult> quiz;            // the latest answer of each question asked (lessons)
 };
 
 }  // namespace kvlab::gui

@@ -86,7 +86,7 @@ QuizAnswer quiz_q1() {
   QuizAnswer a;
   a.id = "Q1";
   a.title = "Cache memory calculation";
-  a.question = "12 layers, 8 heads of 64 dimensions, 1024 positions, batch 4, float32: how big is the KV cache?";
+  a.question = quiz_question("Q1", {});
   a.course_answer = "201,326,592 bytes ~ 192 MB";
   a.course_value = 192;
   a.unit = "MiB";
@@ -108,7 +108,9 @@ QuizAnswer quiz_q2(const GenerationMeasurement& uncached, const GenerationMeasur
   a.id = "Q2";
   a.title = "Complexity reduction";
   const int n = uncached.tokens, L = std::max(1, uncached.layers);
-  a.question = "Generating " + std::to_string(n) + " tokens: how many K,V computations without a cache, and with one?";
+  QuizOptions asked;
+  asked.tokens = n;
+  a.question = quiz_question("Q2", asked);
   const double nd = n;
   a.course_answer = n == 200 ? "20,100 without, 200 with: 100.5x fewer" : commas(nd * (nd + 1) / 2) + " without, " + std::to_string(n) + " with";
   a.course_value = (nd + 1) / 2;  // n(n+1)/2 / n
@@ -132,7 +134,7 @@ QuizAnswer quiz_q3(const LoadedModel& model, const GenerationMeasurement& uncach
   QuizAnswer a;
   a.id = "Q3";
   a.title = "Memory-compute trade-off";
-  a.question = "Parameters take 2 GB, the KV cache 300 MB, and the cache gives a 12x speedup: worth it?";
+  a.question = quiz_question("Q3", {});
   a.course_answer = "15% more memory for 12x speed: absolutely worthwhile";
   a.course_value = 12;
   a.unit = "x speedup";
@@ -167,7 +169,7 @@ QuizAnswer quiz_q4(const LoadedModel& model, const QuizOptions& o) {
   QuizAnswer a;
   a.id = "Q4";
   a.title = "Cache hit rate";
-  a.question = "After " + std::to_string(n) + " tokens, what share of K,V retrievals come from the cache?";
+  a.question = quiz_question("Q4", o);
   a.course_answer = n == 50 ? "49/50 = 98%" : fmt("%.0f", n - 1.0) + "/" + std::to_string(n);
   a.course_value = 100.0 * (n - 1) / n;
   a.unit = "%";
@@ -186,7 +188,7 @@ QuizAnswer quiz_q5() {
   QuizAnswer a;
   a.id = "Q5";
   a.title = "Batch inference scaling";
-  a.question = "The cache of one sequence is 75 MB: how big is it for a batch of 8?";
+  a.question = quiz_question("Q5", {});
   a.course_answer = "75 MB x 8 = 600 MB";
   a.course_value = 600;
   a.unit = "MB";
@@ -209,9 +211,26 @@ std::vector<QuizAnswer> run_quiz(const LoadedModel& model, const QuizOptions& o)
   return {quiz_q1(), quiz_q2(uncached, cached), quiz_q3(model, uncached, cached), quiz_q4(model, o), quiz_q5()};
 }
 
-QuizAnswer ask_quiz(const std::string& id, const LoadedModel& model, const QuizOptions& o) {
+namespace {
+std::string upper_id(const std::string& id) {
   std::string up = id;
   for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return up;
+}
+}  // namespace
+
+std::string quiz_question(const std::string& id, const QuizOptions& o) {
+  const std::string up = upper_id(id);
+  if (up == "Q1") return "12 layers, 8 heads of 64 dimensions, 1024 positions, batch 4, float32: how big is the KV cache?";
+  if (up == "Q2") return "Generating " + std::to_string(o.tokens) + " tokens: how many K,V computations without a cache, and with one?";
+  if (up == "Q3") return "Parameters take 2 GB, the KV cache 300 MB, and the cache gives a 12x speedup: worth it?";
+  if (up == "Q4") return "After " + std::to_string(o.hit_rate_at) + " tokens, what share of K,V retrievals come from the cache?";
+  if (up == "Q5") return "The cache of one sequence is 75 MB: how big is it for a batch of 8?";
+  throw InputError("unknown question '" + id + "': choose Q1, Q2, Q3, Q4 or Q5");
+}
+
+QuizAnswer ask_quiz(const std::string& id, const LoadedModel& model, const QuizOptions& o) {
+  const std::string up = upper_id(id);
   if (up == "Q1") return quiz_q1();
   if (up == "Q5") return quiz_q5();
   if (up == "Q4") return quiz_q4(model, o);

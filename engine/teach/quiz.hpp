@@ -68,6 +68,9 @@ QuizAnswer quiz_q5();  // arithmetic only
 
 // Runs everything: Q1..Q5 in order. Throws InputError when the model's context is too short.
 std::vector<QuizAnswer> run_quiz(const LoadedModel& model, const QuizOptions& o);
+// The question's wording (before anything is measured, for a lesson to show while the class guesses);
+// throws InputError for an unknown id.
+std::string quiz_question(const std::string& id, const QuizOptions& o);
 // One question by id ("Q1".."Q5", also "q3"); throws InputError for an unknown id.
 QuizAnswer ask_quiz(const std::string& id, const LoadedModel& model, const QuizOptions& o);
 
