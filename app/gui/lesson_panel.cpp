@@ -154,7 +154,9 @@ void draw_lesson_panel(AppState& app, const Snapshot& snap) {
   ImGui::PopStyleColor();
   if (l.slide + 1 == static_cast<int>(l.lesson->slides.size()))
     ImGui::TextDisabled("End of the lesson: %d question(s) answered. Leave shows every panel again.", static_cast<int>(l.answers.size()));
-  if (!l.error.empty()) ImGui::TextColored(kWarn, "%s", l.error.c_str());
+  ImGui::PushStyleColor(ImGuiCol_Text, kWarn);
+  if (!l.error.empty()) ImGui::TextWrapped("%s", l.error.c_str());
+  ImGui::PopStyleColor();
   if (!app.open(Panel::Controls)) {  // where the engine's messages normally show; a focused slide may hide it
     if (!snap.error.empty()) ImGui::TextColored(kWarn, "%s", snap.error.c_str());
     else if (!snap.notice.empty()) ImGui::TextWrapped("%s", snap.notice.c_str());

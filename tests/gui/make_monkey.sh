@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes a seeded random GUI script ("monkey") to stdout: every script verb, with extreme values,
+# Writes a seeded random GUI script ("monkey") to stdout: every script verb (lessons and keys too), with extreme values,
 # broken model paths, clicks and drags anywhere, window resizes, until about FRAMES frames are drawn.
 # Usage: make_monkey.sh SEED FRAMES > monkey.txt ; same seed, same script (with the same bash).
 # It only writes the script; run it with: xvfb-run -a -s "-screen 0 1600x1000x24" kvlab --script monkey.txt
@@ -15,7 +15,7 @@ frames=0
 w=1600 h=1000  # current window size: clicks and drags land inside it (mostly)
 while [ "$frames" -lt "$budget" ]; do
   cost=3  # every action: itself + the two frames the runner waits before the next one
-  case $(( RANDOM % 26 )) in
+  case $(( RANDOM % 28 )) in
     0|1) echo "step $(pick 1 1 2 5 20)" ;;
     2) echo "layer $(pick 1 2 3 7)" ;;
     3) echo "cache $(pick on off)" ;;
@@ -45,6 +45,8 @@ while [ "$frames" -lt "$budget" ]; do
     23) echo "sampling $(pick greedy greedy 0.01 0.8 100)" ;;
     24) echo "prompt $(pick 'The cache' 'x' 'café au lait' "$(printf 'long %.0s' $(seq 60))" 'a	tab' 'KV')" ;;
     25) n=$(num 1 60); echo "frames $n"; cost=$(( n + 3 )) ;;
+    26) echo "$(pick 'lesson kv-cache' next next back reveal 'answer 0' 'answer -5' 'answer 1e30' 'answer 20100')" ;;
+    27) echo "key $(pick pagedown pagedown pageup f5 shift+f5 escape b period right left space c p v l)" ;;
   esac
   frames=$(( frames + cost ))
 done
