@@ -66,6 +66,7 @@ struct AppState {
   int cache_format = 0;             // the format selector: an index into kCacheFormats (format_panel.cpp)
   bool format_shadow_on = false;    // the worker compares with an F32 cache (the format tab is showing)
   bool grid_error = false;          // KV grid: colour cells by their K/V error against an F32 cache
+  bool left_column_scrolls = false; // this frame's full layout put Controls and the counter in one scrolling column
   MemoryExplorerState memory;
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp

@@ -81,7 +81,7 @@ void hit_rate_line(const Snapshot& snap, int L) {
   item_tooltip("Course Q4: of the K,V pairs the newest token needs (one per position it attends to), the share "
                "read from the cache instead of computed. At token 50: 49 of 50 = 98 %.");
   ImGui::SameLine();
-  ImGui::Text("hit rate: %s of %s K,V reused", with_commas(h.step_reused).c_str(), with_commas(h.step_needed).c_str());
+  ImGui::TextWrapped("hit rate: %s of %s K,V reused", with_commas(h.step_reused).c_str(), with_commas(h.step_needed).c_str());
   ImGui::Text("all steps: %s of %s = %.1f %%", with_commas(h.total_reused).c_str(), with_commas(h.total_needed).c_str(),
               100.0 * h.total_rate());
 }
@@ -181,6 +181,7 @@ void draw_counter_panel(AppState& app, const Snapshot& snap) {
   // the chart only where it has room (the classroom layout draws it beside the grid instead)
   const float room = ImGui::GetContentRegionAvail().y - 4;
   if (app.layout == Layout::Full && room >= ImGui::GetFontSize() * 8) draw_projections_plot(app, snap, room);
+  else if (app.layout == Layout::Full && app.left_column_scrolls) draw_projections_plot(app, snap, ImGui::GetFontSize() * 11);
 }
 
 }  // namespace kvlab::gui

@@ -304,7 +304,21 @@ void full_layout(AppState& app, const Snapshot& snap, ImVec2 avail) {
   const ImGuiStyle& style = ImGui::GetStyle();
   const bool left = app.open(Panel::Controls) || app.open(Panel::Counter);
   const float left_w = left ? std::clamp(avail.x * 0.28f, fs * 17.0f, fs * 26.0f) : 0.0f;
-  if (left) {
+  // Large text on a small window (projector mode at 720 or 1080 lines): the two left panels cannot both
+  // show whole, and two half-cut scrolling boxes cut each mid-widget; so they become one column that
+  // scrolls as a page does, each at its natural height: the counter (the lesson's numbers) first, the
+  // controls below it (the toolbar above keeps the buttons a lesson uses).
+  app.left_column_scrolls = left && app.open(Panel::Controls) && app.open(Panel::Counter) && avail.y < fs * 34;
+  if (app.left_column_scrolls) {
+    if (begin_region("left", ImVec2(left_w, avail.y))) {
+      draw_counter_panel(app, snap);
+      ImGui::Spacing();
+      ImGui::Separator();
+      draw_controls_panel(app, snap);
+    }
+    ImGui::EndChild();
+    ImGui::SameLine();
+  } else if (left) {
     ImGui::BeginGroup();
     const float counter_h = app.open(Panel::Counter) ? (app.open(Panel::Controls) ? avail.y * 0.58f : avail.y) : 0.0f;
     if (app.open(Panel::Controls)) {
