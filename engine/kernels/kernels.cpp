@@ -265,7 +265,8 @@ void dot4(const T* w, std::ptrdiff_t ld, const float* x, int n, float* y, std::p
         for (int u = 0; u < kLine; u += kLanes) step(i + u);
     }
     for (; i + kLanes <= n; i += kLanes) step(i);
-    t0 = sum(add(a0, b0)), t1 = sum(add(a1, b1)), t2 = sum(add(a2, b2)), t3 = sum(add(a3, b3));
+    if constexpr (KVLAB_VECTOR_BITS == 256) a0 = add(a0, b0), a1 = add(a1, b1), a2 = add(a2, b2), a3 = add(a3, b3);
+    t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
   }
   for (; i < n; ++i) {
     t0 += to_f32(r0[i]) * x[i];
