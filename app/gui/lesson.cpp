@@ -154,6 +154,10 @@ void lesson_next(AppState& app, const Snapshot& snap) {
   LessonState& l = app.lesson;
   if (!l.lesson || !l.active) return;
   const Slide& s = l.lesson->slides[static_cast<std::size_t>(l.slide)];
+  if (!s.questions.empty() && !l.revealed) {  // a clicker alone runs predict-then-reveal: click = reveal, click = next
+    lesson_reveal(app, snap);
+    return;
+  }
   if (!s.expects.empty() && !l.skip_armed &&
       !expectation_met(s.expects[0], snap, app.layout == Layout::Classroom, l.revealed)) {
     l.skip_armed = true;  // the bar shows the hint; a second Next goes on anyway (the teacher decides)

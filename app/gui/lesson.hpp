@@ -59,7 +59,8 @@ std::string lesson_file_error(const std::string& path_or_name);
 // Opens FILE, or NAME for assets/lessons/NAME.txt; on success runs its setup and shows the first slide.
 // Returns "" or the error (also kept in app.lesson.error; a lesson already open stays open).
 std::string open_lesson(AppState& app, const std::string& path_or_name, double now);
-void lesson_next(AppState& app, const Snapshot& snap);  // Page Down: the next slide (see skip_armed)
+// Page Down: reveals the slide's answer if it has an unrevealed question, else the next slide (see skip_armed).
+void lesson_next(AppState& app, const Snapshot& snap);
 void lesson_back(AppState& app);                         // Page Up
 void lesson_go(AppState& app, int slide);                // a click on the progress strip
 void leave_lesson(AppState& app);                        // hide the bar, every panel as before the lesson

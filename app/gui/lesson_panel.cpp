@@ -100,7 +100,7 @@ void question_rows(AppState& app, const Snapshot& snap) {
     ImGui::SetNextItemWidth(fs * 9);
     const bool enter = ImGui::InputTextWithHint("##guess", "the class's guess", &l.guess, ImGuiInputTextFlags_EnterReturnsTrue |
                                                                                         ImGuiInputTextFlags_CharsScientific);
-    item_tooltip("Type the number the class predicts, then Reveal (or Enter). Reveal with the box empty to skip the guess.");
+    item_tooltip("Type the number the class predicts, then Reveal (Enter, or the clicker's Page Down). Reveal with the box empty to skip the guess.");
     ImGui::SameLine();
     if (ImGui::Button("Reveal") || enter) lesson_reveal(app, snap);
     item_tooltip("Show the answer the app computed or measured, and how far the guess was.");
