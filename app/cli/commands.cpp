@@ -219,6 +219,13 @@ int run_memory(const MemoryArgs& a) {
   if (a.head_dim) q.head_dim = *a.head_dim;
   if (a.seq) q.seq_len = *a.seq;
   if (q.seq_len == 0) throw UsageError("give the sequence length with --seq");
+  const std::uint64_t query_heads = q.heads;
+  if (a.kv_heads) {  // the cache stores G heads; query head h reads KV head h / (H / G)
+    if (*a.kv_heads > query_heads || query_heads % *a.kv_heads != 0)
+      throw UsageError("--kv-heads " + std::to_string(*a.kv_heads) + " must divide the " + std::to_string(query_heads) +
+                       " attention heads (each KV head serves H / G query heads)");
+    q.heads = *a.kv_heads;
+  }
   q.batch = a.batch;
   q.dtype = *parse_dtype(a.dtype);
   // keep the product far from 2^64 so the arithmetic is exact
@@ -226,16 +233,22 @@ int run_memory(const MemoryArgs& a) {
   if (approx > 1e18L) throw UsageError("that cache would be more than 10^18 bytes; choose smaller values");
   const MemoryAnswer m = kv_memory(q);
   if (a.json) {
-    std::cout << json{{"layers", q.layers}, {"heads", q.heads}, {"head_dim", q.head_dim}, {"seq", q.seq_len},
+    std::cout << json{{"layers", q.layers}, {"heads", query_heads}, {"kv_heads", q.heads}, {"head_dim", q.head_dim}, {"seq", q.seq_len},
                       {"batch", q.batch}, {"dtype", dtype_name(q.dtype)}, {"bytes", m.bytes},
                       {"bytes_per_token", m.bytes_per_token}, {"mib", m.mib}, {"gb", m.gb}}
                      .dump()
               << "\n";
   } else {
-    std::printf("KV cache = 2 x %llu layers x %llu batch x %llu heads x %llu positions x %llu head_dim x %s (%s)\n",
-                static_cast<unsigned long long>(q.layers), static_cast<unsigned long long>(q.batch),
-                static_cast<unsigned long long>(q.heads), static_cast<unsigned long long>(q.seq_len),
-                static_cast<unsigned long long>(q.head_dim), dtype_bytes_text(q.dtype), dtype_name(q.dtype));
+    const std::string heads = q.heads == query_heads ? std::to_string(q.heads) + " heads"
+                                                      : std::to_string(q.heads) + " KV heads (of " + std::to_string(query_heads) + ")";
+    std::printf("KV cache = 2 x %llu layers x %llu batch x %s x %llu positions x %llu head_dim x %s (%s)\n",
+                static_cast<unsigned long long>(q.layers), static_cast<unsigned long long>(q.batch), heads.c_str(),
+                static_cast<unsigned long long>(q.seq_len), static_cast<unsigned long long>(q.head_dim), dtype_bytes_text(q.dtype),
+                dtype_name(q.dtype));
+    if (q.heads != query_heads)
+      std::printf("         (%llu query heads share each KV head: %llux smaller than caching all %llu)\n",
+                  static_cast<unsigned long long>(query_heads / q.heads), static_cast<unsigned long long>(query_heads / q.heads),
+                  static_cast<unsigned long long>(query_heads));
     std::printf("         = %s bytes = %.4g MiB = %.4g GB   (%s bytes per token)\n", with_commas(m.bytes).c_str(), m.mib,
                 m.gb, with_commas(m.bytes_per_token).c_str());
   }

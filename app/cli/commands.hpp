@@ -44,6 +44,7 @@ struct VerifyArgs {
 struct MemoryArgs {
   std::string preset;
   std::optional<std::uint64_t> layers, heads, head_dim, seq;
+  std::optional<std::uint64_t> kv_heads;  // G: the heads the cache stores (grouped-query attention); default = heads
   std::uint64_t batch = 1;
   std::string dtype = "f32";
   bool json = false;

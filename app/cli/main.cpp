@@ -126,6 +126,8 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   m->add_option("--preset", mem.preset, "architecture preset (tinygpt, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3-175b)");
   m->add_option("--layers", mem.layers, "number of layers")->check(kPositive);
   m->add_option("--heads", mem.heads, "attention heads per layer")->check(kPositive);
+  m->add_option("--kv-heads", mem.kv_heads, "K/V heads the cache stores (grouped-query attention: Llama-3-8B 8 of 32; 1 = multi-query; default: --heads)")
+      ->check(kPositive);
   m->add_option("--head-dim", mem.head_dim, "size of one head")->check(kPositive);
   m->add_option("--seq", mem.seq, "sequence length (default: the preset's context)")->check(kPositive);
   m->add_option("--batch", mem.batch, "sequences cached at once")->check(kPositive);

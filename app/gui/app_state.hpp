@@ -26,6 +26,7 @@ enum class ClassroomPlot { Projections, LivePlots };
 struct MemoryExplorerState {
   int preset = 1;                 // index into the presets list of memory_panel.cpp
   int layers = 12, heads = 12, head_dim = 64, seq_len = 1024, batch = 1;
+  int kv_heads = 12;              // G: the heads the cache stores (a divisor of heads; = heads for GPT-2)
   int dtype = 0;                  // 0 f32, 1 f16, 2 int8
   float gpu_gb = 24.0f;
   bool type_values = false;       // number fields instead of sliders, to type exact values

@@ -1,6 +1,9 @@
 // Memory explorer: what a KV cache costs for any architecture, sequence length, batch and dtype,
 // with presets from TinyGPT to GPT-3. Arithmetic only (engine/cache/memory_calc.hpp): nothing is allocated.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <cstdio>
 
 #include "model/gpt_config.hpp"
@@ -22,6 +25,14 @@ bool int_field(const char* label, int* v, int lo, int hi, bool log, bool typed, 
   return changed;
 }
 
+// The divisor of `n` closest to `want` (the smaller one on a tie): a KV head serves a whole number of query heads.
+int nearest_divisor(int n, int want) {
+  int best = 1;
+  for (int d = 1; d <= n; ++d)
+    if (n % d == 0 && std::abs(d - want) < std::abs(best - want)) best = d;
+  return best;
+}
+
 // The left side: preset, the shape sliders (or fields), dtype and GPU memory, clamped to sane ranges.
 void memory_controls(MemoryExplorerState& m) {
   const auto& presets = model_presets();
@@ -34,6 +45,7 @@ void memory_controls(MemoryExplorerState& m) {
         m.preset = i;
         m.layers = c.n_layer;
         m.heads = c.n_head;
+        m.kv_heads = c.kv_heads();
         m.head_dim = c.head_size();
         m.seq_len = c.n_ctx;
       }
@@ -45,8 +57,13 @@ void memory_controls(MemoryExplorerState& m) {
   ImGui::Checkbox("type exact values", &m.type_values);
   item_tooltip("Number fields instead of sliders (you can also Ctrl+click any slider to type into it).");
   bool changed = false;
+  const int heads_before = m.heads, kv_heads_before = m.kv_heads;
   changed |= int_field("layers", &m.layers, 1, 128, false, m.type_values, "Every layer keeps its own K and V.");
-  changed |= int_field("heads", &m.heads, 1, 128, false, m.type_values, "Each head keeps its own keys and values.");
+  changed |= int_field("heads", &m.heads, 1, 128, false, m.type_values, "Attention (query) heads per layer.");
+  changed |= int_field("KV heads", &m.kv_heads, 1, std::max(1, m.heads), false, m.type_values,
+                       "The heads whose keys and values the cache keeps. Equal to heads: every head its own (GPT-2, MHA). Fewer: "
+                       "grouped-query attention, query heads share them (Llama-3-8B: 8 for 32 heads). 1: multi-query. "
+                       "The cache shrinks by heads / KV heads.");
   changed |= int_field("head size", &m.head_dim, 1, 256, false, m.type_values, "Numbers in one head's K (and V) vector.");
   changed |= int_field("sequence length", &m.seq_len, 1, 131072, true, m.type_values,
                        "Positions kept: the cache grows linearly with this.");
@@ -60,6 +77,8 @@ void memory_controls(MemoryExplorerState& m) {
   // typed values (fields, Ctrl+click) can be anything: clamp so every combination stays meaningful
   m.layers = std::clamp(m.layers, 1, 4096);
   m.heads = std::clamp(m.heads, 1, 4096);
+  if (m.heads != heads_before && kv_heads_before == heads_before) m.kv_heads = m.heads;  // every head cached: it stays so
+  m.kv_heads = nearest_divisor(m.heads, std::clamp(m.kv_heads, 1, m.heads));
   m.head_dim = std::clamp(m.head_dim, 1, 4096);
   m.seq_len = std::clamp(m.seq_len, 1, 1 << 24);
   m.batch = std::clamp(m.batch, 1, 1 << 16);
@@ -78,7 +97,7 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
 
   MemoryQuery q;
   q.layers = static_cast<std::uint64_t>(m.layers);
-  q.heads = static_cast<std::uint64_t>(m.heads);
+  q.heads = static_cast<std::uint64_t>(m.kv_heads);  // the cache stores G heads
   q.head_dim = static_cast<std::uint64_t>(m.head_dim);
   q.seq_len = static_cast<std::uint64_t>(m.seq_len);
   q.batch = static_cast<std::uint64_t>(m.batch);
@@ -91,7 +110,7 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
                         : find_model_preset("gpt2")->config;
   shape.n_layer = m.layers;
   shape.n_head = m.heads;
-  shape.n_kv_head = 0;
+  shape.n_kv_head = m.kv_heads == m.heads ? 0 : m.kv_heads;
   shape.n_embd = m.heads * m.head_dim;
   shape.n_ctx = m.seq_len;
   const int vocab = shape.vocab_size;
@@ -103,9 +122,14 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   ImGui::TextWrapped("KV cache: %s", format_mb_mib(static_cast<double>(a.bytes)).c_str());
   ImGui::PopFont();
   item_tooltip("MB = 1,000,000 bytes (the course's \"75 MB\"); MiB = 1,048,576 bytes (what allocators count).");
-  ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %d heads x %d positions x %d head size x %s = %s bytes",
-                     m.layers, m.batch, m.heads, m.seq_len, m.head_dim, dtype_bytes_text(q.dtype),
+  const std::string heads = m.kv_heads == m.heads ? std::to_string(m.heads) + " heads"
+                                                  : std::to_string(m.kv_heads) + " KV heads (of " + std::to_string(m.heads) + ")";
+  ImGui::TextWrapped("= 2 (K and V) x %d layers x %d batch x %s x %d positions x %d head size x %s = %s bytes",
+                     m.layers, m.batch, heads.c_str(), m.seq_len, m.head_dim, dtype_bytes_text(q.dtype),
                      with_commas(static_cast<long long>(a.bytes)).c_str());
+  if (m.kv_heads != m.heads)
+    ImGui::TextWrapped("grouped-query attention: %d query heads share each KV head, a %dx smaller cache", m.heads / m.kv_heads,
+                       m.heads / m.kv_heads);
   ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
                      100.0 * static_cast<double>(a.bytes) / weight_bytes);
   item_tooltip(("Weights of a GPT-2-style model of this shape (vocabulary " + std::to_string(vocab) +

@@ -62,6 +62,7 @@ void apply_memory_preset(AppState& app, const std::string& name) {
       app.memory.preset = static_cast<int>(i);
       app.memory.layers = presets[i].config.n_layer;
       app.memory.heads = presets[i].config.n_head;
+      app.memory.kv_heads = presets[i].config.kv_heads();
       app.memory.head_dim = presets[i].config.head_size();
       app.memory.seq_len = presets[i].config.n_ctx;
     }
