@@ -209,7 +209,7 @@ int run_memory(const MemoryArgs& a) {
   MemoryQuery q;
   if (!a.preset.empty()) {
     const auto p = memory_preset(a.preset);
-    if (!p) throw UsageError("unknown preset '" + a.preset + "': choose one of " + model_preset_names());
+    if (!p) throw UsageError("unknown preset '" + a.preset + "': choose one of " + memory_preset_names());
     q = *p;
   } else if (!a.layers || !a.heads || !a.head_dim) {
     throw UsageError("give --preset NAME, or all of --layers, --heads and --head-dim");
@@ -219,7 +219,9 @@ int run_memory(const MemoryArgs& a) {
   if (a.head_dim) q.head_dim = *a.head_dim;
   if (a.seq) q.seq_len = *a.seq;
   if (q.seq_len == 0) throw UsageError("give the sequence length with --seq");
-  const std::uint64_t query_heads = q.heads;
+  std::uint64_t query_heads = q.heads;
+  for (const MemoryPreset& p : memory_presets())
+    if (p.name == a.preset && !a.heads) query_heads = p.query_heads;  // a grouped-query preset: H query heads, G cached
   if (a.kv_heads) {  // the cache stores G heads; query head h reads KV head h / (H / G)
     if (*a.kv_heads > query_heads || query_heads % *a.kv_heads != 0)
       throw UsageError("--kv-heads " + std::to_string(*a.kv_heads) + " must divide the " + std::to_string(query_heads) +

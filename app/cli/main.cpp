@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "teach_commands.hpp"
+#include "cache/memory_calc.hpp"
 #include "errors.hpp"
 
 namespace {
@@ -123,7 +124,7 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
 
   MemoryArgs& mem = c.mem;
   auto* m = app.add_subcommand("memory", "KV cache size: 2 x layers x batch x heads x seq x head_dim x bytes");
-  m->add_option("--preset", mem.preset, "architecture preset (tinygpt, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3-175b)");
+  m->add_option("--preset", mem.preset, "architecture preset: " + kvlab::memory_preset_names());
   m->add_option("--layers", mem.layers, "number of layers")->check(kPositive);
   m->add_option("--heads", mem.heads, "attention heads per layer")->check(kPositive);
   m->add_option("--kv-heads", mem.kv_heads, "K/V heads the cache stores (grouped-query attention: Llama-3-8B 8 of 32; 1 = multi-query; default: --heads)")

@@ -35,21 +35,22 @@ int nearest_divisor(int n, int want) {
 
 // The left side: preset, the shape sliders (or fields), dtype and GPU memory, clamped to sane ranges.
 void memory_controls(MemoryExplorerState& m) {
-  const auto& presets = model_presets();
+  const auto& presets = memory_presets();
   const char* current = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? presets[static_cast<std::size_t>(m.preset)].name.c_str() : "custom";
   if (ImGui::BeginCombo("preset", current)) {
     for (int i = 0; i < static_cast<int>(presets.size()); ++i) {
       ImGui::PushID(i);
-      if (ImGui::Selectable(presets[static_cast<std::size_t>(i)].name.c_str(), m.preset == i)) {
-        const GptConfig& c = presets[static_cast<std::size_t>(i)].config;
+      const MemoryPreset& p = presets[static_cast<std::size_t>(i)];
+      if (i > 0 && !p.runnable && presets[static_cast<std::size_t>(i - 1)].runnable) ImGui::Separator();  // later models: arithmetic only
+      if (ImGui::Selectable(p.name.c_str(), m.preset == i)) {
         m.preset = i;
-        m.layers = c.n_layer;
-        m.heads = c.n_head;
-        m.kv_heads = c.kv_heads();
-        m.head_dim = c.head_size();
-        m.seq_len = c.n_ctx;
+        m.layers = static_cast<int>(p.query.layers);
+        m.heads = static_cast<int>(p.query_heads);
+        m.kv_heads = static_cast<int>(p.query.heads);
+        m.head_dim = static_cast<int>(p.query.head_dim);
+        m.seq_len = static_cast<int>(p.query.seq_len);
       }
-      item_tooltip(presets[static_cast<std::size_t>(i)].description.c_str());
+      item_tooltip((p.description + (p.runnable ? "" : " (its shape for the arithmetic; KV Cache Lab does not run this family yet)")).c_str());
       ImGui::PopID();
     }
     ImGui::EndCombo();
@@ -88,7 +89,7 @@ void memory_controls(MemoryExplorerState& m) {
 
 void draw_memory_panel(AppState& app, const Snapshot&) {
   MemoryExplorerState& m = app.memory;
-  const auto& presets = model_presets();
+  const auto& presets = memory_presets();
   const float fs = ImGui::GetFontSize();
   ImGui::BeginChild("memory_controls", ImVec2(fs * 24, 0), false);
   memory_controls(m);
@@ -103,18 +104,19 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   q.batch = static_cast<std::uint64_t>(m.batch);
   q.dtype = m.dtype == 0 ? CacheDtype::F32 : m.dtype == 1 ? CacheDtype::F16 : m.dtype == 2 ? CacheDtype::Int8 : CacheDtype::Int4;
   const MemoryAnswer a = kv_memory(q);
-  // weights of the matching GPT-2-style model (the preset's vocabulary, GPT-2's for a custom shape),
-  // every matrix in the same dtype as the cache
-  GptConfig shape = m.preset >= 0 && m.preset < static_cast<int>(presets.size())
-                        ? presets[static_cast<std::size_t>(m.preset)].config
-                        : find_model_preset("gpt2")->config;
+  // weights: a later model's published parameter count; else the matching GPT-2-style model (the
+  // preset's vocabulary, GPT-2's for a custom shape); every matrix in the same dtype as the cache
+  const MemoryPreset* preset = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? &presets[static_cast<std::size_t>(m.preset)] : nullptr;
+  GptConfig shape = preset && preset->runnable ? find_model_preset(preset->name)->config : find_model_preset("gpt2")->config;
   shape.n_layer = m.layers;
   shape.n_head = m.heads;
   shape.n_kv_head = m.kv_heads == m.heads ? 0 : m.kv_heads;
   shape.n_embd = m.heads * m.head_dim;
   shape.n_ctx = m.seq_len;
   const int vocab = shape.vocab_size;
-  const double weight_bytes = static_cast<double>(kvlab::weight_bytes(shape, q.dtype));
+  const bool published = preset && preset->parameters > 0;
+  const double weight_bytes = published ? static_cast<double>(preset->parameters) * static_cast<double>(dtype_bits(q.dtype)) / 8.0
+                                        : static_cast<double>(kvlab::weight_bytes(shape, q.dtype));
   const double one_sequence = static_cast<double>(a.bytes) / static_cast<double>(m.batch);
 
   ImGui::BeginChild("memory_results", ImVec2(0, 0), false);
@@ -132,8 +134,8 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
                        m.heads / m.kv_heads);
   ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
                      100.0 * static_cast<double>(a.bytes) / weight_bytes);
-  item_tooltip(("Weights of a GPT-2-style model of this shape (vocabulary " + std::to_string(vocab) +
-                ") in the same dtype.").c_str());
+  item_tooltip(published ? "The model's published parameter count, in the same dtype as the cache."
+                         : ("Weights of a GPT-2-style model of this shape (vocabulary " + std::to_string(vocab) + ") in the same dtype.").c_str());
   const double fit = std::floor((m.gpu_gb * 1e9 - weight_bytes) / one_sequence);
   if (fit >= 1) ImGui::TextWrapped("sequences of this length that fit next to the weights in %.0f GB: %s", m.gpu_gb, with_commas(static_cast<long long>(fit)).c_str());
   else ImGui::TextColored(ImVec4(1, 0.45f, 0.3f, 1), "not even one sequence fits next to the weights in %.0f GB", m.gpu_gb);
@@ -152,9 +154,9 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   o.x_label = "sequence length";
   o.y_label = "MiB";
   o.height = std::max(ImGui::GetFontSize() * 7, ImGui::GetContentRegionAvail().y - 4);
-  if (m.preset >= 0) {
-    o.x_markers.push_back(presets[static_cast<std::size_t>(m.preset)].config.n_ctx);
-    o.marker_labels.push_back(presets[static_cast<std::size_t>(m.preset)].name + " max");
+  if (preset) {
+    o.x_markers.push_back(static_cast<double>(preset->query.seq_len));
+    o.marker_labels.push_back(preset->name + " max");
   }
   draw_plot("memory_vs_len", o, {s});
   ImGui::EndChild();

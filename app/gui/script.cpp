@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "cache/memory_calc.hpp"
 #include "lesson.hpp"
 #include "main_window.hpp"
 #include "panels.hpp"
@@ -56,15 +57,15 @@ bool ScriptRunner::advance(AppState& app, bool worker_idle, double now, std::str
 
 namespace {
 void apply_memory_preset(AppState& app, const std::string& name) {
-  const auto& presets = model_presets();
+  const auto& presets = memory_presets();
   for (std::size_t i = 0; i < presets.size(); ++i)
     if (presets[i].name == name) {
       app.memory.preset = static_cast<int>(i);
-      app.memory.layers = presets[i].config.n_layer;
-      app.memory.heads = presets[i].config.n_head;
-      app.memory.kv_heads = presets[i].config.kv_heads();
-      app.memory.head_dim = presets[i].config.head_size();
-      app.memory.seq_len = presets[i].config.n_ctx;
+      app.memory.layers = static_cast<int>(presets[i].query.layers);
+      app.memory.heads = static_cast<int>(presets[i].query_heads);
+      app.memory.kv_heads = static_cast<int>(presets[i].query.heads);
+      app.memory.head_dim = static_cast<int>(presets[i].query.head_dim);
+      app.memory.seq_len = static_cast<int>(presets[i].query.seq_len);
     }
 }
 

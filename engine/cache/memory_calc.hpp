@@ -33,6 +33,19 @@ struct MemoryAnswer {
 };
 
 MemoryAnswer kv_memory(const MemoryQuery& q);
+
+// The calculator's architectures: the random-model presets (GPT-2 family, GPT-3; `runnable`) and the
+// published shapes of later models whose caches are worth computing (Llama-family, grouped-query
+// attention): arithmetic only, the engine does not run that family.
+struct MemoryPreset {
+  std::string name, description;
+  MemoryQuery query;                 // heads = the KV heads the cache stores; seq_len = the model's context
+  std::uint64_t query_heads = 0;     // H (= query.heads unless grouped-query)
+  std::uint64_t parameters = 0;      // the model's published parameter count (0: compute from the GPT-2 shape)
+  bool runnable = false;             // also a random:NAME model (its GptConfig in model_presets())
+};
+const std::vector<MemoryPreset>& memory_presets();
+std::string memory_preset_names();  // "tinygpt, gpt2, ..., llama3-8b, ..." for help and error messages
 // The preset's architecture as a query (seq_len = the preset's context, batch 1, f32).
 std::optional<MemoryQuery> memory_preset(std::string_view name);
 
