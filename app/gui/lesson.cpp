@@ -20,12 +20,10 @@
 namespace kvlab::gui {
 
 namespace {
-const char* const kPanelNames[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
-static_assert(std::size(kPanelNames) == static_cast<std::size_t>(Panel::Count), "one name per panel");
-
 int panel_index(const std::string& name) {
-  for (int i = 0; i < static_cast<int>(Panel::Count); ++i)
-    if (name == kPanelNames[i]) return i;
+  const auto& names = panel_names();
+  for (int i = 0; i < static_cast<int>(names.size()) && i < static_cast<int>(Panel::Count); ++i)
+    if (name == names[static_cast<std::size_t>(i)]) return i;
   return -1;
 }
 

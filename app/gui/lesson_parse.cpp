@@ -205,9 +205,10 @@ std::string trim(const std::string& s) {
   return s.substr(a, s.find_last_not_of(" \t") - a + 1);
 }
 
-const char* const kPanelNames[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
-
-bool is_panel(const std::string& w) { return std::find(std::begin(kPanelNames), std::end(kPanelNames), w) != std::end(kPanelNames); }
+bool is_panel(const std::string& w) {
+  const auto& names = panel_names();
+  return std::find(names.begin(), names.end(), w) != names.end();
+}
 
 // Script verbs that belong to a person at the keyboard or to a test, not to a lesson.
 bool lesson_may_run(Verb v) {

@@ -70,10 +70,9 @@ void apply_memory_preset(AppState& app, const std::string& name) {
 }
 
 void apply_panel(AppState& app, const std::string& name, bool on) {
-  const char* names[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint",
-                         "format"};
-  for (int i = 0; i < static_cast<int>(Panel::Count); ++i)
-    if (name == names[i]) app.panel_open[static_cast<std::size_t>(i)] = on;
+  const auto& names = panel_names();
+  for (std::size_t i = 0; i < names.size() && i < app.panel_open.size(); ++i)
+    if (name == names[i]) app.panel_open[i] = on;
 }
 
 void apply_grid(AppState& app, const std::string& mode, bool on) {

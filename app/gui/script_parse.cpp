@@ -154,6 +154,11 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
 }
 }  // namespace
 
+const std::vector<std::string>& panel_names() {
+  static const std::vector<std::string> names(std::begin(kPanels), std::end(kPanels));
+  return names;
+}
+
 const std::vector<std::string>& key_names() {
   static const std::vector<std::string> names = {"pagedown", "pageup", "f5", "shift+f5", "escape", "b", "period",
                                                  "right", "left", "space", "c", "p", "v", "l"};

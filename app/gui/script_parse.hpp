@@ -35,6 +35,8 @@ struct ScriptAction {
 std::vector<ScriptAction> parse_script(const std::string& text);
 // One line: false for a blank line or a comment, else `out` is the action (throws as parse_script).
 bool parse_script_line(const std::string& line, int number, ScriptAction& out);
+// The panels' script names ("controls", "tokens", "grid", ...), in the order of the window's Panel enum.
+const std::vector<std::string>& panel_names();
 // The keys `key NAME` presses (what a presentation clicker or a keyboard sends).
 const std::vector<std::string>& key_names();
 std::string script_help();
