@@ -142,6 +142,21 @@ TEST_CASE("sessions (cached prefill + decode, uncached, layer by layer) equal th
         }
 }
 
+TEST_CASE("grouped-query and multi-query attention: cached and uncached sessions equal the reference", "[reference][cache][gqa]") {
+  // query head h reads KV head h / (H / G); the reference and the fast paths are written separately
+  for (int kv_heads : {4, 2, 1})
+    for (bool cache : {true, false}) {
+      GptConfig c = test::tiny_config(2, 4);
+      c.n_kv_head = kv_heads == c.n_head ? 0 : kv_heads;
+      const LoadedModel m = test::spiky_model(c);
+      SessionOptions o;
+      o.use_cache = cache;
+      const double worst = session_vs_reference(m, o, sequence(c, 5, 31, 3), c.n_ctx - 5, false);
+      INFO(kv_heads << " KV heads for 4" << (cache ? ", cached" : ", uncached") << ": worst " << worst);
+      CHECK(worst < kTolerance);
+    }
+}
+
 TEST_CASE("the owned decode of a small model (threads 1-3) equals the reference", "[reference][cache]") {
   for (WeightDtype dtype : {WeightDtype::F32, WeightDtype::F16})
     for (int heads : {1, 3, 4})

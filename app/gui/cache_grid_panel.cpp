@@ -85,7 +85,8 @@ void header(AppState& app, const Palette& pal, bool compact) {
   if (!app.grid_history) {
     ImGui::SameLine();
     ImGui::Checkbox("one row per head", &app.grid_per_head);
-    item_tooltip("Each layer's cache holds one K and one V vector per head and position: expand to see them all.");
+    item_tooltip("Each layer's cache holds one K and one V vector per cached head and position: expand to see them all. With "
+                 "grouped-query attention (e.g. random:tinygpt:kv=2) a row is a KV head, read by a group of query heads.");
   }
   ImGui::SameLine(0, ImGui::GetFontSize() * 1.0f);  // the legend flows on (legend_item wraps)
   legend_item(CellKind::Empty, pal, false, "empty", "No K/V stored here yet.");
@@ -151,11 +152,14 @@ void draw_row(ImDrawList* dl, const GridGeom& g, const Palette& pal, int r, Kind
   for (int t = 0; t < g.shown; ++t) cell_mark(dl, kind_at(t), g.cell_min(r, t), g.cell_max(r, t));
 }
 
-float mean_attention(const StepTrace& tr, int layer, int head, int n_head, int t) {
-  if (head >= 0) return tr.attention_at(layer, head, t);
+// The new query's attention to position t: of the query heads reading KV head `kv_head` (all heads
+// when -1), averaged. Without grouped-query attention each KV head has exactly one query head.
+float mean_attention(const StepTrace& tr, int layer, int kv_head, const GptConfig& c, int t) {
+  const int H = std::max(1, c.n_head), group = H / std::max(1, c.kv_heads());
+  const int first = kv_head >= 0 ? kv_head * group : 0, count = kv_head >= 0 ? group : H;
   float w = 0;
-  for (int h = 0; h < n_head; ++h) w += tr.attention_at(layer, h, t);
-  return w / static_cast<float>(std::max(1, n_head));
+  for (int h = first; h < first + count; ++h) w += tr.attention_at(layer, h, t);
+  return w / static_cast<float>(std::max(1, count));
 }
 
 // Attention of the new query: a yellow bar from the cell's bottom, so the state colour stays visible.
@@ -163,7 +167,7 @@ void attention_bars(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int
   const StepTrace& tr = snap.trace;
   if (tr.attention.empty() || tr.step < 0 || layer >= tr.layers_done) return;
   for (int t = 0; t < std::min(tr.visible_positions, g.shown); ++t) {
-    const float bar = attention_bar(mean_attention(tr, layer, head, snap.config.n_head, t));
+    const float bar = attention_bar(mean_attention(tr, layer, head, snap.config, t));
     if (bar <= 0) continue;
     const ImVec2 a = g.cell_min(r, t), b = g.cell_max(r, t);
     const float w = b.x - a.x, inset = w >= 6 ? w * 0.25f : 0.0f;
@@ -187,16 +191,18 @@ void error_overlay(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int 
 void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, const Snapshot& snap) {
   const Palette& pal = palette(app.projector_mode);
   const LiveGrid live = live_grid(snap);
-  const int H = std::max(1, snap.config.n_head);
+  const int G = std::max(1, snap.config.kv_heads());
+  const bool grouped = G != snap.config.n_head;
   for (int r = 0; r < g.rows; ++r) {
-    const int layer = app.grid_per_head ? r / H : r, head = app.grid_per_head ? r % H : -1;
+    // one row per cached head: with grouped-query attention a row is a KV head, read by a group of query heads
+    const int layer = app.grid_per_head ? r / G : r, kv_head = app.grid_per_head ? r % G : -1;
     char lab[32];
-    if (app.grid_per_head) std::snprintf(lab, sizeof lab, "L%d h%d", layer, head);
+    if (app.grid_per_head) std::snprintf(lab, sizeof lab, grouped ? "L%d kv%d" : "L%d h%d", layer, kv_head);
     else std::snprintf(lab, sizeof lab, "L%d", layer);
     row_label(dl, g, r, lab);
     draw_row(dl, g, pal, r, [&](int t) { return classify_cell(live, layer, t); });
     if (app.grid_error) error_overlay(dl, g, snap, r, layer);
-    attention_bars(dl, g, snap, r, layer, head);
+    attention_bars(dl, g, snap, r, layer, kv_head);
   }
 }
 
@@ -242,9 +248,12 @@ void next_position_frame(ImDrawList* dl, const GridGeom& g, const Snapshot& snap
 
 void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, int r, int t) {
   const GptConfig& c = snap.config;
-  const int H = std::max(1, c.n_head), layer = app.grid_per_head ? r / H : r;
-  if (app.grid_per_head) ImGui::Text("layer %d, head %d, position %d", layer, r % H, t);
-  else ImGui::Text("layer %d (all %d heads), position %d", layer, H, t);
+  const int H = std::max(1, c.n_head), G = std::max(1, c.kv_heads()), layer = app.grid_per_head ? r / G : r;
+  if (app.grid_per_head && G != H)
+    ImGui::Text("layer %d, KV head %d (read by query heads %d-%d), position %d", layer, r % G, (r % G) * (H / G),
+                (r % G) * (H / G) + H / G - 1, t);
+  else if (app.grid_per_head) ImGui::Text("layer %d, head %d, position %d", layer, r % G, t);
+  else ImGui::Text("layer %d (%d %s), position %d", layer, G, G == H ? "heads" : "KV heads", t);
   if (t < static_cast<int>(snap.tokens.size()) && t < static_cast<int>(snap.token_texts.size()))
     ImGui::Text("token \"%s\" (id %d)", visible_token_text(snap.token_texts[static_cast<std::size_t>(t)]).c_str(),
                 snap.tokens[static_cast<std::size_t>(t)]);
@@ -260,8 +269,8 @@ void live_tooltip(const GridGeom& g, const AppState& app, const Snapshot& snap, 
     ImGui::TextUnformatted("the newest token: its K and V are computed (and cached) by the next step");
   const StepTrace& tr = snap.trace;
   if (!tr.attention.empty() && tr.step >= 0 && layer < tr.layers_done && t < tr.visible_positions)
-    ImGui::Text("attention from the new token%s: %.3f", app.grid_per_head ? "" : " (mean over heads)",
-                mean_attention(tr, layer, app.grid_per_head ? r % H : -1, H, t));
+    ImGui::Text("attention from the new token%s: %.3f", app.grid_per_head && G == H ? "" : " (mean over its query heads)",
+                mean_attention(tr, layer, app.grid_per_head ? r % G : -1, c, t));
   (void)g;
 }
 
@@ -324,7 +333,7 @@ void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
   const bool compact = compact_panel();  // short panel: one-line title, short legend, no footer line
   header(app, palette(app.projector_mode), compact);
   if (c.n_layer <= 0 || c.n_ctx <= 0) return;
-  const int live_rows = app.grid_per_head ? c.n_layer * c.n_head : c.n_layer;
+  const int live_rows = app.grid_per_head ? c.n_layer * c.kv_heads() : c.n_layer;  // one row per cached head
   const int rows = app.grid_history ? std::max(8, static_cast<int>(snap.history.size())) : live_rows;
   const float max_ch = ImGui::GetFontSize() * (app.grid_history ? 1.1f : app.layout == Layout::Classroom ? 3.0f : 2.2f);
   const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch, compact);

@@ -249,7 +249,7 @@ float tokens_height(const Snapshot& snap, float width, float max_rows) {
 float grid_wanted_height(const AppState& app, const Snapshot& snap) {
   const float fs = ImGui::GetFontSize();
   if (app.grid_history) return fs * 30;
-  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
+  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.kv_heads() : snap.config.n_layer);
   const float row_h = app.layout == Layout::Classroom ? 2.8f : 1.8f;  // classroom: large cells
   return std::min(rows * fs * row_h, fs * 40) + fs * 8.0f;  // + header, axis, footer (not compact)
 }
@@ -257,7 +257,7 @@ float grid_wanted_height(const AppState& app, const Snapshot& snap) {
 // The grid's least legible height: its compact header (two lines) and axis plus up to 8 rows of 1.2
 // font heights (cache_grid_panel.cpp drops its footer line below 14 font heights).
 float grid_min_height(const AppState& app, const Snapshot& snap) {
-  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.n_head : snap.config.n_layer);
+  const int rows = std::max(1, app.grid_per_head ? snap.config.n_layer * snap.config.kv_heads() : snap.config.n_layer);
   return ImGui::GetFontSize() * (5.8f + std::min(rows, 8) * 1.2f);
 }
 

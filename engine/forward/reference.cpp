@@ -60,18 +60,19 @@ RefMatrix gelu(const RefMatrix& x) {
   return (0.5 * x.array() * (1.0 + (k * (x.array() + 0.044715 * x.array().cube())).tanh())).matrix();
 }
 
-// q (s, C) of positions p0.. against the cached K, V (n, C), causal, per head -> y (s, C)
-RefMatrix causal_attention(const RefMatrix& q, const RefMatrix& K, const RefMatrix& V, int p0, int H) {
+// q (s, C) of positions p0.. against the cached K, V (n, G*hs), causal, per query head -> y (s, C).
+// Query head h reads KV head h / (H / G): G = H is GPT-2's multi-head attention, G < H grouped-query.
+RefMatrix causal_attention(const RefMatrix& q, const RefMatrix& K, const RefMatrix& V, int p0, int H, int G) {
   const Eigen::Index s = q.rows(), hs = q.cols() / H;
   RefMatrix y(s, q.cols());
   for (int h = 0; h < H; ++h)
     for (Eigen::Index i = 0; i < s; ++i) {
-      const Eigen::Index visible = p0 + i + 1;                                          // keys 0 .. p0+i
-      const auto Kh = K.block(0, h * hs, visible, hs), Vh = V.block(0, h * hs, visible, hs);  // (visible, hs)
-      RefRow att = q.row(i).segment(h * hs, hs) * Kh.transpose() / std::sqrt(double(hs));     // (visible)
+      const Eigen::Index visible = p0 + i + 1, kv = h / (H / G);                              // keys 0 .. p0+i
+      const auto Kh = K.block(0, kv * hs, visible, hs), Vh = V.block(0, kv * hs, visible, hs);  // (visible, hs)
+      RefRow att = q.row(i).segment(h * hs, hs) * Kh.transpose() / std::sqrt(double(hs));       // (visible)
       att = (att.array() - att.maxCoeff()).exp().matrix();
-      att /= att.sum();                                                                 // softmax
-      y.row(i).segment(h * hs, hs) = att * Vh;                                          // (hs)
+      att /= att.sum();                                                                   // softmax
+      y.row(i).segment(h * hs, hs) = att * Vh;                                            // (hs)
     }
   return y;
 }
@@ -95,23 +96,24 @@ RefMatrix reference_step(const Gpt& model, ReferenceCache& cache, std::span<cons
   const GptConfig& c = model.config();
   const GptWeights& w = model.weights();
   const int s = static_cast<int>(tokens.size()), p0 = cache.positions(), C = c.n_embd, H = c.n_head;
+  const int G = c.kv_heads(), kvd = c.kv_dim();                              // G KV heads, kvd = G*hs
   const double eps = c.layer_norm_eps;
   if (s < 1) throw InputError("a forward pass needs at least one token");
   if (p0 + s > c.n_ctx) throw ContextFullError(context_full_message(c.n_ctx, p0, s));
   check_token_ids(tokens, c.vocab_size);
-  cache.k.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, C));
-  cache.v.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, C));
+  cache.k.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, kvd));
+  cache.v.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, kvd));
 
   RefMatrix x = embed(w, tokens, p0);                                        // (s, C)   token + position
   for (int l = 0; l < c.n_layer; ++l) {
     const BlockWeights& b = w.block(l);
-    RefMatrix& K = cache.k[static_cast<std::size_t>(l)];                     // (n, C)   every key so far
-    RefMatrix& V = cache.v[static_cast<std::size_t>(l)];                     // (n, C)   every value so far
+    RefMatrix& K = cache.k[static_cast<std::size_t>(l)];                     // (n, kvd) every key so far
+    RefMatrix& V = cache.v[static_cast<std::size_t>(l)];                     // (n, kvd) every value so far
     // attention: x = x + c_proj(attention(ln_1(x)))
-    const RefMatrix qkv = linear(layer_norm(x, b.ln_1_w, b.ln_1_b, eps), b.c_attn_w, b.c_attn_b);  // (s, 3C)
-    append_rows(K, qkv.middleCols(C, C));                                    // (n+s, C) the new keys
-    append_rows(V, qkv.middleCols(2 * C, C));                                // (n+s, C) the new values
-    const RefMatrix y = causal_attention(qkv.leftCols(C), K, V, p0, H);     // (s, C)   heads side by side
+    const RefMatrix qkv = linear(layer_norm(x, b.ln_1_w, b.ln_1_b, eps), b.c_attn_w, b.c_attn_b);  // (s, C+2kvd)
+    append_rows(K, qkv.middleCols(C, kvd));                                  // (n+s, kvd) the new keys
+    append_rows(V, qkv.middleCols(C + kvd, kvd));                            // (n+s, kvd) the new values
+    const RefMatrix y = causal_attention(qkv.leftCols(C), K, V, p0, H, G);  // (s, C)   heads side by side
     x += linear(y, b.attn_proj_w, b.attn_proj_b);                            // (s, C)   residual
     // MLP: x = x + c_proj(gelu(c_fc(ln_2(x))))
     const RefMatrix h = gelu(linear(layer_norm(x, b.ln_2_w, b.ln_2_b, eps), b.c_fc_w, b.c_fc_b));  // (s, 4C)

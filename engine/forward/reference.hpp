@@ -18,7 +18,7 @@ using RefMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 // The reference's KV cache: for each layer the K and V rows of every position so far, heads side by
 // side (head h in columns [h*hs, (h+1)*hs)). Row p belongs to position p: nothing else to track.
 struct ReferenceCache {
-  std::vector<RefMatrix> k, v;  // (L) each (n, C)
+  std::vector<RefMatrix> k, v;  // (L) each (n, G*hs): G KV heads (= C for GPT-2)
   int positions() const { return k.empty() ? 0 : static_cast<int>(k.front().rows()); }  // n
 };
 

@@ -11,7 +11,7 @@
 namespace kvlab {
 
 std::string model_spec_help() {
-  return "a model is 'default', 'random:NAME' with optional ':seed=N' and ':f16' (NAME is one of " +
+  return "a model is 'default', 'random:NAME' with optional ':seed=N', ':f16' and ':kv=G' (G KV heads, grouped-query; NAME is one of " +
          model_preset_names() + "), or a model directory";
 }
 
@@ -54,9 +54,9 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control) {
     std::string_view rest = spec.substr(7);
     const std::string_view preset_name = rest.substr(0, rest.find(':'));
     rest = rest.substr(preset_name.size());
-    std::uint64_t seed = 0;
+    std::uint64_t seed = 0, kv_heads = 0;
     WeightDtype dtype = WeightDtype::F32;
-    while (!rest.empty()) {  // options: ":seed=N", ":f16", ":f32"
+    while (!rest.empty()) {  // options: ":seed=N", ":kv=G", ":f16", ":f32"
       rest.remove_prefix(1);
       const std::string_view option = rest.substr(0, rest.find(':'));
       rest = rest.substr(option.size());
@@ -64,18 +64,28 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control) {
         dtype = option == "f16" ? WeightDtype::F16 : WeightDtype::F32;
         continue;
       }
-      const std::string_view value = option.substr(std::min(option.size(), std::size_t{5}));
-      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seed);
-      if (option.substr(0, 5) != "seed=" || value.empty() || ec != std::errc() || ptr != value.data() + value.size())
+      const bool is_kv = option.substr(0, 3) == "kv=";
+      const std::string_view value = option.substr(std::min(option.size(), std::size_t{is_kv ? 3u : 5u}));
+      std::uint64_t& target = is_kv ? kv_heads : seed;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), target);
+      if ((!is_kv && option.substr(0, 5) != "seed=") || value.empty() || ec != std::errc() || ptr != value.data() + value.size())
         throw ModelLoadError("cannot read '" + std::string(option) + "' in model spec '" + std::string(spec) +
-                             "': the options are seed=N (N a whole number >= 0) and f16");
+                             "': the options are seed=N (N a whole number >= 0), kv=G (G KV heads) and f16");
     }
     const auto preset = find_model_preset(preset_name);
     if (!preset)
       throw ModelLoadError("unknown random model '" + std::string(preset_name) + "': choose one of " + model_preset_names());
+    GptConfig config = preset->config;
+    if (kv_heads > 0) {  // grouped-query attention: G KV heads, each read by H / G query heads
+      if (kv_heads > static_cast<std::uint64_t>(config.n_head) || config.n_head % static_cast<int>(kv_heads) != 0)
+        throw ModelLoadError("kv=" + std::to_string(kv_heads) + " in '" + std::string(spec) + "': the KV heads must divide the " +
+                             std::to_string(config.n_head) + " attention heads of " + preset->name);
+      config.n_kv_head = kv_heads == static_cast<std::uint64_t>(config.n_head) ? 0 : static_cast<int>(kv_heads);
+    }
     std::string name = "random:" + preset->name + " (seed " + std::to_string(seed) +
+                       (config.n_kv_head ? ", " + std::to_string(config.n_kv_head) + " KV heads" : "") +
                        (dtype == WeightDtype::F16 ? ", f16)" : ")");
-    return make_random_model(preset->config, seed, std::move(name), control, dtype);
+    return make_random_model(config, seed, std::move(name), control, dtype);
   }
   return load_hf_model_dir(std::filesystem::path{std::string(spec)}, control);
 }
