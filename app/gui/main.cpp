@@ -1,7 +1,8 @@
 // kvlab: the KV Cache Lab window. Parses flags, opens a GLFW + OpenGL 3.3 window with Dear ImGui,
 // starts the engine worker, and runs the frame loop (interactive, or a --script for headless runs,
-// screenshots and --report). The loop draws only when something changed (FramePacer), sleeping in
-// glfwWaitEventsTimeout until input arrives or the worker posts an empty event after publishing.
+// screenshots and --report; --lesson starts in a lesson). The loop draws only when something changed
+// (FramePacer), sleeping in glfwWaitEventsTimeout until input arrives, the worker posts an empty event
+// after publishing, or an open lesson file is due for its once-a-second look (which draws nothing).
 // Says clearly what to do when there is no display instead of a raw GLFW error.
 #include <CLI/CLI.hpp>
 #include <GLFW/glfw3.h>

@@ -1,7 +1,8 @@
-// Layout: menu bar and the stepping toolbar, then one of two layouts. Full: left column = controls +
-// computation counter; right = tokens, the KV cache grid and a tab bar (plots, attention, memory
-// explorer, sweep). Classroom: counter | tokens, grid, one plot. Sizes follow the window and the text
-// size. Also shortcuts, projector mode's text size, the frame-time readout, screenshots and CSV export.
+// Layout: menu bar (with the Lesson menu), the stepping toolbar, a lesson's bar when one shows, then one
+// of two layouts. Full: left column = controls + computation counter (one scrolling page when the text
+// is large); right = tokens, the KV cache grid and a tab bar. Classroom: counter | tokens, grid, one
+// plot. Sizes follow the window and the text size. Also shortcuts (a presentation clicker's keys
+// included), the black screen, projector mode's text size, the frame-time readout, screenshots, CSV.
 #include "main_window.hpp"
 
 #include <GLFW/glfw3.h>

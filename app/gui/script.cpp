@@ -1,6 +1,6 @@
 // The per-frame script runner: every action waits for the worker to be idle and for two rendered
 // frames, so screenshots show settled state. Actions arrive typed (script_parse.cpp); nothing here
-// converts text to numbers.
+// converts text to numbers. A lesson slide's actions run through a runner of their own (lesson.cpp).
 #include "script.hpp"
 
 #include <GLFW/glfw3.h>
