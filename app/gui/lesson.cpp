@@ -51,7 +51,7 @@ std::shared_ptr<const Lesson> read_lesson(const std::filesystem::path& path) {
 void apply_slide_view(AppState& app) {
   LessonState& l = app.lesson;
   const Slide& s = l.lesson->slides.at(static_cast<std::size_t>(l.slide));
-  for (std::size_t i = 0; i < app.panel_open.size(); ++i) app.panel_open[i] = l.panels_before[i];
+  for (std::size_t i = 0; i < app.panel_open.size() && i < l.panels_before.size(); ++i) app.panel_open[i] = l.panels_before[i];
   if (s.focus) {
     app.panel_open.fill(false);
     for (const std::string& n : s.show)
@@ -134,7 +134,7 @@ std::string open_lesson(AppState& app, const std::string& path_or_name, double n
     return l.error;
   }
   if (!l.active)  // the panels as the teacher had them: each slide starts from these, Leave restores them
-    for (std::size_t i = 0; i < app.panel_open.size(); ++i) l.panels_before[i] = app.panel_open[i];
+    l.panels_before.assign(app.panel_open.begin(), app.panel_open.end());
   std::error_code ec;
   l.mtime = std::filesystem::last_write_time(path, ec);
   l.path = path.string();
@@ -179,13 +179,13 @@ void leave_lesson(AppState& app) {
   l.active = false;
   l.runner.reset();
   l.hidden_controls.clear();
-  for (std::size_t i = 0; i < app.panel_open.size(); ++i) app.panel_open[i] = l.panels_before[i];
+  for (std::size_t i = 0; i < app.panel_open.size() && i < l.panels_before.size(); ++i) app.panel_open[i] = l.panels_before[i];
 }
 
 void resume_lesson(AppState& app) {
   LessonState& l = app.lesson;
   if (!l.lesson || l.active) return;
-  for (std::size_t i = 0; i < app.panel_open.size(); ++i) l.panels_before[i] = app.panel_open[i];
+  l.panels_before.assign(app.panel_open.begin(), app.panel_open.end());
   l.active = true;
   apply_slide_view(app);  // not the slide's actions: the text on screen stays as the teacher left it
 }

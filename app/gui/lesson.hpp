@@ -3,7 +3,6 @@
 // actions, showing only the panels a slide names, and the predict-then-reveal question. The lesson bar
 // that shows it is lesson_panel.cpp; parsing is lesson_parse.cpp. Held in AppState (LessonState).
 #pragma once
-#include <array>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -37,7 +36,7 @@ struct LessonState {
   std::filesystem::file_time_type mtime{};
   double next_check = 0;                 // when to look at the file's time again (seconds, glfwGetTime)
   std::shared_ptr<ScriptRunner> runner;  // the setup's or the current slide's actions, while they run
-  std::array<bool, 16> panels_before{};  // panels open before the lesson: each slide starts from these
+  std::vector<bool> panels_before;       // panels open before the lesson (AppState::panel_open): each slide starts from these
   std::vector<std::string> hidden_controls;
   // the question of the current slide
   std::string guess;                     // what the class typed
