@@ -101,12 +101,12 @@ class ParaExtractor(html.parser.HTMLParser):
             self.buf.append(data)
 
 
-def handbook_lines():
+def handbook_docs():
     out = []
     for path in sorted(glob.glob(os.path.join(HANDBOOK, "*.html"))):
         p = ParaExtractor()
         p.feed(open(path, encoding="utf-8").read())
-        out.extend(p.paras)
+        out.append(p.paras)
     return out
 
 
@@ -132,12 +132,12 @@ def rst_prose(text):
     return out
 
 
-def pydoc_lines():
+def pydoc_docs():
     out = []
     for sub in ("tutorial", "faq", "howto", "library", "reference", "using"):
         for path in sorted(glob.glob(os.path.join(PYDOC, sub, "*.rst.txt"))):
-            out.extend(rst_prose(open(path, encoding="utf-8").read()))
-    out.extend(rst_prose(open(os.path.join(PYDOC, "glossary.rst.txt"), encoding="utf-8").read()))
+            out.append(rst_prose(open(path, encoding="utf-8").read()))
+    out.append(rst_prose(open(os.path.join(PYDOC, "glossary.rst.txt"), encoding="utf-8").read()))
     return out
 
 
@@ -166,16 +166,16 @@ class MallardExtractor(html.parser.HTMLParser):
             self.buf.append(data)
 
 
-def gnome_help_lines():
+def gnome_help_docs():
     out = []
     for path in sorted(glob.glob(os.path.join(GNOME_HELP, "*", "*.page"))):
         p = MallardExtractor()
         p.feed(open(path, encoding="utf-8").read())
-        out.extend(p.paras)
+        out.append(p.paras)
     return out
 
 
-def fortune_lines():
+def fortune_docs():
     """Each fortune of fortunes-min's files (fortunes, literature, riddles), attributions dropped."""
     out = []
     for name in ("fortunes", "literature", "riddles"):
@@ -184,47 +184,76 @@ def fortune_lines():
             continue
         for entry in open(path, encoding="utf-8", errors="ignore").read().split("\n%\n"):
             lines = [l for l in entry.split("\n") if l.strip() and not l.strip().startswith("--")]
-            out.append(" ".join(l.strip() for l in lines))
+            out.append([" ".join(l.strip() for l in lines)])
     return out
+
+
+def chunk(paragraphs, line_words):
+    """Consecutive paragraphs joined into lines of at most line_words words (a longer paragraph stays whole)."""
+    lines, cur, n = [], [], 0
+    for p in paragraphs:
+        w = len(p.split())
+        if cur and n + w > line_words:
+            lines.append(" ".join(cur))
+            cur, n = [], 0
+        cur.append(p)
+        n += w
+    if cur:
+        lines.append(" ".join(cur))
+    return lines
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="/tmp/kvlab-corpus-en")
     ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--min-dictionary", type=float, default=0.85,
+    ap.add_argument("--min-dictionary", type=float, default=0.95,
                     help="keep a paragraph only if this share of its words is in /usr/share/dict/words")
-    ap.add_argument("--gloss-share", type=float, default=0.25,
+    ap.add_argument("--gloss-share", type=float, default=0.0,
                     help="WordNet glosses at most this share of the corpus's bytes (they pull every prompt "
                          "toward dictionary definitions)")
+    ap.add_argument("--opening-cap", type=int, default=12,
+                    help="at most this many paragraphs open with the same three words: a tiny model decoded "
+                         "greedily falls into the most common opening after every full stop")
+    ap.add_argument("--line-words", type=int, default=120,
+                    help="consecutive paragraphs of a document (or shuffled example sentences) joined into "
+                         "lines of about this many words, so the model learns that text goes on and does "
+                         "not start over")
     args = ap.parse_args()
     words = {w.strip().lower() for w in open(DICT, encoding="utf-8", errors="ignore")}
     glosses, examples = wordnet_lines()
-    sources = {"wordnet-examples": examples, "handbook": handbook_lines(), "pydoc": pydoc_lines(),
-               "gnome-help": gnome_help_lines(), "fortunes": fortune_lines(), "wordnet-glosses": glosses}
     rng = random.Random(args.seed)
-    lines, stats = [], {}
-    for name, raw in sources.items():
-        kept = []
-        seen = set()
-        for s in raw:
-            s = to_ascii(html.unescape(s))
-            if len(s.split()) < 4 or s in seen or dictionary_share(s, words) < args.min_dictionary:
-                continue
-            seen.add(s)
-            kept.append(s)
+    rng.shuffle(examples)
+    rng.shuffle(glosses)
+    # each source is a list of documents, each a list of paragraphs in reading order
+    sources = {"wordnet-examples": [examples], "handbook": handbook_docs(), "pydoc": pydoc_docs(),
+               "gnome-help": gnome_help_docs(), "fortunes": fortune_docs(), "wordnet-glosses": [glosses]}
+    lines, stats, seen, openings = [], {}, set(), {}
+    for name, docs in sources.items():
+        n_raw = sum(len(d) for d in docs)
+        budget = None
         if name == "wordnet-glosses":  # last: capped against what the others add up to
             others = sum(b for _, _, b in stats.values())
             budget = args.gloss_share / (1 - args.gloss_share) * others
-            rng.shuffle(kept)
-            total, cut = 0, 0
-            for cut, g in enumerate(kept):
-                total += len(g) + 1
-                if total > budget:
+        kept_n, kept_bytes = 0, 0
+        for doc in docs:
+            kept = []
+            for s in doc:
+                s = to_ascii(html.unescape(s))
+                if len(s.split()) < 4 or s in seen or dictionary_share(s, words) < args.min_dictionary:
+                    continue
+                opening = " ".join(s.split()[:3]).lower()
+                if openings.get(opening, 0) >= args.opening_cap:
+                    continue
+                if budget is not None and kept_bytes + len(s) + 1 > budget:
                     break
-            kept = kept[:cut]
-        stats[name] = (len(raw), len(kept), sum(len(s) + 1 for s in kept))
-        lines.extend(kept)
+                openings[opening] = openings.get(opening, 0) + 1
+                seen.add(s)
+                kept.append(s)
+                kept_bytes += len(s) + 1
+            kept_n += len(kept)
+            lines.extend(chunk(kept, args.line_words))
+        stats[name] = (n_raw, kept_n, kept_bytes)
     rng.shuffle(lines)
     os.makedirs(args.out, exist_ok=True)
     n_val = len(lines) // 100
