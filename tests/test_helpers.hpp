@@ -1,5 +1,6 @@
 // Shared test helpers: small random models with weights large enough that bugs show in the logits.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -9,6 +10,14 @@
 #include "model/model_spec.hpp"
 
 namespace kvlab::test {
+
+// Largest |difference| between the last logits of two sessions (cached vs uncached, say).
+inline double max_logit_diff(const GenerationSession& a, const GenerationSession& b) {
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.last_logits().size() && k < b.last_logits().size(); ++k)
+    worst = std::max(worst, static_cast<double>(std::fabs(a.last_logits()[k] - b.last_logits()[k])));
+  return worst;
+}
 
 // tests/data/golden_tiny.json (tools/make_golden.py: PyTorch float64 from the architecture): its
 // config and weights loaded into a Gpt, and the parsed JSON for the cases. Checks every tensor's name,

@@ -15,7 +15,7 @@
 
 namespace {
 void add_model(CLI::App* cmd, std::string& model) {
-  cmd->add_option("--model", model, "model: default, random:NAME[:seed=N][:f16], or a model directory");
+  cmd->add_option("--model", model, "model: default (word pieces), char (letters), random:NAME[:seed=N][:f16][:kv=G], or a model directory");
 }
 // CLI11's PositiveNumber and Range(double, double) print their bounds with std::to_string, so a student
 // saw "not in range 0.000000 to 1797693...(309 digits)". This check says the same thing readably.

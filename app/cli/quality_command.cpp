@@ -16,7 +16,7 @@ namespace {
 using json = nlohmann::json;
 
 // assets/texts/heldout.txt, next to the shipped default model (KVLAB_ASSETS overrides both)
-std::string default_quality_text() { return (default_model_dir().parent_path() / "texts" / "heldout.txt").string(); }
+std::string default_quality_text() { return (assets_dir() / "texts" / "heldout.txt").string(); }
 
 // The text to teacher-force: --text-file, or the prompt continued by N greedy tokens (F32 cache).
 std::vector<int> quality_tokens(const LoadedModel& m, const QualityArgs& a, std::string& source) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "main_window.hpp"
+#include "model/model_spec.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
@@ -21,9 +22,16 @@ void model_section(AppState& app, const Snapshot& snap) {
   ImGui::PopStyleColor();
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {
-    if (ImGui::Button("Default model")) app.worker.post(cmd::LoadModel{"default"});
-    item_tooltip("The model KV Cache Lab ships with.");
-    ImGui::SameLine();
+    for (const ShippedModel& shipped : shipped_models()) {
+      ImGui::PushID(shipped.spec.c_str());
+      if (ImGui::Button(shipped.label.c_str())) app.worker.post(cmd::LoadModel{shipped.spec});
+      item_tooltip(shipped.purpose.c_str());
+      ImGui::SameLine();
+      ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+      ImGui::TextWrapped("%s", shipped.purpose.c_str());
+      ImGui::PopStyleColor();
+      ImGui::PopID();
+    }
     if (ImGui::Button("GPT-2 shape (random)")) app.worker.post(cmd::LoadModel{"random:gpt2"});
     item_tooltip("Random weights in GPT-2 small's shape: 12 layers, 12 heads, 1024 positions. Its text is noise, "
                  "but its cache is as big as the real one.");

@@ -103,7 +103,7 @@ void record_answer(LessonState& l, const LessonAnswer& a) {
 }
 }  // namespace
 
-std::filesystem::path lessons_dir() { return default_model_dir().parent_path() / "lessons"; }
+std::filesystem::path lessons_dir() { return assets_dir() / "lessons"; }
 
 std::vector<std::filesystem::path> shipped_lessons() {
   std::vector<std::filesystem::path> out;

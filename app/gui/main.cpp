@@ -46,7 +46,7 @@ struct Options {
 // Returns an exit code when the program should stop here (help, bad flags).
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App cli{"kvlab: KV Cache Lab. Watch a KV cache work while a GPT generates text."};
-  cli.add_option("--model", o.model, "model: default, random:NAME[:seed=N], or a model directory");
+  cli.add_option("--model", o.model, "model: default (word pieces), char (one letter per token), random:NAME[:seed=N], or a model directory");
   cli.add_option("--prompt", o.prompt, "prompt to start with");
   cli.add_option("--script", o.script_path, "run UI actions from this file, then exit (see docs/gui-scripts.md)");
   cli.add_option("--screenshot", o.screenshot_path, "with --script: save the last frame as PNG here");

@@ -11,7 +11,7 @@
 namespace kvlab {
 
 std::string model_spec_help() {
-  return "a model is 'default', 'random:NAME' with optional ':seed=N', ':f16' and ':kv=G' (G KV heads, grouped-query; NAME is one of " +
+  return "a model is 'default' (word pieces), 'char' (one letter per token), 'random:NAME' with optional ':seed=N', ':f16' and ':kv=G' (G KV heads, grouped-query; NAME is one of " +
          model_preset_names() + "), or a model directory";
 }
 
@@ -28,26 +28,40 @@ LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::
   return m;
 }
 
-std::filesystem::path default_model_dir() {
+std::filesystem::path assets_dir() {
   // KVLAB_ASSETS overrides; otherwise the source tree's assets/ (the build knows where it is)
-  if (const char* env = std::getenv("KVLAB_ASSETS"); env && *env) return std::filesystem::path(env) / "default";
+  if (const char* env = std::getenv("KVLAB_ASSETS"); env && *env) return std::filesystem::path(env);
 #ifdef KVLAB_ASSETS_DIR
-  return std::filesystem::path(KVLAB_ASSETS_DIR) / "default";
+  return std::filesystem::path(KVLAB_ASSETS_DIR);
 #else
   return {};
 #endif
 }
 
+std::filesystem::path default_model_dir() { return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / "default"; }
+std::filesystem::path char_model_dir() { return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / "char"; }
+
+const std::vector<ShippedModel>& shipped_models() {
+  static const std::vector<ShippedModel> models = {
+      {"default", "Words", "Word pieces of modern English: the model for the lesson (common words are one token)."},
+      {"char", "Letters", "One letter per token, in King James Bible English: a clear picture for the first minute."},
+  };
+  return models;
+}
+
 LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
-  if (spec == "default") {
-    const std::filesystem::path dir = default_model_dir();
+  if (spec == "default" || spec == "char") {
+    const std::filesystem::path dir = spec == "default" ? default_model_dir() : char_model_dir();
     std::error_code ec;
     if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
       LoadedModel m = load_hf_model_dir(dir, control);
-      m.name = "default (" + m.name + ")";
+      m.name = std::string(spec) + (spec == "default" ? " (words)" : " (letters)");
       return m;
     }
+    if (spec == "char")
+      throw ModelLoadError("the letters model is not installed (looked in '" + dir.string() +
+                           "'): set KVLAB_ASSETS to the folder that holds char/");
     return load_model("random:tinygpt", control);  // no shipped model found: still something to show
   }
   if (spec.substr(0, 7) == "random:") {

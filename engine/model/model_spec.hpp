@@ -1,9 +1,11 @@
-// Turns a model spec into a LoadedModel: "default", "random:PRESET[:seed=N][:f16]", or a model directory.
+// Turns a model spec into a LoadedModel: "default" or "char" (the shipped models), "random:PRESET[:seed=N][:f16]",
+// or a model directory.
 // Every failure is a ModelLoadError/ConfigError whose message says what to type instead.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "run/session.hpp"
 
@@ -15,8 +17,20 @@ LoadedModel make_random_model(const GptConfig& config, std::uint64_t seed, std::
                               const LoadControl* control = nullptr, WeightDtype matrix_dtype = WeightDtype::F32);
 // `control` (optional) reports progress and lets the caller cancel (LoadCancelled).
 LoadedModel load_model(std::string_view spec, const LoadControl* control = nullptr);
-// Where "default" is looked for: $KVLAB_ASSETS/default, else the source tree's assets/default.
+// The shipped assets: $KVLAB_ASSETS, else the source tree's assets/. "default" is looked for in
+// assets/default, "char" in assets/char.
+std::filesystem::path assets_dir();
 std::filesystem::path default_model_dir();
+std::filesystem::path char_model_dir();
+
+// A model that ships in assets/: its spec, a short label and one line saying what it is for (the
+// model picker shows them).
+struct ShippedModel {
+  std::string spec;     // "default", "char"
+  std::string label;    // "Words", "Letters"
+  std::string purpose;  // one line a teacher reads
+};
+const std::vector<ShippedModel>& shipped_models();
 std::string model_spec_help();  // one line listing what specs are accepted
 
 }  // namespace kvlab

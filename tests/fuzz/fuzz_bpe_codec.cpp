@@ -1,5 +1,5 @@
 // Fuzz target: encode and decode of arbitrary bytes with GPT-2's real BPE vocabulary
-// (tests/data/bpe) and the default model's character vocabulary (assets/default/kvlab_chars.json).
+// (tests/data/bpe) and the letters model's character vocabulary (assets/char/kvlab_chars.json).
 // Text is either refused with TokenizerError or round-trips exactly; any id, even a wild one,
 // decodes without throwing. The vocabularies are loaded once; the input is only text and ids.
 #include <cstdint>
@@ -50,7 +50,7 @@ void wild_ids(const kvlab::Tokenizer& tok, std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const auto bpe = kvlab::Gpt2BpeTokenizer::from_strings(slurp(kRoot + "/tests/data/bpe/vocab.json"),
                                                                 slurp(kRoot + "/tests/data/bpe/merges.txt"), "tests/data/bpe");
-  static const auto chars = kvlab::parse_char_vocab(slurp(kRoot + "/assets/default/kvlab_chars.json"), "kvlab_chars.json");
+  static const auto chars = kvlab::parse_char_vocab(slurp(kRoot + "/assets/char/kvlab_chars.json"), "kvlab_chars.json");
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   round_trip(*bpe, text);
   round_trip(*chars, text);
