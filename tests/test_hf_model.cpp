@@ -39,9 +39,9 @@ struct TempDir {
   void write(const std::string& name, const std::string& content) const { std::ofstream(path / name, std::ios::binary) << content; }
 };
 
-// A valid tiny model directory (2 layers, C=8, vocab 96, T=8) written from a random engine model.
-void write_valid_model(const TempDir& d, std::string prefix = "") {
-  const GptConfig c{96, 8, 8, 2, 2};
+// A valid tiny model directory (2 layers, C=8, vocab 96 unless asked, T=8) written from a random engine model.
+void write_valid_model(const TempDir& d, std::string prefix = "", int vocab = 96) {
+  const GptConfig c{vocab, 8, 8, 2, 2};
   const LoadedModel m = make_random_model(c, 3, "x");
   std::vector<Tensor> ts;
   for (const auto& t : m.gpt->weights().tensors()) {
@@ -50,7 +50,8 @@ void write_valid_model(const TempDir& d, std::string prefix = "") {
     ts.push_back({prefix + t.name, "F32", t.shape, bytes, ""});
   }
   d.write("model.safetensors", safetensors_bytes(ts));
-  d.write("config.json", R"({"vocab_size":96,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":"gelu_new"})");
+  d.write("config.json", R"({"vocab_size":)" + std::to_string(vocab) +
+                             R"(,"n_positions":8,"n_embd":8,"n_layer":2,"n_head":2,"activation_function":"gelu_new"})");
   nlohmann::json chars = CharTokenizer::printable_ascii_symbols();
   d.write("kvlab_chars.json", chars.dump());
 }
@@ -214,7 +215,7 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     TempDir d;
     write_valid_model(d);
     fs::remove(d.path / "kvlab_chars.json");
-    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no tokenizer files"));
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no tokenizer files") && Catch::Contains("tokenizer.json"));
     d.write("kvlab_chars.json", R"(["a","a"])");
     CHECK_THROWS_AS(load_hf_model_dir(d.path), ModelLoadError);
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("kvlab_chars.json") && Catch::Contains("twice"));
@@ -240,6 +241,43 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     REQUIRE(m.warnings.size() == 1);
     CHECK_THAT(m.warnings[0], Catch::Contains("h.0.ln_1.bias") && Catch::Contains("2 NaN/Inf"));
   }
+}
+
+TEST_CASE("a directory with tokenizer.json (and no vocab.json + merges.txt) uses it", "[hf][tokjson]") {
+  TempDir d;
+  write_valid_model(d, "", 300);
+  fs::remove(d.path / "kvlab_chars.json");
+  // GPT-2's 256 byte symbols (printable bytes stand for themselves, the rest from U+0100), "ab", a BOS
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0, next = 256; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+    const int cp = printable ? b : next++;
+    std::string sym = cp < 0x80 ? std::string(1, static_cast<char>(cp))
+                                : std::string{static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
+    vocab[sym] = b;
+  }
+  vocab["ab"] = 256;
+  nlohmann::json j = {{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"a b"}}}},
+                      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+                      {"decoder", {{"type", "ByteLevel"}}},
+                      {"added_tokens", {{{"id", 257}, {"content", "<|begin_of_text|>"}, {"special", true}}}}};
+  d.write("tokenizer.json", j.dump());
+  d.write("tokenizer_config.json", R"({"bos_token": "<|begin_of_text|>", "add_bos_token": true})");
+  const LoadedModel m = load_hf_model_dir(d.path);
+  CHECK(m.tokenizer->kind() == "tokenizer.json bpe");
+  CHECK(m.tokenizer->encode("ab<|begin_of_text|>") == std::vector<int>{256, 257});
+  CHECK(m.tokenizer->bos_id() == 257);
+  GenerationSession s(m, SessionOptions{});
+  s.start_text("ab");
+  CHECK(s.tokens() == std::vector<int>{257, 256});  // the session puts the BOS first
+  // a broken tokenizer.json is a load failure naming the file
+  d.write("tokenizer.json", R"({"model": {"type": "WordPiece"}})");
+  CHECK_THROWS_AS(load_hf_model_dir(d.path), ModelLoadError);
+  CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains((d.path / "tokenizer.json").string()) && Catch::Contains("'WordPiece' is not supported"));
+  // vocab.json + merges.txt beside it win (GPT-2 directories ship both)
+  d.write("vocab.json", vocab.dump());
+  d.write("merges.txt", "#version: 0.2\na b\n");
+  CHECK(load_hf_model_dir(d.path).tokenizer->kind() == "gpt2-bpe");
 }
 
 TEST_CASE("long loads report progress and can be cancelled", "[hf][load]") {

@@ -39,6 +39,7 @@ namespace {
 std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, int new_tokens) {
   if (prompt.empty()) throw UsageError("the prompt is empty: give at least one character with --prompt");
   std::vector<int> ids = m.tokenizer->encode(prompt);
+  if (const int bos = m.tokenizer->bos_id(); bos >= 0) ids.insert(ids.begin(), bos);  // tokenizer_config.json's BOS
   const int n_ctx = m.gpt->config().n_ctx;
   if (static_cast<int>(ids.size()) + new_tokens > n_ctx)
     throw UsageError("the prompt (" + std::to_string(ids.size()) + " tokens) plus " + std::to_string(new_tokens) +

@@ -1,5 +1,6 @@
 // config.json reading, tensor-name mapping for both GPT-2 layouts, shape checks, F16/BF16 conversion
-// and the tokenizer choice (GPT-2 BPE files, or the character vocabulary kvlab_chars.json).
+// and the tokenizer choice (GPT-2 BPE files, a Hugging Face tokenizer.json, or the character
+// vocabulary kvlab_chars.json).
 // Reads only model.safetensors: no pickle (pytorch_model.bin), no sharded checkpoints, no downloads.
 #include "model/hf_model.hpp"
 
@@ -103,15 +104,17 @@ bool file_exists(const std::filesystem::path& p) {
 // Read before the weights are allocated: a broken vocabulary should not cost a 500 MB load first.
 std::shared_ptr<const Tokenizer> load_tokenizer(const std::filesystem::path& dir) {
   const auto vocab = dir / "vocab.json", merges = dir / "merges.txt", chars = dir / "kvlab_chars.json";
-  if (file_exists(vocab) && file_exists(merges)) {
-    try {
-      return Gpt2BpeTokenizer::from_files(vocab, merges);
-    } catch (const TokenizerError& e) {
-      throw ModelLoadError(e.what());  // already names the file; a bad file is a load failure
-    }
+  const auto hf_json = dir / "tokenizer.json";
+  // GPT-2 directories often hold both forms; the two files are what kvlab read first, so they win.
+  try {
+    if (file_exists(vocab) && file_exists(merges)) return Gpt2BpeTokenizer::from_files(vocab, merges);
+    if (file_exists(hf_json)) return Gpt2BpeTokenizer::from_tokenizer_json(hf_json);
+  } catch (const TokenizerError& e) {
+    throw ModelLoadError(e.what());  // already names the file; a bad file is a load failure
   }
   if (file_exists(chars)) return parse_char_vocab(read_text(chars), chars.string());
-  throw ModelLoadError("'" + dir.string() + "' has no tokenizer files: expected vocab.json + merges.txt, or kvlab_chars.json");
+  throw ModelLoadError("'" + dir.string() +
+                       "' has no tokenizer files: expected tokenizer.json, vocab.json + merges.txt, or kvlab_chars.json");
 }
 
 // Tensors a GPT-2 checkpoint may carry that the engine rebuilds or ties instead of loading.

@@ -67,7 +67,10 @@ void GenerationSession::start(std::vector<int> prompt_ids) {
 
 void GenerationSession::start_text(std::string_view prompt) {
   if (prompt.empty()) throw InputError("the prompt is empty: type at least one character");
-  start(model_.tokenizer->encode(prompt));
+  std::vector<int> ids = model_.tokenizer->encode(prompt);
+  // Llama-3 style tokenizers start every text with a BOS token (tokenizer_config.json); GPT-2's do not.
+  if (const int bos = model_.tokenizer->bos_id(); bos >= 0) ids.insert(ids.begin(), bos);
+  start(std::move(ids));
 }
 
 void GenerationSession::set_sampling(const SamplingConfig& config) {

@@ -2,7 +2,8 @@
 // written out by hand over code points (utf8proc letter/number classes, the `regex` module's \s),
 // the byte-to-unicode table, and rank-ordered merges applied with a heap (O(n log n) per piece).
 // No regex engine and no cache of results, so encode() is thread-safe without locks. Special tokens
-// such as <|endoftext|> are never produced from text, exactly as in GPT-2.
+// such as <|endoftext|> are never produced from text, exactly as in GPT-2; a tokenizer.json's added
+// tokens are (tokenizer_json.cpp fills the options; the Llama-3 / Qwen2 patterns are written out here).
 #include "text/bpe_tokenizer.hpp"
 
 #include <utf8proc.h>
@@ -17,12 +18,11 @@
 #include <unordered_set>
 
 #include "errors.hpp"
+#include "text/bpe_impl.hpp"
 
 namespace kvlab {
 
-namespace {
-
-constexpr std::int64_t kMaxIds = std::int64_t{1} << 24;  // ids must fit comfortably in an int and a pair key
+namespace bpe_detail {
 
 std::string utf8(std::uint32_t cp) {
   std::string out;
@@ -53,6 +53,18 @@ std::array<std::uint32_t, 256> byte_to_codepoint() {
   for (int b = 0; b < 256; ++b) table[static_cast<std::size_t>(b)] = printable(b) ? static_cast<std::uint32_t>(b) : next++;
   return table;
 }
+
+// Quoted for an error message. merges.txt is not JSON, so a bad line may hold invalid UTF-8: shown
+// as U+FFFD instead of dump() throwing nlohmann's type_error (found by tests/fuzz/fuzz_tokenizer_files).
+std::string json_quoted(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace bpe_detail
+
+namespace {
+
+using namespace bpe_detail;
 
 // GPT-2 compiles its pattern with the third-party `regex` module ("import regex as re"), whose \s is
 // Unicode's White_Space property. That differs from the standard `re` module and str.isspace(),
@@ -111,13 +123,13 @@ CodePoints decode_utf8(std::string_view text) {
   return out;
 }
 
-// Where the piece starting at code point i ends, following GPT-2's pattern alternative by alternative:
+// Where the piece starting at code point i ends (pieces never cross `n`, the end of the segment being
+// split), following GPT-2's pattern alternative by alternative:
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // The pattern always matches at least one character, so the pieces tile the text.
-std::size_t piece_end(const CodePoints& t, std::size_t i) {
+std::size_t gpt2_piece_end(const CodePoints& t, std::size_t i, std::size_t n) {
   const auto& c = t.cp;
   const auto& cls = t.cls;
-  const std::size_t n = c.size();
   if (c[i] == '\'' && i + 1 < n) {  // contractions: ASCII lower case only, as in GPT-2
     const std::uint32_t a = c[i + 1], b = i + 2 < n ? c[i + 2] : 0;
     if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
@@ -139,28 +151,66 @@ std::size_t piece_end(const CodePoints& t, std::size_t i) {
   return j;
 }
 
+// (?i:...) folds case the Unicode way: 'S' and U+017F (long s) match 's'; the other letters of the
+// contractions have only their ASCII capital.
+bool same_letter(std::uint32_t c, char lower) {
+  return c == static_cast<std::uint32_t>(lower) || c == static_cast<std::uint32_t>(lower - 32) || (lower == 's' && c == 0x17F);
+}
+
+bool is_line_break(std::uint32_t c) { return c == '\r' || c == '\n'; }
+
+// Llama-3's pattern (Qwen2's when max_digits is 1), alternative by alternative:
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// Unlike GPT-2's, any one non-letter, non-digit character (a tab, '"', '(') may lead a word, numbers
+// come in groups of at most three digits, and line breaks stick to what precedes them.
+std::size_t llama3_piece_end(const CodePoints& t, std::size_t i, std::size_t n, std::size_t max_digits) {
+  const auto& c = t.cp;
+  const auto& cls = t.cls;
+  if (c[i] == '\'' && i + 1 < n) {
+    const std::uint32_t a = c[i + 1], b = i + 2 < n ? c[i + 2] : 0;
+    if (same_letter(a, 's') || same_letter(a, 't') || same_letter(a, 'm') || same_letter(a, 'd')) return i + 2;
+    if ((same_letter(a, 'r') && same_letter(b, 'e')) || (same_letter(a, 'v') && same_letter(b, 'e')) ||
+        (same_letter(a, 'l') && same_letter(b, 'l')))
+      return i + 3;
+  }
+  const auto run_end = [&](std::size_t k, CharClass want) {
+    while (k < n && cls[k] == want) ++k;
+    return k;
+  };
+  if (cls[i] == CharClass::Letter) return run_end(i, CharClass::Letter);
+  if (!is_line_break(c[i]) && cls[i] != CharClass::Number && i + 1 < n && cls[i + 1] == CharClass::Letter)
+    return run_end(i + 1, CharClass::Letter);
+  if (cls[i] == CharClass::Number) {  // at most max_digits: scanning the whole run each time would be quadratic
+    std::size_t j = i;
+    while (j < n && j - i < max_digits && cls[j] == CharClass::Number) ++j;
+    return j;
+  }
+  const std::size_t k = (c[i] == ' ' && i + 1 < n && cls[i + 1] == CharClass::Other) ? i + 1 : i;
+  if (cls[k] == CharClass::Other) {
+    std::size_t j = run_end(k, CharClass::Other);
+    while (j < n && is_line_break(c[j])) ++j;
+    return j;
+  }
+  // Whitespace from here on. \s*[\r\n]+ ends after the run's last line break, if it has one.
+  const std::size_t j = run_end(i, CharClass::Space);
+  for (std::size_t p = j; p > i; --p)
+    if (is_line_break(c[p - 1])) return p;
+  if (j < n && j - i >= 2) return j - 1;  // \s+(?!\S), as in GPT-2's pattern
+  return j;
+}
+
+std::size_t piece_end(SplitPattern pattern, const CodePoints& t, std::size_t i, std::size_t n) {
+  switch (pattern) {
+    case SplitPattern::Llama3: return llama3_piece_end(t, i, n, 3);
+    case SplitPattern::Qwen2: return llama3_piece_end(t, i, n, 1);
+    case SplitPattern::Gpt2: break;
+  }
+  return gpt2_piece_end(t, i, n);
+}
+
 std::uint64_t pair_key(int left, int right) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) | static_cast<std::uint32_t>(right);
 }
-
-struct Merge {
-  int rank;
-  int merged;  // id of the joined token
-};
-
-// Per-encode() working memory, reused across pieces so short pieces do not allocate.
-struct Scratch {
-  struct Node {
-    int id;  // -1 once merged into its left neighbour
-    int prev, next;
-  };
-  struct Candidate {
-    int rank, pos, left, right, merged;
-  };
-  std::vector<Node> nodes;
-  std::vector<Candidate> heap;
-  std::vector<int> pending;  // left positions of pairs formed during the current rank's pass
-};
 
 // Heap order: lowest rank first; within a rank, leftmost first (GPT-2 merges left to right).
 bool lower_priority(const Scratch::Candidate& a, const Scratch::Candidate& b) {
@@ -175,75 +225,139 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// Quoted for an error message. merges.txt is not JSON, so a bad line may hold invalid UTF-8: shown
-// as U+FFFD instead of dump() throwing nlohmann's type_error (found by tests/fuzz/fuzz_tokenizer_files).
-std::string json_quoted(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// The text in Unicode normalization form C (tokenizer.json's NFC normalizer). The text is valid UTF-8
+// here; embedded NULs are kept (the length is passed, not NUL-terminated).
+std::string nfc(std::string_view text) {
+  utf8proc_uint8_t* out = nullptr;
+  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                              &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) {
+    std::free(out);
+    throw TokenizerError(std::string("the text cannot be normalized (NFC): ") + utf8proc_errmsg(n));
+  }
+  std::string result(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  std::free(out);
+  return result;
 }
 
 }  // namespace
 
-struct Gpt2BpeTokenizer::Impl {
-  std::unordered_map<std::string, int> id_of;  // token text (byte-to-unicode form) -> id
-  std::vector<std::string> bytes_of;           // id -> raw bytes
-  std::vector<bool> present;                   // ids may have gaps; those decode to a placeholder
-  std::array<int, 256> byte_token{};           // byte -> id of its one-byte token
-  std::unordered_map<std::uint64_t, Merge> merges;  // (left id, right id) -> rank and result
-  int vocab_size = 0;
+void Gpt2BpeTokenizer::Impl::push_candidate(Scratch& s, int pos) const {
+  const auto& node = s.nodes[static_cast<std::size_t>(pos)];
+  if (node.id < 0 || node.next < 0) return;
+  const int right = s.nodes[static_cast<std::size_t>(node.next)].id;
+  const auto it = merges.find(pair_key(node.id, right));
+  if (it == merges.end()) return;
+  s.heap.push_back({it->second.rank, pos, node.id, right, it->second.merged});
+  std::push_heap(s.heap.begin(), s.heap.end(), lower_priority);
+}
 
-  void load_vocab(std::string_view text, const std::string& name);
-  void load_merges(std::string_view text, const std::string& name);
-
-  void push_candidate(Scratch& s, int pos) const {
-    const auto& node = s.nodes[static_cast<std::size_t>(pos)];
-    if (node.id < 0 || node.next < 0) return;
-    const int right = s.nodes[static_cast<std::size_t>(node.next)].id;
-    const auto it = merges.find(pair_key(node.id, right));
-    if (it == merges.end()) return;
-    s.heap.push_back({it->second.rank, pos, node.id, right, it->second.merged});
-    std::push_heap(s.heap.begin(), s.heap.end(), lower_priority);
+// encoder.py's bpe(): repeatedly take the lowest-ranked adjacent pair and merge all its occurrences
+// left to right. A heap replaces the rescans; pairs formed during a rank's pass are queued only
+// after the pass, so the result is the same as encoder.py's for any merges file. The tokenizers
+// library (merge_at_once) queues them at once instead: a pair a merge creates with a better rank
+// merges before the rest of the pass. Trained merge lists never have such pairs; odd ones may.
+void Gpt2BpeTokenizer::Impl::bpe(std::string_view bytes, Scratch& s, std::vector<int>& out) const {
+  const int n = static_cast<int>(bytes.size());
+  if (n == 1) {
+    out.push_back(byte_token[static_cast<unsigned char>(bytes[0])]);
+    return;
   }
-
-  // encoder.py's bpe(): repeatedly take the lowest-ranked adjacent pair and merge all its occurrences
-  // left to right. A heap replaces the rescans; pairs formed during a rank's pass are queued only
-  // after the pass, so the result is the same as encoder.py's for any merges file.
-  void bpe(std::string_view bytes, Scratch& s, std::vector<int>& out) const {
-    const int n = static_cast<int>(bytes.size());
-    if (n == 1) {
-      out.push_back(byte_token[static_cast<unsigned char>(bytes[0])]);
+  if (ignore_merges) {  // a piece the vocabulary has whole is that token, whatever the merges say
+    s.symbols.clear();
+    for (char b : bytes) s.symbols += byte_symbol[static_cast<unsigned char>(b)];
+    if (const auto it = id_of.find(s.symbols); it != id_of.end()) {
+      out.push_back(it->second);
       return;
     }
-    s.nodes.clear();
-    s.heap.clear();
-    s.pending.clear();
-    for (int i = 0; i < n; ++i)
-      s.nodes.push_back({byte_token[static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])], i - 1, i + 1 < n ? i + 1 : -1});
-    for (int i = 0; i + 1 < n; ++i) push_candidate(s, i);
-    int pass_rank = -1;
-    for (;;) {
-      if (!s.pending.empty() && (s.heap.empty() || s.heap.front().rank != pass_rank)) {
-        for (int pos : s.pending) push_candidate(s, pos);
-        s.pending.clear();
-      }
-      if (s.heap.empty()) break;
-      std::pop_heap(s.heap.begin(), s.heap.end(), lower_priority);
-      const Scratch::Candidate c = s.heap.back();
-      s.heap.pop_back();
-      pass_rank = c.rank;
-      auto& left = s.nodes[static_cast<std::size_t>(c.pos)];
-      // stale entries: a side was merged away or changed since the pair was queued
-      if (left.id != c.left || left.next < 0 || s.nodes[static_cast<std::size_t>(left.next)].id != c.right) continue;
-      auto& right = s.nodes[static_cast<std::size_t>(left.next)];
-      left.id = c.merged;
-      left.next = right.next;
-      if (right.next >= 0) s.nodes[static_cast<std::size_t>(right.next)].prev = c.pos;
-      right.id = -1;
-      if (left.prev >= 0) s.pending.push_back(left.prev);
-      s.pending.push_back(c.pos);
-    }
-    for (int i = 0; i >= 0; i = s.nodes[static_cast<std::size_t>(i)].next) out.push_back(s.nodes[static_cast<std::size_t>(i)].id);
   }
-};
+  s.nodes.clear();
+  s.heap.clear();
+  s.pending.clear();
+  for (int i = 0; i < n; ++i)
+    s.nodes.push_back({byte_token[static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])], i - 1, i + 1 < n ? i + 1 : -1});
+  for (int i = 0; i + 1 < n; ++i) push_candidate(s, i);
+  int pass_rank = -1;
+  for (;;) {
+    if (!s.pending.empty() && (s.heap.empty() || s.heap.front().rank != pass_rank)) {
+      for (int pos : s.pending) push_candidate(s, pos);
+      s.pending.clear();
+    }
+    if (s.heap.empty()) break;
+    std::pop_heap(s.heap.begin(), s.heap.end(), lower_priority);
+    const Scratch::Candidate c = s.heap.back();
+    s.heap.pop_back();
+    pass_rank = c.rank;
+    auto& left = s.nodes[static_cast<std::size_t>(c.pos)];
+    // stale entries: a side was merged away or changed since the pair was queued
+    if (left.id != c.left || left.next < 0 || s.nodes[static_cast<std::size_t>(left.next)].id != c.right) continue;
+    auto& right = s.nodes[static_cast<std::size_t>(left.next)];
+    left.id = c.merged;
+    left.next = right.next;
+    if (right.next >= 0) s.nodes[static_cast<std::size_t>(right.next)].prev = c.pos;
+    right.id = -1;
+    if (left.prev >= 0) s.pending.push_back(left.prev);
+    s.pending.push_back(c.pos);
+    if (merge_at_once) {
+      for (int pos : s.pending) push_candidate(s, pos);
+      s.pending.clear();
+    }
+  }
+  for (int i = 0; i >= 0; i = s.nodes[static_cast<std::size_t>(i)].next) out.push_back(s.nodes[static_cast<std::size_t>(i)].id);
+}
+
+// One stretch of text between added tokens, pre-tokenized into pieces (never across its ends, as the
+// tokenizers library splits each stretch on its own); on_piece gets each piece's bytes.
+template <class OnPiece>
+static void split_segment(const Gpt2BpeTokenizer::Impl& m, std::string_view text, OnPiece&& on_piece) {
+  std::string prefixed;
+  if (m.add_prefix_space && !text.empty() && text.front() != ' ') {
+    prefixed = " " + std::string(text);
+    text = prefixed;
+  }
+  const CodePoints cps = decode_utf8(text);
+  const std::size_t n = cps.cp.size();
+  for (std::size_t a = 0; a < n;) {
+    // Digits(individual_digits) first: every digit is a stretch of its own, and so is the text between
+    std::size_t b = n;
+    if (m.digits_first) {
+      b = a + 1;
+      if (cps.cls[a] != CharClass::Number)
+        while (b < n && cps.cls[b] != CharClass::Number) ++b;
+    }
+    for (std::size_t i = a; i < b;) {
+      const std::size_t j = piece_end(m.pattern, cps, i, b);
+      on_piece(text.substr(cps.byte_at[i], cps.byte_at[j] - cps.byte_at[i]));
+      i = j;
+    }
+    a = b;
+  }
+}
+
+// The whole text: normalized (NFC) if asked, added tokens cut out first (leftmost, then longest),
+// the stretches between them split into pieces. on_added gets each added token's index in m.added.
+template <class OnPiece, class OnAdded>
+static void split_text(const Gpt2BpeTokenizer::Impl& m, std::string_view text, OnPiece&& on_piece, OnAdded&& on_added) {
+  (void)decode_utf8(text);  // refused here, so the message gives the byte offset in the whole text
+  std::string normalized;
+  if (m.nfc) {
+    normalized = nfc(text);
+    text = normalized;
+  }
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < text.size() && !m.added.empty(); ++i) {
+    for (int k : m.added_by_first_byte[static_cast<unsigned char>(text[i])]) {
+      const AddedToken& tok = m.added[static_cast<std::size_t>(k)];
+      if (text.compare(i, tok.content.size(), tok.content) != 0) continue;
+      if (i > from) split_segment(m, text.substr(from, i - from), on_piece);
+      on_added(k);
+      from = i + tok.content.size();  // content is never empty: the loader checks
+      i = from - 1;
+      break;
+    }
+  }
+  if (from < text.size()) split_segment(m, text.substr(from), on_piece);
+}
 
 // vocab.json parsed into a non-empty JSON object whose keys are all different (TokenizerError naming
 // the file otherwise); the ids are checked by load_vocab.
@@ -278,9 +392,7 @@ static nlohmann::json parse_vocab_object(std::string_view text, const std::strin
   return v;
 }
 
-void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string& name) {
-  const nlohmann::json v = parse_vocab_object(text, name);
-
+void Gpt2BpeTokenizer::Impl::load_vocab(const nlohmann::json& v, const std::string& name) {
   std::int64_t max_id = -1;
   for (const auto& [tok, id] : v.items()) {
     if (tok.empty()) throw TokenizerError(name + ": a token is the empty string");
@@ -309,9 +421,10 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
   }
   const auto table = byte_to_codepoint();
   for (int b = 0; b < 256; ++b) {
-    const auto it = id_of.find(utf8(table[static_cast<std::size_t>(b)]));
+    byte_symbol[static_cast<std::size_t>(b)] = utf8(table[static_cast<std::size_t>(b)]);
+    const auto it = id_of.find(byte_symbol[static_cast<std::size_t>(b)]);
     if (it == id_of.end())
-      throw TokenizerError(name + " lacks the single-byte token " + json_quoted(utf8(table[static_cast<std::size_t>(b)])) +
+      throw TokenizerError(name + " lacks the single-byte token " + json_quoted(byte_symbol[static_cast<std::size_t>(b)]) +
                            " for byte " + std::to_string(b) + ": not a byte-level GPT-2 vocabulary");
     byte_token[static_cast<std::size_t>(b)] = it->second;
   }
@@ -338,11 +451,31 @@ void Gpt2BpeTokenizer::Impl::load_vocab(std::string_view text, const std::string
   }
 }
 
-void Gpt2BpeTokenizer::Impl::load_merges(std::string_view text, const std::string& name) {
+std::string Gpt2BpeTokenizer::Impl::add_merge(const std::string& a, const std::string& b, int rank) {
+  // GPT-2's own files satisfy all three; without the joined symbol the merge could not be encoded.
+  for (const std::string* sym : {&a, &b})
+    if (!id_of.contains(*sym)) return "the symbol " + json_quoted(*sym) + " is not in the vocabulary";
+  const auto joined = id_of.find(a + b);
+  if (joined == id_of.end()) return "the merged symbol " + json_quoted(a + b) + " is not in the vocabulary";
+  // A repeated pair takes its later rank, as encoder.py's dict(zip(merges, range(...))) does.
+  merges[pair_key(id_of.at(a), id_of.at(b))] = Merge{rank, joined->second};
+  return "";
+}
+
+void Gpt2BpeTokenizer::Impl::index_added_tokens() {
+  // Longest first, so "<|im_start|>" wins over a shorter token it starts with (leftmost-longest).
+  std::stable_sort(added.begin(), added.end(), [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });
+  for (auto& list : added_by_first_byte) list.clear();
+  for (std::size_t k = 0; k < added.size(); ++k)
+    added_by_first_byte[static_cast<unsigned char>(added[k].content.front())].push_back(static_cast<int>(k));
+}
+
+// merges.txt: one "a b" pair per line, in rank order, after an optional "#version" line.
+static void load_merges(Gpt2BpeTokenizer::Impl& impl, std::string_view text, const std::string& name) {
   // A zero-length file is a failed download, not a vocabulary without merges (that still has its
   // "#version" line).
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw TokenizerError(name + " is empty");
-  merges.reserve(64 * 1024);
+  impl.merges.reserve(64 * 1024);
   std::size_t start = 0;
   int rank = 0, line_no = 0;
   while (start < text.size()) {
@@ -358,17 +491,8 @@ void Gpt2BpeTokenizer::Impl::load_merges(std::string_view text, const std::strin
         line.find(' ', space + 1) != std::string_view::npos)
       throw TokenizerError(name + " line " + std::to_string(line_no) + ": expected two symbols separated by one space, found " +
                            json_quoted(line));
-    const std::string a(line.substr(0, space)), b(line.substr(space + 1));
-    // GPT-2's own files satisfy all three; without the joined symbol the merge could not be encoded.
-    for (const std::string* sym : {&a, &b}) {
-      if (!id_of.contains(*sym))
-        throw TokenizerError(name + " line " + std::to_string(line_no) + ": the symbol " + json_quoted(*sym) + " is not in the vocabulary");
-    }
-    const auto joined = id_of.find(a + b);
-    if (joined == id_of.end())
-      throw TokenizerError(name + " line " + std::to_string(line_no) + ": the merged symbol " + json_quoted(a + b) + " is not in the vocabulary");
-    // A repeated pair takes its later rank, as encoder.py's dict(zip(merges, range(...))) does.
-    merges[pair_key(id_of.at(a), id_of.at(b))] = Merge{rank++, joined->second};
+    const std::string problem = impl.add_merge(std::string(line.substr(0, space)), std::string(line.substr(space + 1)), rank++);
+    if (!problem.empty()) throw TokenizerError(name + " line " + std::to_string(line_no) + ": " + problem);
   }
 }
 
@@ -377,33 +501,46 @@ Gpt2BpeTokenizer::~Gpt2BpeTokenizer() = default;
 
 std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_files(const std::filesystem::path& vocab_json,
                                                                      const std::filesystem::path& merges_txt) {
-  auto impl = std::make_unique<Impl>();
-  impl->load_vocab(slurp(vocab_json), vocab_json.string());
-  impl->load_merges(slurp(merges_txt), merges_txt.string());
-  return std::shared_ptr<const Gpt2BpeTokenizer>(new Gpt2BpeTokenizer(std::move(impl)));
+  const std::string vocab = slurp(vocab_json);  // in this order, so a missing vocab.json is named first
+  const std::string merges = slurp(merges_txt);
+  return from_strings(vocab, merges, vocab_json.string(), merges_txt.string());
 }
 
 std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_strings(std::string_view vocab_json, std::string_view merges_txt,
                                                                        std::string_view origin) {
   const std::string where(origin);
+  return from_strings(vocab_json, merges_txt, where + "/vocab.json", where + "/merges.txt");
+}
+
+std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_strings(std::string_view vocab_json, std::string_view merges_txt,
+                                                                       const std::string& vocab_name, const std::string& merges_name) {
   auto impl = std::make_unique<Impl>();
-  impl->load_vocab(vocab_json, where + "/vocab.json");
-  impl->load_merges(merges_txt, where + "/merges.txt");
+  impl->load_vocab(parse_vocab_object(vocab_json, vocab_name), vocab_name);
+  load_merges(*impl, merges_txt, merges_name);
+  return std::shared_ptr<const Gpt2BpeTokenizer>(new Gpt2BpeTokenizer(std::move(impl)));
+}
+
+std::shared_ptr<const Gpt2BpeTokenizer> Gpt2BpeTokenizer::from_impl(std::unique_ptr<Impl> impl) {
   return std::shared_ptr<const Gpt2BpeTokenizer>(new Gpt2BpeTokenizer(std::move(impl)));
 }
 
 std::vector<int> Gpt2BpeTokenizer::encode(std::string_view text) const {
-  const CodePoints cps = decode_utf8(text);
+  const Impl& m = *impl_;
   std::vector<int> ids;
   ids.reserve(text.size() / 3 + 1);
   Scratch scratch;
-  for (std::size_t i = 0; i < cps.cp.size();) {
-    const std::size_t j = piece_end(cps, i);
-    const std::size_t from = cps.byte_at[i], to = cps.byte_at[j];
-    impl_->bpe(text.substr(from, to - from), scratch, ids);
-    i = j;
-  }
+  split_text(
+      m, text, [&](std::string_view piece) { m.bpe(piece, scratch, ids); },
+      [&](int k) { ids.push_back(m.added[static_cast<std::size_t>(k)].id); });
   return ids;
+}
+
+std::vector<std::string> Gpt2BpeTokenizer::pieces(std::string_view text) const {
+  std::vector<std::string> out;
+  split_text(
+      *impl_, text, [&](std::string_view piece) { out.emplace_back(piece); },
+      [&](int k) { out.push_back(impl_->added[static_cast<std::size_t>(k)].content); });
+  return out;
 }
 
 std::string Gpt2BpeTokenizer::decode(int id) const {
@@ -412,5 +549,8 @@ std::string Gpt2BpeTokenizer::decode(int id) const {
 }
 
 int Gpt2BpeTokenizer::vocab_size() const { return impl_->vocab_size; }
+std::string Gpt2BpeTokenizer::kind() const { return impl_->kind; }
+int Gpt2BpeTokenizer::bos_id() const { return impl_->bos; }
+bool Gpt2BpeTokenizer::adds_prefix_space() const { return impl_->add_prefix_space; }
 
 }  // namespace kvlab

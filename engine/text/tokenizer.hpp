@@ -19,7 +19,10 @@ class Tokenizer {
   // The text of one token; ids outside the vocabulary decode to a visible placeholder, never throw.
   virtual std::string decode(int id) const = 0;
   virtual int vocab_size() const = 0;
-  virtual std::string kind() const = 0;  // "char", "gpt2-bpe"
+  virtual std::string kind() const = 0;  // "char", "gpt2-bpe", "tokenizer.json bpe"
+  // The id a session puts before the prompt (a tokenizer.json whose tokenizer_config.json adds a BOS
+  // token, e.g. Llama-3's <|begin_of_text|>), or -1: GPT-2 and character vocabularies add none.
+  virtual int bos_id() const { return -1; }
   std::string decode(const std::vector<int>& ids) const;
 };
 

@@ -2,17 +2,17 @@
 # Builds the libFuzzer targets with clang into build-fuzz/ (engine compiled with fuzzer + ASan + UBSan),
 # replays every committed regression input, then fuzzes each target for SECONDS on a temporary copy
 # of its corpus (the committed corpus is never written). Exits non-zero on any crash, leak or timeout.
-# Usage: bash tests/fuzz/run.sh SECONDS [TARGET...]   (CI: 60, all targets). One target at a time.
+# Usage: bash tests/fuzz/run.sh SECONDS [TARGET...]   (CI: 45, all targets). One target at a time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:?usage: tests/fuzz/run.sh SECONDS}"
 BUILD_DIR="${KVLAB_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX_FUZZ="${KVLAB_FUZZ_CXX:-clang++-14}"
-TARGETS=(fuzz_safetensors fuzz_hf_config fuzz_tokenizer_files fuzz_bpe_codec fuzz_gui_script fuzz_lesson)
+TARGETS=(fuzz_safetensors fuzz_hf_config fuzz_tokenizer_files fuzz_tokenizer_json fuzz_bpe_codec fuzz_gui_script fuzz_lesson)
 if (($# > 1)); then TARGETS=("${@:2}"); fi
 # Largest input per target: a header with a handful of tensors, a config, a small vocabulary plus
-# merges, a paragraph of text, a script, a lesson.
-declare -A MAX_LEN=([fuzz_safetensors]=16384 [fuzz_hf_config]=4096 [fuzz_tokenizer_files]=65536
+# merges, a small tokenizer.json, a paragraph of text, a script, a lesson.
+declare -A MAX_LEN=([fuzz_safetensors]=16384 [fuzz_hf_config]=4096 [fuzz_tokenizer_files]=65536 [fuzz_tokenizer_json]=16384
                     [fuzz_bpe_codec]=4096 [fuzz_gui_script]=8192 [fuzz_lesson]=8192)
 
 log="$(mktemp)"
