@@ -90,7 +90,7 @@ const std::vector<const char*> kTeacherPrompts = {"Once upon a time", "The cache
 }  // namespace
 
 TEST_CASE("the default model writes readable modern English in word pieces", "[default_model]") {
-  REQUIRE(std::filesystem::exists(default_model_dir() / "model.safetensors"));
+  REQUIRE(std::filesystem::exists(shipped_model_dir("default") / "model.safetensors"));
   REQUIRE(!dictionary().empty());
   const LoadedModel m = load_model("default");
   CHECK(m.gpt->config().n_ctx >= 256);
@@ -130,7 +130,7 @@ TEST_CASE("the default model writes readable modern English in word pieces", "[d
 }
 
 TEST_CASE("the letters model writes readable English, one letter a token", "[default_model]") {
-  REQUIRE(std::filesystem::exists(char_model_dir() / "model.safetensors"));
+  REQUIRE(std::filesystem::exists(shipped_model_dir("char") / "model.safetensors"));
   const LoadedModel m = load_model("char");
   CHECK(m.tokenizer->kind() == "char");
   CHECK(m.tokenizer->encode("Once upon a time").size() == 16);

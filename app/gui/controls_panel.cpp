@@ -25,7 +25,7 @@ void model_section(AppState& app, const Snapshot& snap) {
     for (const ShippedModel& shipped : shipped_models()) {
       ImGui::PushID(shipped.spec.c_str());
       if (ImGui::Button(shipped.label.c_str())) app.worker.post(cmd::LoadModel{shipped.spec});
-      item_tooltip(shipped.purpose.c_str());
+      item_tooltip("Loads this model: the prompt stays, the generated text and the plots start again.");  // purpose: beside it
       ImGui::SameLine();
       ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
       ImGui::TextWrapped("%s", shipped.purpose.c_str());

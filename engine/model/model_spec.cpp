@@ -1,6 +1,7 @@
 // Model spec parsing and random model construction; directories go to hf_model.cpp.
 #include "model/model_spec.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -38,9 +39,6 @@ std::filesystem::path assets_dir() {
 #endif
 }
 
-std::filesystem::path default_model_dir() { return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / "default"; }
-std::filesystem::path char_model_dir() { return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / "char"; }
-
 const std::vector<ShippedModel>& shipped_models() {
   static const std::vector<ShippedModel> models = {
       {"default", "Words", "Word pieces of modern English: the model for the lesson (common words are one token)."},
@@ -49,19 +47,26 @@ const std::vector<ShippedModel>& shipped_models() {
   return models;
 }
 
+std::filesystem::path shipped_model_dir(std::string_view spec) {
+  return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / std::string(spec);
+}
+
 LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
-  if (spec == "default" || spec == "char") {
-    const std::filesystem::path dir = spec == "default" ? default_model_dir() : char_model_dir();
+  for (const ShippedModel& shipped : shipped_models()) {
+    if (spec != shipped.spec) continue;
+    const std::filesystem::path dir = shipped_model_dir(spec);
+    std::string label = shipped.label;  // the picker's label in lower case: "default (words)"
+    for (char& ch : label) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     std::error_code ec;
     if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
       LoadedModel m = load_hf_model_dir(dir, control);
-      m.name = std::string(spec) + (spec == "default" ? " (words)" : " (letters)");
+      m.name = shipped.spec + " (" + label + ")";
       return m;
     }
-    if (spec == "char")
-      throw ModelLoadError("the letters model is not installed (looked in '" + dir.string() +
-                           "'): set KVLAB_ASSETS to the folder that holds char/");
+    if (spec != "default")
+      throw ModelLoadError("the " + label + " model is not installed (looked in '" + dir.string() +
+                           "'): set KVLAB_ASSETS to the folder that holds " + shipped.spec + "/");
     return load_model("random:tinygpt", control);  // no shipped model found: still something to show
   }
   if (spec.substr(0, 7) == "random:") {

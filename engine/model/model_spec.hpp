@@ -20,8 +20,6 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control = nullp
 // The shipped assets: $KVLAB_ASSETS, else the source tree's assets/. "default" is looked for in
 // assets/default, "char" in assets/char.
 std::filesystem::path assets_dir();
-std::filesystem::path default_model_dir();
-std::filesystem::path char_model_dir();
 
 // A model that ships in assets/: its spec, a short label and one line saying what it is for (the
 // model picker shows them).
@@ -31,6 +29,8 @@ struct ShippedModel {
   std::string purpose;  // one line a teacher reads
 };
 const std::vector<ShippedModel>& shipped_models();
+// Where a shipped model lives: assets_dir() / spec ("" when there is no assets folder).
+std::filesystem::path shipped_model_dir(std::string_view spec);
 std::string model_spec_help();  // one line listing what specs are accepted
 
 }  // namespace kvlab
