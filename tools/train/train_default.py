@@ -24,9 +24,10 @@ CHARS = ["\n"] + [chr(c) for c in range(32, 127)]  # the engine's printable-ASCI
 
 
 class Block(nn.Module):
-    def __init__(self, C, H):
+    def __init__(self, C, H, dropout=0.0):
         super().__init__()
         self.H = H
+        self.drop = nn.Dropout(dropout)  # residual dropout (nanoGPT's); identity when 0 or in eval()
         self.ln_1, self.ln_2 = nn.LayerNorm(C, eps=1e-5), nn.LayerNorm(C, eps=1e-5)
         self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
         self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
@@ -40,15 +41,16 @@ class Block(nn.Module):
             att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.H)
             att = att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf")).softmax(-1)
             y = att @ v
-        x = x + self.attn_proj(y.transpose(1, 2).reshape(B, T, C))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+        x = x + self.drop(self.attn_proj(y.transpose(1, 2).reshape(B, T, C)))
+        return x + self.drop(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")))
 
 
 class GPT(nn.Module):
-    def __init__(self, V, T, C, L, H):
+    def __init__(self, V, T, C, L, H, dropout=0.0):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
-        self.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.ModuleList(Block(C, H, dropout) for _ in range(L))
         self.ln_f = nn.LayerNorm(C, eps=1e-5)
         for name, p in self.named_parameters():  # GPT-2 initialisation
             if p.dim() >= 2:
@@ -57,7 +59,7 @@ class GPT(nn.Module):
                 nn.init.zeros_(p)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
         for b in self.h:
             x = b(x)
         return self.ln_f(x) @ self.wte.weight.T  # LM head tied to wte
@@ -121,6 +123,8 @@ def main():
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--dropout", type=float, default=0.0, help="residual + embedding dropout while training (0: none)")
+    ap.add_argument("--keep-checkpoints", action="store_true", help="also keep every export as OUT-stepN (to compare them)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -140,7 +144,7 @@ def main():
         train, val = data[:-n_val], data[-n_val:]
     print(f"{len(train)} training tokens, {len(val)} validation tokens ({time.time() - t0:.0f} s to encode)", flush=True)
     cfg = {"V": vocab_size, "T": args.context, "C": args.width, "L": args.layers, "H": args.heads}
-    model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"])
+    model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"], args.dropout)
     print("parameters:", sum(p.numel() for p in model.parameters()), flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
     gen = torch.Generator().manual_seed(args.seed)
@@ -186,6 +190,8 @@ def main():
         if step % args.export_every == 0 and step:
             print(f"  val loss {val_loss():.3f}", flush=True)
             export(model, cfg, args.out, args.tokenizer, args.f16)  # a usable model at every checkpoint
+            if args.keep_checkpoints:
+                export(model, cfg, f"{args.out}-step{step}", args.tokenizer, args.f16)
         step += 1
     v = val_loss()
     export(model, cfg, args.out, args.tokenizer, args.f16)
@@ -193,7 +199,7 @@ def main():
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"steps": step, "minutes": round((time.time() - start) / 60, 1), "val_loss": round(v, 4),
                    "seed": args.seed, "config": cfg, "batch": args.batch, "lr": args.lr,
-                   "threads": args.threads, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
+                   "threads": args.threads, "dropout": args.dropout, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
                    "f16": args.f16, "corpus": os.path.basename(args.corpus)}, f, indent=2)
 
 
