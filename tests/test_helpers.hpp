@@ -53,7 +53,7 @@ inline GoldenTiny load_golden_tiny() {
   return g;
 }
 
-// A random model whose weights are ~10x GPT-2's init, so attention is far from uniform.
+// A random model whose weights are ~10x GPT-2's init, so attention is far from uniform (either family).
 inline LoadedModel spiky_model(GptConfig c, std::uint64_t seed = 7) {
   GptWeights w(c);
   std::uint64_t state = seed;
@@ -63,7 +63,8 @@ inline LoadedModel spiky_model(GptConfig c, std::uint64_t seed = 7) {
   };
   for (const auto& t : w.tensors()) {
     float* p = w.data(t);
-    const bool ln_weight = t.name.find("ln_") != std::string::npos && t.name.ends_with("weight");
+    const bool ln_weight = (t.name.find("ln_") != std::string::npos || t.name.find("norm") != std::string::npos) &&
+                           t.name.ends_with("weight");  // GPT-2's ln_*, Llama's *layernorm / model.norm
     for (std::size_t i = 0; i < t.numel(); ++i) p[i] = ln_weight ? 1.0f + 0.2f * next() : 0.5f * next();
   }
   LoadedModel m = make_random_model(c, 0, "spiky");

@@ -191,13 +191,15 @@ int run_verify(const VerifyArgs& a) {
   const double worst_reference = std::max(worst.cached_vs_reference, worst.uncached_vs_reference);
   const bool ok = worst.cached_vs_uncached <= a.tolerance && worst_reference <= a.tolerance && tokens_agree;
   if (a.json) {
-    std::cout << json{{"model", model.name}, {"steps", per_step}, {"max_abs_diff", worst.cached_vs_uncached},
+    std::cout << json{{"model", model.name}, {"family", family_name(model.gpt->config().family)}, {"steps", per_step},
+                      {"max_abs_diff", worst.cached_vs_uncached},
                       {"max_abs_diff_cached_vs_reference", worst.cached_vs_reference},
                       {"max_abs_diff_uncached_vs_reference", worst.uncached_vs_reference}, {"tolerance", a.tolerance},
                       {"tokens_identical", tokens_agree}, {"ok", ok}}
                      .dump()
               << "\n";
   } else {
+    std::printf("model %s, %s\n", model.name.c_str(), model.gpt->config().summary().c_str());
     std::printf("%s: max |logit diff| over %d steps: cached vs uncached %.3g, against the reference forward pass "
                 "(float64): cached %.3g, uncached %.3g (tolerance %.1g); greedy tokens %s\n",
                 ok ? "OK" : "FAIL", a.tokens, worst.cached_vs_uncached, worst.cached_vs_reference,
@@ -325,8 +327,7 @@ int run_demo(const DemoArgs& a) {
   const LoadedModel model = load_model_for_cli(a.model);
   const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
   const GptConfig& c = model.gpt->config();
-  std::printf("KV Cache Lab (terminal demo). Model %s: %d layers, %d heads, %d wide, context %d.\n", model.name.c_str(),
-              c.n_layer, c.n_head, c.n_embd, c.n_ctx);
+  std::printf("KV Cache Lab (terminal demo). Model %s, %s.\n", model.name.c_str(), c.summary().c_str());
   std::printf("Prompt: \"%s\" (%zu tokens). Generating %d tokens twice: with and without the KV cache.\n\n",
               a.prompt.c_str(), prompt.size(), a.tokens);
   SessionOptions on, off;

@@ -50,7 +50,7 @@ void memory_controls(MemoryExplorerState& m) {
         m.head_dim = static_cast<int>(p.query.head_dim);
         m.seq_len = static_cast<int>(p.query.seq_len);
       }
-      item_tooltip((p.description + (p.runnable ? "" : " (its shape for the arithmetic; KV Cache Lab does not run this family yet)")).c_str());
+      item_tooltip((p.description + (p.runnable ? "" : " (too big to run on a laptop: its shape is for the arithmetic)")).c_str());
       ImGui::PopID();
     }
     ImGui::EndCombo();
@@ -107,7 +107,7 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   // weights: a later model's published parameter count; else the matching GPT-2-style model (the
   // preset's vocabulary, GPT-2's for a custom shape); every matrix in the same dtype as the cache
   const MemoryPreset* preset = m.preset >= 0 && m.preset < static_cast<int>(presets.size()) ? &presets[static_cast<std::size_t>(m.preset)] : nullptr;
-  GptConfig shape = preset && preset->runnable ? find_model_preset(preset->name)->config : find_model_preset("gpt2")->config;
+  GptConfig shape = find_model_preset(preset ? preset->name : "gpt2")->config;  // every memory preset is a model preset
   shape.n_layer = m.layers;
   shape.n_head = m.heads;
   shape.n_kv_head = m.kv_heads == m.heads ? 0 : m.kv_heads;

@@ -194,7 +194,8 @@ double decode_bytes_per_token(const GptWeights& w, int pos, const CacheFormat& c
 
 double forward_flops(const GptConfig& c, int first, int last) {
   const double C = c.n_embd, L = c.n_layer, positions = last - first + 1.0;
-  const double matrices = 2.0 * L * (3 * C * C + C * C + 2 * C * c.n_inner()) * positions;  // qkv, proj, MLP
+  const double mlp_matrices = c.is_llama() ? 3 : 2;  // GPT-2: c_fc, c_proj; Llama: gate, up, down
+  const double matrices = 2.0 * L * (3 * C * C + C * C + mlp_matrices * C * c.n_inner()) * positions;  // qkv, proj, MLP
   // position i attends over i + 1 keys: Q.K and weights.V are 2 (i + 1) C multiply-adds per layer
   const double keys = (first + 1.0 + last + 1.0) * positions / 2.0;  // sum of (i + 1) for i in [first, last]
   const double attention = 2.0 * L * 2.0 * C * keys;

@@ -1,6 +1,5 @@
-// KV-cache memory arithmetic; presets: the random models' table (gpt_config.cpp) plus published
-// Llama-family shapes (config.json of each model: layers, attention heads, key_value heads, head_dim,
-// max_position_embeddings; the parameter counts from the model cards).
+// KV-cache memory arithmetic; presets: the model presets' table (gpt_config.cpp: GPT-2, GPT-3 and
+// the Llama family's published shapes, whose parameter counts equal the model cards').
 // Overflow-safe for every preset (GPT-3 at 2048 positions is ~10 GB, far below 2^64).
 #include "cache/memory_calc.hpp"
 
@@ -34,6 +33,7 @@ MemoryAnswer kv_memory(const MemoryQuery& q) {
 }
 
 const std::vector<MemoryPreset>& memory_presets() {
+  // one table: the model presets (gpt_config.cpp), GPT-2 family, GPT-3 and the Llama family alike
   static const std::vector<MemoryPreset> presets = [] {
     std::vector<MemoryPreset> out;
     for (const ModelPreset& p : model_presets()) {
@@ -42,22 +42,10 @@ const std::vector<MemoryPreset>& memory_presets() {
       q.heads = static_cast<std::uint64_t>(p.config.kv_heads());
       q.head_dim = static_cast<std::uint64_t>(p.config.head_size());
       q.seq_len = static_cast<std::uint64_t>(p.config.n_ctx);
-      out.push_back({p.name, p.description, q, static_cast<std::uint64_t>(p.config.n_head), 0, true});
+      const std::uint64_t parameters = p.config.is_llama() ? static_cast<std::uint64_t>(p.config.parameter_count()) : 0;
+      out.push_back({p.name, p.description, q, static_cast<std::uint64_t>(p.config.n_head), parameters,
+                     p.config.parameter_count() <= kMaxRandomParameters});
     }
-    auto llama = [&](const char* name, const char* description, std::uint64_t layers, std::uint64_t heads, std::uint64_t kv_heads,
-                     std::uint64_t head_dim, std::uint64_t context, std::uint64_t parameters) {
-      MemoryQuery q;
-      q.layers = layers, q.heads = kv_heads, q.head_dim = head_dim, q.seq_len = context;
-      out.push_back({name, description, q, heads, parameters, false});
-    };
-    llama("smollm2-135m", "SmolLM2-135M: 30 layers, 9 heads sharing 3 KV heads (grouped-query), 8,192 positions", 30, 9, 3, 64, 8192,
-          134515008);
-    llama("llama2-7b", "Llama-2-7B: 32 layers, 32 heads, every head cached (MHA), 4,096 positions", 32, 32, 32, 128, 4096,
-          6738415616);
-    llama("llama3-8b", "Llama-3-8B: 32 layers, 32 heads sharing 8 KV heads (grouped-query), 8,192 positions", 32, 32, 8, 128, 8192,
-          8030261248);
-    llama("mistral-7b", "Mistral-7B: 32 layers, 32 heads sharing 8 KV heads, 32,768 positions", 32, 32, 8, 128, 32768, 7241732096);
-    llama("llama2-70b", "Llama-2-70B: 80 layers, 64 heads sharing 8 KV heads, 4,096 positions", 80, 64, 8, 128, 4096, 68976648192);
     return out;
   }();
   return presets;

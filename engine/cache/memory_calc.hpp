@@ -34,15 +34,15 @@ struct MemoryAnswer {
 
 MemoryAnswer kv_memory(const MemoryQuery& q);
 
-// The calculator's architectures: the random-model presets (GPT-2 family, GPT-3; `runnable`) and the
-// published shapes of later models whose caches are worth computing (Llama-family, grouped-query
-// attention): arithmetic only, the engine does not run that family.
+// The calculator's architectures: every model preset (model_presets(): GPT-2 family, GPT-3, the Llama
+// family), those too big to run (above kMaxRandomParameters: GPT-3, Llama-2-7B and up) for the
+// arithmetic only.
 struct MemoryPreset {
   std::string name, description;
   MemoryQuery query;                 // heads = the KV heads the cache stores; seq_len = the model's context
   std::uint64_t query_heads = 0;     // H (= query.heads unless grouped-query)
-  std::uint64_t parameters = 0;      // the model's published parameter count (0: compute from the GPT-2 shape)
-  bool runnable = false;             // also a random:NAME model (its GptConfig in model_presets())
+  std::uint64_t parameters = 0;      // Llama family: its parameter count (= the published one); 0: compute from the GPT-2 shape
+  bool runnable = false;             // small enough to run as random:NAME (its GptConfig in model_presets())
 };
 const std::vector<MemoryPreset>& memory_presets();
 std::string memory_preset_names();  // "tinygpt, gpt2, ..., llama3-8b, ..." for help and error messages

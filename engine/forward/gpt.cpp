@@ -1,7 +1,7 @@
-// The fast forward pass of GPT-2, layer by layer over a worker pool: who computes which slice of each
-// product, where K/V go in the cache, the two layer implementations (general, owned decode) and the
-// LM head. The kernels it calls are in kernels.cpp; shapes follow the legend in gpt_config.hpp.
-// No sampling and no generation state here.
+// The fast forward pass of GPT-2 and the Llama family, layer by layer over a worker pool: who computes
+// which slice of each product, where K/V go in the cache (Llama: K rotated first), the two layer
+// implementations (general, owned decode) and the LM head. The kernels it calls are in kernels.cpp and
+// rope.hpp; shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
 #include "forward/gpt.hpp"
 
 #include <algorithm>
@@ -77,14 +77,38 @@ void partial_product(ForwardWorkspace& ws, int thread, const RowMatrix& a, int s
                  scratch_of(ws, thread));
 }
 
-// x += bias + the partial products of the threads that had a share of [0, total).
+// x += bias (if any: Llama has none) + the partial products of the threads that had a share of [0, total).
 void add_partials(ForwardWorkspace& ws, int s, int total, int granule, const float* bias) {
   const int threads = ws.pool->size();
   for (int t = 0; t < threads; ++t) {
     const auto [k0, k1] = WorkerPool::slice(total, t, threads, granule);
     if (k0 < k1) ws.x.topRows(s) += ws.partial[static_cast<std::size_t>(t)].topRows(s);
   }
-  ws.x.topRows(s).rowwise() += ConstVec(bias, ws.x.cols());
+  if (bias) ws.x.topRows(s).rowwise() += ConstVec(bias, ws.x.cols());
+}
+
+// One matrix of a product whose output columns are several matrices side by side: W's columns land
+// at y's columns [at, at + W.cols), plus its bias if it has one.
+struct OutputPart {
+  const WeightMatrix* W;
+  const float* bias;  // nullptr: none
+  int at;
+};
+
+// y (s, sum of the parts' columns) = x (s, in) @ [W_0 | W_1 | ...] (+ biases): one parallel region,
+// each thread its slice of the joined columns, cut where a slice crosses from one matrix to the next.
+void linear_parts(ForwardWorkspace& ws, const RowMatrix& x, int s, std::span<const OutputPart> parts, RowMatrix& y) {
+  const int total = parts.back().at + parts.back().W->cols;
+  ws.pool->run([&](int thread, int threads) {
+    const auto [c0, c1] = WorkerPool::slice(total, thread, threads);
+    for (const OutputPart& p : parts) {
+      const int b0 = std::max(c0, p.at) - p.at, b1 = std::min(c1, p.at + p.W->cols) - p.at;  // W's own columns
+      if (b0 >= b1) continue;
+      matmul_weights(x.data(), x.outerStride(), s, *p.W, 0, p.W->rows, b0, b1, y.data() + p.at + b0, y.outerStride(), false,
+                     scratch_of(ws, thread));
+      if (p.bias) y.block(0, p.at + b0, s, b1 - b0).rowwise() += ConstVec(p.bias + b0, b1 - b0);
+    }
+  });
 }
 }  // namespace
 
@@ -110,7 +134,7 @@ std::vector<std::vector<float>> allocate_rows_per_thread(const WorkspaceShape& s
 ForwardWorkspace::ForwardWorkspace(const GptConfig& c, int threads, WeightDtype matrix_dtype)
     : pool(std::make_unique<WorkerPool>(threads)), shape(WorkspaceShape::of(c, pool->size(), matrix_dtype)),
       x(allocate(shape.x)), xn(allocate(shape.xn)), qkv(allocate(shape.qkv)), att_y(allocate(shape.att_y)),
-      scores(allocate_per_thread(shape, shape.scores)), fc(allocate(shape.fc)),
+      scores(allocate_per_thread(shape, shape.scores)), fc(allocate(shape.fc)), up(allocate(shape.up)),
       partial(allocate_per_thread(shape, shape.partial)), convert(allocate_rows_per_thread(shape, shape.convert)),
       row_partial(allocate_rows_per_thread(shape, shape.row_partial)), own(allocate_per_thread(shape, shape.own)),
       kv_scratch(allocate_rows_per_thread(shape, shape.kv_scratch)),
@@ -152,14 +176,17 @@ void ForwardPass::begin(const Gpt& model, ForwardWorkspace& ws, KVCache* cache, 
   // Decoding one position: a model small enough to stay in the cores' caches is bound by thread
   // hand-offs and serial steps, so each thread does its share of every layer end to end
   // (decode_layers_owned). A bigger one is bound by streaming weights from memory (run_general_layer).
-  owned_decode_ = kind_ == PassKind::Decode && model.weights().block(0).c_fc_w.bytes() < kStreamRowsBytes;
+  // The Llama family always decodes through run_general_layer: the owned decode's barriers would need
+  // RoPE and the gated MLP woven in, and its gain (thread hand-offs of small models) is GPT-2's
+  // measurement; the general path computes the same sums and is tested against the reference.
+  owned_decode_ = kind_ == PassKind::Decode && !c.is_llama() && model.weights().block(0).c_fc_w.bytes() < kStreamRowsBytes;
 
-  // x = wte[token] + wpe[position]
+  // x = wte[token] + wpe[position] (Llama: the token's embedding alone; positions enter through RoPE)
   const GptWeights& w = model.weights();
   const Eigen::Index C = c.n_embd;
   for (int i = 0; i < s; ++i) {
     weight_row_to_f32(w.wte(), tokens[static_cast<std::size_t>(i)], ws.x.row(i).data());
-    ws.x.row(i) += ConstVec(w.wpe() + static_cast<std::ptrdiff_t>(first_pos + i) * C, C);
+    if (w.wpe()) ws.x.row(i) += ConstVec(w.wpe() + static_cast<std::ptrdiff_t>(first_pos + i) * C, C);
   }
 }
 
@@ -188,12 +215,16 @@ LayerStats ForwardPass::run_general_layer() {
   // Decoding one position of a model too big for the caches is bound by streaming weights from
   // memory: then each thread reads whole contiguous rows of c_attn and c_fc (split-K, partial sums
   // added afterwards) instead of part of every row, which the prefetchers follow ~15-20% faster.
-  const bool stream_rows = s_ == 1 && ws_->pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
+  // (GPT-2 only: the Llama family's products are always split by output columns, any size.)
+  const bool llama = model_->config().is_llama();
+  const bool stream_rows = !llama && s_ == 1 && ws_->pool->size() > 1 && w.c_fc_w.bytes() >= kStreamRowsBytes;
   LayerStats stats;
-  qkv_projection(w, stream_rows);
+  if (llama) llama_qkv_projection(w);
+  else qkv_projection(w, stream_rows);
   stats.kv_projections = s_;
   attention_block(w, stats);
-  mlp_block(w, stream_rows);
+  if (llama) swiglu_block(w);
+  else mlp_block(w, stream_rows);
   ++layer_;
   stats.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   return stats;
@@ -210,6 +241,23 @@ void ForwardPass::qkv_projection(const BlockWeights& w, bool stream_rows) {
     sum_row_partials(ws, 0, c.qkv_width(), w.c_attn_b, ws.qkv.data());
   } else {
     linear(ws, ws.xn, s_, w.c_attn_w, w.c_attn_b, ws.qkv);
+  }
+}
+
+// Llama: q, k, v (s, C + 2 G hs) = rms_norm(x) @ [q_proj | k_proj | v_proj] (+ biases with qkv_bias),
+// then Q and K of each new position rotated to its position (RoPE), so K enters the cache rotated.
+void ForwardPass::llama_qkv_projection(const BlockWeights& w) {
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  const int C = c.n_embd, KV = c.kv_dim();
+  rms_norm(ws.x, ws.xn, s_, w.ln_1_w, c.rms_norm_eps);
+  const OutputPart parts[] = {{&w.q_w, w.q_b, 0}, {&w.k_w, w.k_b, C}, {&w.v_w, w.v_b, C + KV}};
+  linear_parts(ws, ws.xn, s_, parts, ws.qkv);
+  const RopeTable& rope = model_->rope();
+  for (int i = 0; i < s_; ++i) {
+    float* row = ws.qkv.row(i).data();
+    rope.rotate_heads(row, c.n_head, first_pos_ + i);          // Q (H heads)
+    rope.rotate_heads(row + C, c.kv_heads(), first_pos_ + i);  // K (G heads); V is not rotated
   }
 }
 
@@ -388,6 +436,26 @@ void ForwardPass::owned_layer(int t, int threads, int l) {
   Eigen::Map<Eigen::RowVectorXf>(x, C) += Eigen::Map<const Eigen::RowVectorXf>(xn, C);
 }
 
+// Llama: x += down(silu(rms_norm(x) @ gate) * (rms_norm(x) @ up)), each thread its slice of the I
+// hidden units (gate and up columns, the gate, down_proj's rows: split-K, summed by add_partials).
+void ForwardPass::swiglu_block(const BlockWeights& w) {
+  ForwardWorkspace& ws = *ws_;
+  const GptConfig& c = model_->config();
+  const int s = s_, C = c.n_embd, I = c.n_inner();
+  rms_norm(ws.x, ws.xn, s, w.ln_2_w, c.rms_norm_eps);
+  ws.pool->run([&](int t, int threads) {
+    const auto [f0, f1] = WorkerPool::slice(I, t, threads);
+    if (f0 >= f1) return;
+    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.gate_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(), false,
+                   scratch_of(ws, t));
+    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.up_w, 0, C, f0, f1, ws.up.data() + f0, ws.up.outerStride(), false,
+                   scratch_of(ws, t));
+    for (int i = 0; i < s; ++i) silu_mul_inplace(ws.fc.row(i).data() + f0, ws.up.row(i).data() + f0, f1 - f0);
+    partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
+  });
+  add_partials(ws, s, I, 16, nullptr);
+}
+
 void ForwardPass::finish() {
   if (!done()) throw InputError("finish() called before every layer ran");
   const GptConfig& c = model_->config();
@@ -395,19 +463,25 @@ void ForwardPass::finish() {
   ForwardWorkspace& ws = *ws_;
   // ln_f on the last position only (the other rows' logits are not needed to pick the next token)
   const int last = s_ - 1;
-  const ConstVec weight(w.ln_f_w(), c.n_embd), bias(w.ln_f_b(), c.n_embd);
-  const auto xr = ws.x.row(last);
-  const float mean = xr.mean();
-  const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
-  ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
-  // logits (V) = wte (V, C) @ x (C): the LM head is tied to the token embedding; threads split V
+  if (c.is_llama()) {
+    rms_norm_row(ws.x.row(last).data(), ws.xn.row(last).data(), c.n_embd, w.ln_f_w(), c.rms_norm_eps);
+  } else {
+    const ConstVec weight(w.ln_f_w(), c.n_embd), bias(w.ln_f_b(), c.n_embd);
+    const auto xr = ws.x.row(last);
+    const float mean = xr.mean();
+    const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
+    ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
+  }
+  // logits (V) = lm_head (V, C) @ x (C): GPT-2's LM head is tied to the token embedding (wte), a
+  // Llama model's tied or its own lm_head; threads split V
   // in chunks handed out on demand (the largest read of a step: no thread waits for a slower one)
   // (a head small enough to stay in cache is quicker on this thread alone than with a hand-off)
   constexpr int kVocabChunk = 1024;
-  if (w.wte().bytes() <= (std::size_t{256} << 10)) matvec_rows(w.wte(), 0, c.vocab_size, ws.xn.row(last).data(), ws.logits.data());
+  const WeightMatrix& head = w.lm_head();
+  if (head.bytes() <= (std::size_t{256} << 10)) matvec_rows(head, 0, c.vocab_size, ws.xn.row(last).data(), ws.logits.data());
   else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
     const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
-    matvec_rows(w.wte(), v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
+    matvec_rows(head, v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
   });
   if (cache_) cache_->advance();
   model_ = nullptr;
@@ -417,9 +491,10 @@ RowMatrix ForwardPass::all_logits() const {
   const GptConfig& c = model_->config();
   const GptWeights& w = model_->weights();
   RowMatrix xn(s_, c.n_embd);
-  layer_norm(ws_->x, xn, s_, w.ln_f_w(), w.ln_f_b(), c.layer_norm_eps);
+  if (c.is_llama()) rms_norm(ws_->x, xn, s_, w.ln_f_w(), c.rms_norm_eps);
+  else layer_norm(ws_->x, xn, s_, w.ln_f_w(), w.ln_f_b(), c.layer_norm_eps);
   RowMatrix logits(s_, c.vocab_size);
-  for (int i = 0; i < s_; ++i) matvec_rows(w.wte(), 0, c.vocab_size, xn.row(i).data(), logits.row(i).data());
+  for (int i = 0; i < s_; ++i) matvec_rows(w.lm_head(), 0, c.vocab_size, xn.row(i).data(), logits.row(i).data());
   return logits;
 }
 

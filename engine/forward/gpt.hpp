@@ -1,7 +1,8 @@
-// The fast GPT-2 forward pass: embeddings, pre-LayerNorm blocks with causal attention (H query heads
-// over G KV heads), the tied LM head, spread over a worker pool. Two implementations of a layer share
-// the kernels (kernels.hpp): run_general_layer (uncached full recompute, prefill, decode of big models)
-// and decode_layers_owned (decode of models small enough to stay in the cores' caches). Both are
+// The fast forward pass of GPT-2 and the Llama family: embeddings, pre-norm blocks with causal attention
+// (H query heads over G KV heads; Llama: RoPE on Q and K, SwiGLU MLP), the LM head, spread over a
+// worker pool. Two implementations of a layer share the kernels (kernels.hpp, rope.hpp):
+// run_general_layer (uncached full recompute, prefill, decode of big models and of every Llama model)
+// and decode_layers_owned (GPT-2 decode of models small enough to stay in the cores' caches). Both are
 // tested against each other and against uncached passes. Runs layer by layer so a UI can pause
 // between layers. Does not sample or keep generation state (see session.hpp).
 #pragma once
@@ -14,6 +15,7 @@
 #include "cache/kv_cache.hpp"
 #include "forward/workspace_shape.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/rope.hpp"
 #include "kernels/worker_pool.hpp"
 #include "model/gpt_config.hpp"
 #include "model/weights.hpp"
@@ -22,12 +24,16 @@ namespace kvlab {
 
 class Gpt {
  public:
-  explicit Gpt(GptWeights weights) : weights_(std::move(weights)) {}
+  explicit Gpt(GptWeights weights)
+      : weights_(std::move(weights)),
+        rope_(config().is_llama() ? RopeTable(config().n_ctx, config().head_size(), config().rope_theta) : RopeTable()) {}
   const GptConfig& config() const { return weights_.config(); }
   const GptWeights& weights() const { return weights_; }
+  const RopeTable& rope() const { return rope_; }  // (T, hs / 2) cos and sin; empty for GPT-2
 
  private:
   GptWeights weights_;
+  RopeTable rope_;
 };
 
 // Scratch memory and threads for one pass over up to T positions. Allocated once per generation
@@ -44,7 +50,8 @@ struct ForwardWorkspace {
   RowMatrix qkv;     // (T, C + 2 G hs) Q, K, V of the positions in this pass
   RowMatrix att_y;   // (T, C)  attention output, heads side by side
   std::vector<RowMatrix> scores;  // per thread (T, T): one head's weights (s queries x n keys)
-  RowMatrix fc;      // (T, 4C) MLP hidden activations
+  RowMatrix fc;      // (T, I)  MLP hidden activations (Llama: the gate, then silu(gate) * up)
+  RowMatrix up;      // (T, I)  SwiGLU's up projection (Llama family; (0, 0) for GPT-2)
   std::vector<RowMatrix> partial;  // per thread (T, C): its share of a split-K output projection
   std::vector<std::vector<float>> convert;  // per thread: F16 rows widened for a prefill GEMM (empty for F32)
   std::vector<std::vector<float>> row_partial;  // per thread (max(4C, C + 2 G hs)): its rows' share of a decode product
@@ -115,6 +122,9 @@ class ForwardPass {
   void qkv_projection(const BlockWeights& w, bool stream_rows);
   void attention_block(const BlockWeights& w, LayerStats& stats);
   void mlp_block(const BlockWeights& w, bool stream_rows);
+  // the Llama family's steps in their place (attention_block is shared: K arrives already rotated)
+  void llama_qkv_projection(const BlockWeights& w);
+  void swiglu_block(const BlockWeights& w);
   // decode_layers_owned: one parallel region; owned_layer is one thread's part of one layer
   void decode_layers_owned(std::span<LayerStats> out);
   void owned_layer(int thread, int threads, int layer);

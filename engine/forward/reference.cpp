@@ -1,6 +1,8 @@
-// reference_step and its named ops (reference.hpp). Plain loops and plain Eigen in float64; weights
-// are read as stored (F32, or F16 widened one row at a time). No threads, no fast kernels, no
-// workspace: every op returns a fresh matrix. Shapes follow the legend in gpt_config.hpp.
+// reference_step and its named ops (reference.hpp): GPT-2 and the Llama family, each on one screen.
+// Plain loops and plain Eigen in float64; weights are read as stored (F32, or F16 widened one row at a
+// time). No threads, no fast kernels, no workspace: every op returns a fresh matrix. The one thing
+// shared with the fast path besides the weights is rope_rotate (rope.hpp), the rotation itself; the
+// angles are computed here in float64. Shapes follow the legend in gpt_config.hpp.
 #include "forward/reference.hpp"
 
 #include <cmath>
@@ -8,6 +10,7 @@
 #include "checks.hpp"
 #include "errors.hpp"
 #include "kernels/f16.hpp"
+#include "kernels/rope.hpp"
 
 namespace kvlab {
 
@@ -25,12 +28,38 @@ RefRow weight_row(const WeightMatrix& W, int r) {
 
 RefRow vector_of(const float* p, int n) { return Eigen::Map<const Eigen::RowVectorXf>(p, n).cast<double>(); }
 
-// x (s, C) -> wte[token] + wpe[position], positions p0 .. p0+s-1
+// x (s, C) -> wte[token] + wpe[position], positions p0 .. p0+s-1 (Llama: wte[token] alone)
 RefMatrix embed(const GptWeights& w, std::span<const int> tokens, int p0) {
   const int C = w.config().n_embd;
   RefMatrix x(static_cast<Eigen::Index>(tokens.size()), C);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    x.row(i) = weight_row(w.wte(), tokens[static_cast<std::size_t>(i)]);
+    if (w.wpe()) x.row(i) += vector_of(w.wpe() + (p0 + i) * C, C);
+  }
+  return x;
+}
+
+// (s, n) -> x / sqrt(mean(x^2) + eps) * weight, per row (RMSNorm: no mean removed, no bias)
+RefMatrix rms_norm(const RefMatrix& x, const float* weight, double eps) {
+  const RefRow w = vector_of(weight, static_cast<int>(x.cols()));
+  RefMatrix out(x.rows(), x.cols());
   for (Eigen::Index i = 0; i < x.rows(); ++i)
-    x.row(i) = weight_row(w.wte(), tokens[static_cast<std::size_t>(i)]) + vector_of(w.wpe() + (p0 + i) * C, C);
+    out.row(i) = (x.row(i).array() / std::sqrt(x.row(i).squaredNorm() / double(x.cols()) + eps) * w.array()).matrix();
+  return out;
+}
+
+// x (s, heads*hs) of positions p0.. -> every head rotated to its row's position: pair i of a head,
+// (x[i], x[i + hs/2]), turned by the angle position * theta^(-2i / hs) (rope_rotate, rope.hpp)
+RefMatrix apply_rope(RefMatrix x, int p0, int hs, double theta) {
+  std::vector<double> cos(static_cast<std::size_t>(hs / 2)), sin(cos.size());
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (int pair = 0; pair < hs / 2; ++pair) {
+      const double angle = rope_angle(p0 + static_cast<int>(i), pair, hs, theta);
+      cos[static_cast<std::size_t>(pair)] = std::cos(angle);
+      sin[static_cast<std::size_t>(pair)] = std::sin(angle);
+    }
+    for (Eigen::Index h = 0; h < x.cols() / hs; ++h) rope_rotate(x.row(i).data() + h * hs, hs, cos.data(), sin.data());
+  }
   return x;
 }
 
@@ -47,9 +76,9 @@ RefMatrix layer_norm(const RefMatrix& x, const float* weight, const float* bias,
   return out;
 }
 
-// (s, in) @ W (in, out) + bias (out) -> (s, out); W stored (in, out) as GPT-2's Conv1D does
+// (s, in) @ W (in, out) + bias (out; nullptr: none) -> (s, out); W stored (in, out) as GPT-2's Conv1D does
 RefMatrix linear(const RefMatrix& x, const WeightMatrix& W, const float* bias) {
-  RefMatrix y = vector_of(bias, W.cols).replicate(x.rows(), 1);
+  RefMatrix y = bias ? RefMatrix(vector_of(bias, W.cols).replicate(x.rows(), 1)) : RefMatrix(RefMatrix::Zero(x.rows(), W.cols));
   for (int k = 0; k < W.rows; ++k) y += x.col(k) * weight_row(W, k);  // (s, 1) x (1, out)
   return y;
 }
@@ -58,6 +87,12 @@ RefMatrix linear(const RefMatrix& x, const WeightMatrix& W, const float* bias) {
 RefMatrix gelu(const RefMatrix& x) {
   const double k = std::sqrt(2.0 / 3.14159265358979323846);
   return (0.5 * x.array() * (1.0 + (k * (x.array() + 0.044715 * x.array().cube())).tanh())).matrix();
+}
+
+// SwiGLU: (s, C) -> silu(x @ gate) * (x @ up) (s, I) @ down (I, C), silu(g) = g / (1 + exp(-g))
+RefMatrix swiglu(const RefMatrix& x, const BlockWeights& b) {
+  const RefMatrix gate = linear(x, b.gate_w, nullptr), up = linear(x, b.up_w, nullptr);  // (s, I) each
+  return linear((gate.array() / (1.0 + (-gate.array()).exp()) * up.array()).matrix(), b.mlp_proj_w, nullptr);
 }
 
 // q (s, C) of positions p0.. against the cached K, V (n, G*hs), causal, per query head -> y (s, C).
@@ -84,11 +119,37 @@ void append_rows(RefMatrix& m, const RefMatrix& rows) {
   m.bottomRows(rows.rows()) = rows;
 }
 
-// x (s, C) @ wte^T (C, V) -> logits (s, V): the LM head is tied to the token embedding
-RefMatrix lm_head(const RefMatrix& x, const WeightMatrix& wte) {
-  RefMatrix logits(x.rows(), wte.rows);
-  for (int v = 0; v < wte.rows; ++v) logits.col(v) = x * weight_row(wte, v).transpose();  // (s)
+// x (s, C) @ head^T (C, V) -> logits (s, V); head = wte (tied) or lm_head, (V, C) a row per token
+RefMatrix lm_head(const RefMatrix& x, const WeightMatrix& head) {
+  RefMatrix logits(x.rows(), head.rows);
+  for (int v = 0; v < head.rows; ++v) logits.col(v) = x * weight_row(head, v).transpose();  // (s)
   return logits;
+}
+
+// The Llama family (Llama, Mistral, SmolLM2; Qwen2 with qkv_bias), in the order of Hugging Face's
+// LlamaDecoderLayer.forward. K enters the cache already rotated, as HF and llama.cpp keep it.
+RefMatrix llama_step(const Gpt& model, ReferenceCache& cache, std::span<const int> tokens) {
+  const GptConfig& c = model.config();
+  const GptWeights& w = model.weights();
+  const int p0 = cache.positions(), H = c.n_head, G = c.kv_heads(), hs = c.head_size();
+  const double eps = c.rms_norm_eps, theta = c.rope_theta;
+
+  RefMatrix x = embed(w, tokens, p0);                                        // (s, C)   token only
+  for (int l = 0; l < c.n_layer; ++l) {
+    const BlockWeights& b = w.block(l);
+    RefMatrix& K = cache.k[static_cast<std::size_t>(l)];                     // (n, G*hs) every key so far, rotated
+    RefMatrix& V = cache.v[static_cast<std::size_t>(l)];                     // (n, G*hs) every value so far
+    // attention: x = x + o_proj(attention(rope(q), rope(k), v)) of rms_norm(x)
+    const RefMatrix xn = rms_norm(x, b.ln_1_w, eps);                         // (s, C)
+    const RefMatrix q = apply_rope(linear(xn, b.q_w, b.q_b), p0, hs, theta);  // (s, C)   rotated queries
+    append_rows(K, apply_rope(linear(xn, b.k_w, b.k_b), p0, hs, theta));     // (n+s, G*hs) rotated keys
+    append_rows(V, linear(xn, b.v_w, b.v_b));                                // (n+s, G*hs)
+    const RefMatrix y = causal_attention(q, K, V, p0, H, G);                 // (s, C)   head h reads KV head h/(H/G)
+    x += linear(y, b.attn_proj_w, nullptr);                                  // (s, C)   o_proj, residual
+    // MLP: x = x + swiglu(rms_norm(x))
+    x += swiglu(rms_norm(x, b.ln_2_w, eps), b);                              // (s, C)   residual
+  }
+  return lm_head(rms_norm(x, w.ln_f_w(), eps), w.lm_head());                 // (s, V)   logits
 }
 }  // namespace
 
@@ -103,6 +164,7 @@ RefMatrix reference_step(const Gpt& model, ReferenceCache& cache, std::span<cons
   check_token_ids(tokens, c.vocab_size);
   cache.k.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, kvd));
   cache.v.resize(static_cast<std::size_t>(c.n_layer), RefMatrix(0, kvd));
+  if (c.is_llama()) return llama_step(model, cache, tokens);
 
   RefMatrix x = embed(w, tokens, p0);                                        // (s, C)   token + position
   for (int l = 0; l < c.n_layer; ++l) {

@@ -18,6 +18,7 @@ WorkspaceShape WorkspaceShape::of(const GptConfig& c, int threads, WeightDtype m
   s.x = s.xn = s.att_y = {T, C};
   s.qkv = {T, c.qkv_width()};
   s.fc = {T, c.n_inner()};
+  s.up = c.is_llama() ? Dims{T, c.n_inner()} : Dims{0, 0};
   s.logits = {1, c.vocab_size};
   s.scores = {T, T};
   s.partial = {T, C};
@@ -30,17 +31,20 @@ WorkspaceShape WorkspaceShape::of(const GptConfig& c, int threads, WeightDtype m
 }
 
 std::int64_t WorkspaceShape::floats() const {
-  const std::int64_t shared = x.floats() + xn.floats() + qkv.floats() + att_y.floats() + fc.floats() + logits.floats();
+  const std::int64_t shared =
+      x.floats() + xn.floats() + qkv.floats() + att_y.floats() + fc.floats() + up.floats() + logits.floats();
   const std::int64_t per_thread = scores.floats() + partial.floats() + row_partial.floats() + own.floats() + convert.floats() +
                                   kv_scratch.floats();
   return shared + threads * per_thread;
 }
 
 std::uint64_t weight_bytes(const GptConfig& c, WeightDtype matrix_dtype) {
-  // the big matrices (weights.cpp's is_big_matrix): wte (V, C) and per layer c_attn, attn c_proj, c_fc, mlp c_proj
+  // the big matrices (weights.cpp's is_big_matrix): wte (V, C), an untied lm_head (V, C) and per layer
+  // c_attn (Llama: q, k, v), attn c_proj (o_proj), c_fc and mlp c_proj (I = 4C) or gate, up and down
   const std::uint64_t V = static_cast<std::uint64_t>(c.vocab_size), C = static_cast<std::uint64_t>(c.n_embd),
-                      L = static_cast<std::uint64_t>(c.n_layer), QKV = static_cast<std::uint64_t>(c.qkv_width());
-  const std::uint64_t big = V * C + L * (C * QKV + C * C + 2 * C * 4 * C);
+                      L = static_cast<std::uint64_t>(c.n_layer), QKV = static_cast<std::uint64_t>(c.qkv_width()),
+                      I = static_cast<std::uint64_t>(c.n_inner()), mlp_matrices = c.is_llama() ? 3 : 2;
+  const std::uint64_t big = V * C * (c.tied_lm_head() ? 1 : 2) + L * (C * QKV + C * C + mlp_matrices * C * I);
   const std::uint64_t rest = static_cast<std::uint64_t>(c.parameter_count()) - big;
   return big * dtype_bits(matrix_dtype) / 8 + rest * dtype_size(WeightDtype::F32);
 }

@@ -16,14 +16,15 @@ struct WorkspaceShape {
     std::int64_t floats() const { return static_cast<std::int64_t>(rows) * cols; }
   };
   // Rows of `own` (decode of small models, per thread): its copy of the residual stream (C), its
-  // LayerNorm output (C), its shares of the four products (C + 2 G hs, C, 4C, C).
+  // LayerNorm output (C), its shares of the four products (C + 2 G hs, C, I, C).
   enum OwnRow { kOwnX, kOwnXn, kOwnQkv, kOwnAttn, kOwnFc, kOwnMlp, kOwnRows };
 
   int threads = 1;
-  Dims x, xn, qkv, att_y, fc;          // (T, C), (T, C), (T, C + 2 G hs), (T, C), (T, 4C)
+  Dims x, xn, qkv, att_y, fc;          // (T, C), (T, C), (T, C + 2 G hs), (T, C), (T, I)
+  Dims up;                             // (T, I) SwiGLU's up projection (Llama family), else (0, 0)
   Dims logits;                         // (1, V)
-  Dims scores, partial, row_partial;   // per thread: (T, T), (T, C), (1, max(4C, C + 2 G hs))
-  Dims own, convert;                   // per thread: (kOwnRows, max(4C, C + 2 G hs)); F16 scratch or (0, 0)
+  Dims scores, partial, row_partial;   // per thread: (T, T), (T, C), (1, max(I, C + 2 G hs))
+  Dims own, convert;                   // per thread: (kOwnRows, max(I, C + 2 G hs)); F16 scratch or (0, 0)
   Dims kv_scratch;                     // per thread: (1, 2 x kAttentionKeyTile x hs) a tile of decoded K and V rows
 
   static WorkspaceShape of(const GptConfig& c, int threads, WeightDtype matrix_dtype);

@@ -404,6 +404,21 @@ void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, co
     layer_norm_row(x.row(r).data(), out.row(r).data(), static_cast<int>(x.cols()), w, b, eps);
 }
 
+void rms_norm_row(const float* x, float* out, int n, const float* w, float eps) {
+  const ConstVec row(x, n), weight(w, n);
+  const float inv_rms = 1.0f / std::sqrt(row.squaredNorm() / static_cast<float>(n) + eps);
+  Eigen::Map<Eigen::RowVectorXf>(out, n) = (row.array() * inv_rms * weight.array()).matrix();
+}
+
+void rms_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, float eps) {
+  for (int r = 0; r < rows; ++r) rms_norm_row(x.row(r).data(), out.row(r).data(), static_cast<int>(x.cols()), w, eps);
+}
+
+void silu_mul_inplace(float* gate, const float* up, std::ptrdiff_t n) {
+  auto g = Eigen::Map<Eigen::ArrayXf>(gate, n);
+  g = g / (1.0f + (-g).exp()) * Eigen::Map<const Eigen::ArrayXf>(up, n);
+}
+
 void gelu_inplace(float* values, std::ptrdiff_t n) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
   auto x = Eigen::Map<Eigen::ArrayXf>(values, n);

@@ -1,5 +1,5 @@
 // The numeric kernels of the forward pass: products with the (in, out) weight matrices in F32 or F16,
-// LayerNorm, GELU, causal attention for a block of query heads over keys read through a KVReader.
+// LayerNorm and RMSNorm, GELU and SwiGLU's SiLU gate (RoPE: rope.hpp), causal attention for a block of query heads over keys read through a KVReader.
 // Pure functions on caller-owned memory: no threads, no allocation, no model or cache objects (the
 // KVReader is an interface, not the cache; gpt.cpp decides who calls what on which slice).
 #pragma once
@@ -46,8 +46,15 @@ void layer_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, co
 // The same for one row of n numbers.
 void layer_norm_row(const float* x, float* out, int n, const float* w, const float* b, float eps);
 
+// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w for the first `rows` rows (RMSNorm, the Llama family).
+void rms_norm(const RowMatrix& x, RowMatrix& out, int rows, const float* w, float eps);
+// The same for one row of n numbers.
+void rms_norm_row(const float* x, float* out, int n, const float* w, float eps);
+
 // GELU, tanh approximation ("gelu_new" in GPT-2), in place on n contiguous numbers.
 void gelu_inplace(float* values, std::ptrdiff_t n);
+// SwiGLU's gate: gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)), on n numbers.
+void silu_mul_inplace(float* gate, const float* up, std::ptrdiff_t n);
 
 // The keys one attention call reads: their positions in cell order (-1 = empty cell, never seen) and
 // whether those are exactly 0..n-1 (then "keys up to my position" is a prefix and the mask a length).

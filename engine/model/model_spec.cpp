@@ -8,6 +8,7 @@
 
 #include "errors.hpp"
 #include "model/hf_model.hpp"
+#include "text/number_text.hpp"
 
 namespace kvlab {
 
@@ -50,6 +51,21 @@ const std::vector<ShippedModel>& shipped_models() {
 std::filesystem::path shipped_model_dir(std::string_view spec) {
   return assets_dir().empty() ? std::filesystem::path{} : assets_dir() / std::string(spec);
 }
+
+namespace {
+// Refuses a random model bigger than a 2-core laptop can use, even when the memory would fit (the
+// memory check comes later, in GptWeights): its shape is arithmetic only.
+void check_runnable_size(const ModelPreset& preset, const GptConfig& config, WeightDtype dtype) {
+  const std::int64_t n = config.parameter_count();
+  if (n <= kMaxRandomParameters) return;
+  const std::uint64_t mib = static_cast<std::uint64_t>(n) * dtype_size(dtype) >> 20;
+  throw ModelLoadError("random:" + preset.name + " has " + with_commas(static_cast<long long>(n)) + " parameters (" +
+                       with_commas(static_cast<long long>(mib)) + " MiB of " + dtype_name(dtype) + " weights): more than a 2-core laptop can run (at most " +
+                       with_commas(static_cast<long long>(kMaxRandomParameters)) +
+                       " for random models); run random:smollm2-135m, random:llama-tiny or random:gpt2 instead, and see its KV "
+                       "cache with `kvlab-cli memory --preset " + preset.name + "`");
+}
+}  // namespace
 
 LoadedModel load_model(std::string_view spec, const LoadControl* control) {
   if (spec.empty()) throw ModelLoadError("no model given: " + model_spec_help());
@@ -101,6 +117,7 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control) {
                              std::to_string(config.n_head) + " attention heads of " + preset->name);
       config.n_kv_head = kv_heads == static_cast<std::uint64_t>(config.n_head) ? 0 : static_cast<int>(kv_heads);
     }
+    check_runnable_size(*preset, config, dtype);
     std::string name = "random:" + preset->name + " (seed " + std::to_string(seed) +
                        (config.n_kv_head ? ", " + std::to_string(config.n_kv_head) + " KV heads" : "") +
                        (dtype == WeightDtype::F16 ? ", f16)" : ")");

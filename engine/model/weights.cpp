@@ -1,4 +1,4 @@
-// Weight table layout, aligned allocation and seeded GPT-2 style initialisation.
+// Weight table layout (GPT-2 or Llama tensor set), aligned allocation and seeded GPT-2 style initialisation.
 // The random numbers come from our own splitmix/Box-Muller code so every platform draws the same weights.
 #include "model/weights.hpp"
 
@@ -32,7 +32,8 @@ void GptWeights::AlignedFree::operator()(unsigned char* p) const { ::operator de
 namespace {
 bool is_big_matrix(const std::string& name) {
   const auto ends = [&](std::string_view tail) { return name.size() >= tail.size() && name.ends_with(tail); };
-  return name == "wte.weight" || ends("c_attn.weight") || ends("c_proj.weight") || ends("c_fc.weight");
+  return name == "wte.weight" || name == "model.embed_tokens.weight" || name == "lm_head.weight" || ends("c_attn.weight") ||
+         ends("_proj.weight") || ends("c_fc.weight");  // "_proj.weight": GPT-2's c_proj, Llama's q/k/v/o/gate/up/down
 }
 }  // namespace
 
@@ -45,34 +46,62 @@ GptWeights::GptWeights(const GptConfig& config, WeightDtype matrix_dtype, bool a
   // workspace): checking the weights alone let a tiny model with a 65,536-position context take all
   // the machine's memory.
   check_fits_memory(config_, matrix_dtype, 1);
+  if (config_.is_llama()) add_llama_tensors();
+  else add_gpt2_tensors();
+  if (allocate) allocate_storage();
+}
 
+void GptWeights::add_tensor(std::string name, std::vector<std::int64_t> shape) {
+  const WeightDtype dtype = is_big_matrix(name) ? matrix_dtype_ : WeightDtype::F32;
+  TensorInfo t{std::move(name), std::move(shape), dtype, 0, nullptr};
+  total_numbers_ += t.numel();
+  tensors_.push_back(std::move(t));
+}
+
+void GptWeights::add_gpt2_tensors() {
   const std::int64_t V = config_.vocab_size, T = config_.n_ctx, C = config_.n_embd;
-  auto add = [&](std::string name, std::vector<std::int64_t> shape) {
-    const WeightDtype dtype = is_big_matrix(name) ? matrix_dtype_ : WeightDtype::F32;
-    TensorInfo t{std::move(name), std::move(shape), dtype, 0, nullptr};
-    total_numbers_ += t.numel();
-    tensors_.push_back(std::move(t));
-  };
-  add("wte.weight", {V, C});
-  add("wpe.weight", {T, C});
+  add_tensor("wte.weight", {V, C});
+  add_tensor("wpe.weight", {T, C});
   for (int l = 0; l < config_.n_layer; ++l) {
     const std::string p = "h." + std::to_string(l) + ".";
-    add(p + "ln_1.weight", {C});
-    add(p + "ln_1.bias", {C});
-    add(p + "attn.c_attn.weight", {C, config_.qkv_width()});  // (C, C + 2 G hs): Q, K, V columns
-    add(p + "attn.c_attn.bias", {config_.qkv_width()});
-    add(p + "attn.c_proj.weight", {C, C});
-    add(p + "attn.c_proj.bias", {C});
-    add(p + "ln_2.weight", {C});
-    add(p + "ln_2.bias", {C});
-    add(p + "mlp.c_fc.weight", {C, 4 * C});
-    add(p + "mlp.c_fc.bias", {4 * C});
-    add(p + "mlp.c_proj.weight", {4 * C, C});
-    add(p + "mlp.c_proj.bias", {C});
+    add_tensor(p + "ln_1.weight", {C});
+    add_tensor(p + "ln_1.bias", {C});
+    add_tensor(p + "attn.c_attn.weight", {C, config_.qkv_width()});  // (C, C + 2 G hs): Q, K, V columns
+    add_tensor(p + "attn.c_attn.bias", {config_.qkv_width()});
+    add_tensor(p + "attn.c_proj.weight", {C, C});
+    add_tensor(p + "attn.c_proj.bias", {C});
+    add_tensor(p + "ln_2.weight", {C});
+    add_tensor(p + "ln_2.bias", {C});
+    add_tensor(p + "mlp.c_fc.weight", {C, 4 * C});
+    add_tensor(p + "mlp.c_fc.bias", {4 * C});
+    add_tensor(p + "mlp.c_proj.weight", {4 * C, C});
+    add_tensor(p + "mlp.c_proj.bias", {C});
   }
-  add("ln_f.weight", {C});
-  add("ln_f.bias", {C});
-  if (allocate) allocate_storage();
+  add_tensor("ln_f.weight", {C});
+  add_tensor("ln_f.bias", {C});
+}
+
+// Hugging Face Llama names; every *_proj.weight stored (in, out), the transpose of HF's (out, in).
+void GptWeights::add_llama_tensors() {
+  const std::int64_t V = config_.vocab_size, C = config_.n_embd, KV = config_.kv_dim(), I = config_.n_inner();
+  add_tensor("model.embed_tokens.weight", {V, C});
+  for (int l = 0; l < config_.n_layer; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add_tensor(p + "input_layernorm.weight", {C});
+    add_tensor(p + "self_attn.q_proj.weight", {C, C});
+    if (config_.qkv_bias) add_tensor(p + "self_attn.q_proj.bias", {C});
+    add_tensor(p + "self_attn.k_proj.weight", {C, KV});
+    if (config_.qkv_bias) add_tensor(p + "self_attn.k_proj.bias", {KV});
+    add_tensor(p + "self_attn.v_proj.weight", {C, KV});
+    if (config_.qkv_bias) add_tensor(p + "self_attn.v_proj.bias", {KV});
+    add_tensor(p + "self_attn.o_proj.weight", {C, C});
+    add_tensor(p + "post_attention_layernorm.weight", {C});
+    add_tensor(p + "mlp.gate_proj.weight", {C, I});
+    add_tensor(p + "mlp.up_proj.weight", {C, I});
+    add_tensor(p + "mlp.down_proj.weight", {I, C});
+  }
+  add_tensor("model.norm.weight", {C});
+  if (!config_.tie_word_embeddings) add_tensor("lm_head.weight", {V, C});  // (V, C) as HF stores it
 }
 
 void GptWeights::map_external(std::shared_ptr<const void> keep_alive,
@@ -121,11 +150,20 @@ void GptWeights::bind_pointers() {
     const TensorInfo& t = *find(name);
     return WeightMatrix{self.raw(t), t.dtype, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1])};
   };
-  wte_ = matrix("wte.weight");
+  blocks_.assign(static_cast<std::size_t>(config_.n_layer), BlockWeights{});
+  if (config_.is_llama()) {
+    wte_ = matrix("model.embed_tokens.weight");
+    lm_head_ = config_.tie_word_embeddings ? wte_ : matrix("lm_head.weight");
+    wpe_ = nullptr;
+    ln_f_w_ = ptr("model.norm.weight");
+    ln_f_b_ = nullptr;
+    for (int l = 0; l < config_.n_layer; ++l) bind_llama_block(l, blocks_[static_cast<std::size_t>(l)]);
+    return;
+  }
+  wte_ = lm_head_ = matrix("wte.weight");
   wpe_ = ptr("wpe.weight");
   ln_f_w_ = ptr("ln_f.weight");
   ln_f_b_ = ptr("ln_f.bias");
-  blocks_.resize(static_cast<std::size_t>(config_.n_layer));
   for (int l = 0; l < config_.n_layer; ++l) {
     const std::string p = "h." + std::to_string(l) + ".";
     BlockWeights& b = blocks_[static_cast<std::size_t>(l)];
@@ -142,6 +180,31 @@ void GptWeights::bind_pointers() {
     b.mlp_proj_w = matrix(p + "mlp.c_proj.weight");
     b.mlp_proj_b = ptr(p + "mlp.c_proj.bias");
   }
+}
+
+void GptWeights::bind_llama_block(int layer, BlockWeights& b) {
+  const GptWeights& self = *this;
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  auto ptr = [&](const std::string& name) {
+    const TensorInfo* t = find(p + name);
+    return t ? static_cast<const float*>(self.raw(*t)) : nullptr;  // absent biases stay nullptr
+  };
+  auto matrix = [&](const std::string& name) {
+    const TensorInfo& t = *find(p + name);
+    return WeightMatrix{self.raw(t), t.dtype, static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1])};
+  };
+  b.ln_1_w = ptr("input_layernorm.weight");
+  b.q_w = matrix("self_attn.q_proj.weight");
+  b.k_w = matrix("self_attn.k_proj.weight");
+  b.v_w = matrix("self_attn.v_proj.weight");
+  b.q_b = ptr("self_attn.q_proj.bias");
+  b.k_b = ptr("self_attn.k_proj.bias");
+  b.v_b = ptr("self_attn.v_proj.bias");
+  b.attn_proj_w = matrix("self_attn.o_proj.weight");
+  b.ln_2_w = ptr("post_attention_layernorm.weight");
+  b.gate_w = matrix("mlp.gate_proj.weight");
+  b.up_w = matrix("mlp.up_proj.weight");
+  b.mlp_proj_w = matrix("mlp.down_proj.weight");
 }
 
 void* GptWeights::raw(const TensorInfo& t) {
@@ -259,12 +322,14 @@ void GptWeights::init_random(std::uint64_t seed, const LoadControl* control) {
     const std::size_t n = t.numel();
     values.resize(n);
     float* p = values.data();
-    if (ends_with(t.name, "ln_1.weight") || ends_with(t.name, "ln_2.weight") || t.name == "ln_f.weight") {
+    if (ends_with(t.name, "ln_1.weight") || ends_with(t.name, "ln_2.weight") || t.name == "ln_f.weight" ||
+        ends_with(t.name, "layernorm.weight") || t.name == "model.norm.weight") {
       for (std::size_t i = 0; i < n; ++i) p[i] = 1.0f;
     } else if (ends_with(t.name, ".bias")) {
       for (std::size_t i = 0; i < n; ++i) p[i] = 0.0f;
     } else {
-      const bool into_residual = ends_with(t.name, "c_proj.weight");
+      const bool into_residual =
+          ends_with(t.name, "c_proj.weight") || ends_with(t.name, "o_proj.weight") || ends_with(t.name, "down_proj.weight");
       const float stddev = into_residual ? residual_std : 0.02f;
       // progress inside a tensor too: GPT-2's wte alone is 31% of its numbers (the bar sat at 0% before)
       for (std::size_t i = 0; i < n; ++i) {

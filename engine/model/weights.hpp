@@ -1,5 +1,6 @@
-// GptWeights: every parameter of a GPT-2 model in ONE contiguous, 64-byte aligned allocation, addressed
-// through a table of named tensors (Hugging Face GPT-2 names) so a checkpoint loader can fill it by name.
+// GptWeights: every parameter of a GPT-2 or Llama-family model in ONE contiguous, 64-byte aligned
+// allocation, addressed through a table of named tensors (Hugging Face GPT-2 / Llama names) so a
+// checkpoint loader can fill it by name.
 // The big matrices are F32 or F16 (kept F16 in memory: decode reads half the bytes); vectors are F32.
 // Seeded random initialisation for any shape. No forward pass here (see gpt.hpp).
 #pragma once
@@ -17,12 +18,15 @@
 
 namespace kvlab {
 
-// How the big matrices (wte and the four per-block linear weights) are stored: WeightDtype (dtype.hpp),
-// F32 or F16. LayerNorm parameters, biases and wpe are always F32: they are small, and wpe is read one
-// row per token.
+// How the big matrices (wte / embed_tokens, lm_head and the per-block linear weights) are stored:
+// WeightDtype (dtype.hpp), F32 or F16. Norm parameters, biases and wpe are always F32: they are small,
+// and wpe is read one row per token.
 
 // One named tensor inside the weight allocation. Linear weights are stored (in, out) row-major,
-// exactly as GPT-2's Conv1D checkpoints store them, so loading is a plain copy.
+// exactly as GPT-2's Conv1D checkpoints store them, so loading GPT-2 is a plain copy. The Llama
+// family's q/k/v/o/gate/up/down_proj keep their Hugging Face names but are stored (in, out) too, the
+// TRANSPOSE of HF's nn.Linear (out, in): a Llama loader transposes them. The embedding and an untied
+// lm_head are (V, C) in both (a row per token), copied as they are.
 struct TensorInfo {
   std::string name;              // e.g. "h.0.attn.c_attn.weight"
   std::vector<std::int64_t> shape;
@@ -57,6 +61,14 @@ struct BlockWeights {
   const float* c_fc_b = nullptr;       // (4C)
   WeightMatrix mlp_proj_w;             // (4C, C)
   const float* mlp_proj_b = nullptr;   // (C)
+  // Llama family. The roles GPT-2 shares keep their fields, biases nullptr: ln_1_w = input_layernorm,
+  // ln_2_w = post_attention_layernorm (RMSNorm weights), attn_proj_w = o_proj (C, C), mlp_proj_w =
+  // down_proj (I, C). c_attn_w and c_fc_w stay empty: Q, K, V and the gated MLP are separate matrices.
+  WeightMatrix q_w, k_w, v_w;          // (C, C), (C, G hs), (C, G hs): KV head g at columns [g*hs, (g+1)*hs)
+  const float* q_b = nullptr;          // (C)     only with qkv_bias (Qwen2)
+  const float* k_b = nullptr;          // (G hs)
+  const float* v_b = nullptr;          // (G hs)
+  WeightMatrix gate_w, up_w;           // (C, I) each: hidden = silu(x @ gate) * (x @ up)
 };
 
 // Lets a caller watch and stop long loads (GPT-2 has 148 tensors and 124M numbers): `progress` goes
@@ -91,7 +103,8 @@ class GptWeights {
   GptWeights& operator=(const GptWeights&) = delete;
 
   // GPT-2 style initialisation: N(0, 0.02) matrices and embeddings, N(0, 0.02/sqrt(2L)) for the
-  // projections into the residual stream, LayerNorm weight 1 / bias 0, biases 0. Same seed, same bits;
+  // projections into the residual stream (c_proj; Llama's o_proj, down_proj), norm weights 1, biases 0
+  // (any shape, either family). Same seed, same bits;
   // an F16 model holds the F32 model's numbers rounded to F16.
   void init_random(std::uint64_t seed, const LoadControl* control = nullptr);
   // The same numbers with the big matrices stored as `matrix_dtype` (F32 -> F16 rounds to nearest even).
@@ -114,10 +127,11 @@ class GptWeights {
   std::size_t bytes() const { return total_bytes_ + mapped_bytes_; }  // own allocation + mapped tensors
   std::size_t mapped_bytes() const { return mapped_bytes_; }        // the part read from a mapped file
 
-  const WeightMatrix& wte() const { return wte_; }  // (V, C) token embedding, also the tied LM head
-  const float* wpe() const { return wpe_; }    // (T, C) learned position embedding
-  const float* ln_f_w() const { return ln_f_w_; }  // (C)
-  const float* ln_f_b() const { return ln_f_b_; }  // (C)
+  const WeightMatrix& wte() const { return wte_; }  // (V, C) token embedding (Llama: embed_tokens)
+  const WeightMatrix& lm_head() const { return lm_head_; }  // (V, C) wte when tied, else lm_head.weight
+  const float* wpe() const { return wpe_; }    // (T, C) learned position embedding; nullptr for Llama
+  const float* ln_f_w() const { return ln_f_w_; }  // (C) ln_f (Llama: model.norm, an RMSNorm)
+  const float* ln_f_b() const { return ln_f_b_; }  // (C) nullptr for Llama
   const BlockWeights& block(int layer) const { return blocks_[static_cast<std::size_t>(layer)]; }
 
  private:
@@ -130,7 +144,11 @@ class GptWeights {
   std::shared_ptr<const void> keep_alive_;  // owner of the external (mapped) tensors' memory
   void allocate_storage();  // lays out the non-external tensors, allocates them zeroed, binds pointers
   void bind_pointers();
-  WeightMatrix wte_;
+  void add_tensor(std::string name, std::vector<std::int64_t> shape);
+  void add_gpt2_tensors();
+  void add_llama_tensors();
+  void bind_llama_block(int layer, BlockWeights& b);
+  WeightMatrix wte_, lm_head_;
   const float* wpe_ = nullptr;
   const float* ln_f_w_ = nullptr;
   const float* ln_f_b_ = nullptr;
