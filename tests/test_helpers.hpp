@@ -19,6 +19,26 @@ inline double max_logit_diff(const GenerationSession& a, const GenerationSession
   return worst;
 }
 
+// The next `steps` greedy tokens after `prompt` (the session's default sampling), cache on or off.
+inline std::vector<int> greedy_tokens(const LoadedModel& m, const std::vector<int>& prompt, int steps, bool use_cache) {
+  SessionOptions o;
+  o.use_cache = use_cache;
+  GenerationSession s(m, o);
+  s.start(prompt);
+  std::vector<int> got;
+  for (int i = 0; i < steps; ++i) got.push_back(s.step_token().token_id);
+  return got;
+}
+
+// The largest |difference| between the last row of `logits` and `expected` (one number per token).
+template <typename Matrix>
+double last_row_max_diff(const Matrix& logits, const std::vector<double>& expected) {
+  double worst = 0;
+  for (std::size_t v = 0; v < expected.size(); ++v)
+    worst = std::max(worst, std::fabs(static_cast<double>(logits(logits.rows() - 1, static_cast<Eigen::Index>(v))) - expected[v]));
+  return worst;
+}
+
 // tests/data/golden_tiny.json (tools/make_golden.py: PyTorch float64 from the architecture): its
 // config and weights loaded into a Gpt, and the parsed JSON for the cases. Checks every tensor's name,
 // shape and size, and that every tensor of the model was filled.

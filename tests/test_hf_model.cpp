@@ -19,25 +19,19 @@
 #include "model/model_spec.hpp"
 #include "model/safetensors.hpp"
 #include "safetensors_builder.hpp"
+#include "temp_dir.hpp"
+#include "test_helpers.hpp"
 
 using namespace kvlab;
 namespace fs = std::filesystem;
 using test::Tensor;
 using test::safetensors_bytes;
+using test::TempDir;
 
 namespace {
 const std::string kInterop = std::string(KVLAB_TEST_DATA) + "/interop";
 
 
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("kvlab_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { std::error_code ec; fs::remove_all(path, ec); }
-  static int& counter() { static int c = 0; return c; }
-  void write(const std::string& name, const std::string& content) const { std::ofstream(path / name, std::ios::binary) << content; }
-};
 
 // A valid tiny model directory (2 layers, C=8, vocab 96 unless asked, T=8) written from a random engine model.
 void write_valid_model(const TempDir& d, std::string prefix = "", int vocab = 96) {
@@ -82,21 +76,9 @@ TEST_CASE("HF GPT-2 directories in both layouts, F16 and BF16 match the PyTorch 
     for (const auto& r : ref[reference]) {
       const auto prompt = r["prompt"].get<std::vector<int>>();
       const RowMatrix logits = forward_all_positions(*m.gpt, prompt);
-      const auto expected = r["last_logits"].get<std::vector<float>>();
-      double worst = 0;
-      for (std::size_t v = 0; v < expected.size(); ++v)
-        worst = std::max(worst, std::fabs(static_cast<double>(logits(logits.rows() - 1, static_cast<Eigen::Index>(v))) - expected[v]));
       INFO(dir << ", prompt of " << prompt.size());
-      CHECK(worst < 1e-4);
-      for (bool cache : {true, false}) {
-        SessionOptions o;
-        o.use_cache = cache;
-        GenerationSession s(m, o);
-        s.start(prompt);
-        std::vector<int> got;
-        for (int i = 0; i < 8; ++i) got.push_back(s.step_token().token_id);
-        CHECK(got == r["greedy"].get<std::vector<int>>());
-      }
+      CHECK(test::last_row_max_diff(logits, r["last_logits"].get<std::vector<double>>()) < 1e-4);
+      for (bool cache : {true, false}) CHECK(test::greedy_tokens(m, prompt, 8, cache) == r["greedy"].get<std::vector<int>>());
     }
   }
   // the CLI's model spec reaches the same loader
@@ -132,8 +114,8 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     write_valid_model(d);
     fs::remove(d.path / "model.safetensors");
     CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("no model.safetensors"));
-    d.write("model.safetensors.index.json", "{}");
-    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("sharded"));
+    d.write("model.safetensors.index.json", "{}");  // sharded checkpoints are read (test_hf_llama.cpp); this index is empty
+    CHECK_THROWS_WITH(load_hf_model_dir(d.path), Catch::Contains("model.safetensors.index.json: expected a JSON object with a \"weight_map\""));
   }
   {  // a malformed weights file reaches the user as the reader's message, naming the file
     TempDir d;
@@ -152,7 +134,7 @@ TEST_CASE("malformed model directories get one clear error each", "[hf]") {
     d.write("model.safetensors", safetensors_bytes(ts));
     const LoadedModel m = load_hf_model_dir(d.path);
     REQUIRE(m.warnings.size() == 1);
-    CHECK_THAT(m.warnings[0], Catch::Contains("not part of GPT-2") && Catch::Contains("h.0.attn.q_attn.weight"));
+    CHECK_THAT(m.warnings[0], Catch::Contains("not part of a gpt2 model") && Catch::Contains("h.0.attn.q_attn.weight"));
   }
   {  // the name is the directory's, with or without a trailing slash
     TempDir d;

@@ -16,9 +16,9 @@ CONFIG = {"vocab_size": 32, "n_ctx": 16, "n_embd": 32, "n_head": 4, "n_kv_head":
           "tie_word_embeddings": False}
 
 
-def make_weights(cfg):
-    """Seeded weights in HF Llama names and layouts, rounded to float32."""
-    torch.manual_seed(4321)
+def make_weights(cfg, seed=4321):
+    """Seeded weights in HF Llama names and layouts, rounded to float32 (q/k/v biases and lm_head as cfg says)."""
+    torch.manual_seed(seed)
     V, C, L, I = cfg["vocab_size"], cfg["n_embd"], cfg["n_layer"], cfg["intermediate_size"]
     KV = cfg["n_kv_head"] * C // cfg["n_head"]
     n = lambda *shape, std: (torch.randn(*shape, dtype=torch.float64) * std).float()
@@ -26,19 +26,18 @@ def make_weights(cfg):
     for l in range(L):
         p = f"model.layers.{l}."
         w[p + "input_layernorm.weight"] = 1 + n(C, std=0.1)
-        w[p + "self_attn.q_proj.weight"] = n(C, C, std=0.25)   # (out, in)
-        w[p + "self_attn.q_proj.bias"] = n(C, std=0.1)
-        w[p + "self_attn.k_proj.weight"] = n(KV, C, std=0.25)
-        w[p + "self_attn.k_proj.bias"] = n(KV, std=0.1)
-        w[p + "self_attn.v_proj.weight"] = n(KV, C, std=0.25)
-        w[p + "self_attn.v_proj.bias"] = n(KV, std=0.1)
+        for name, rows in (("q", C), ("k", KV), ("v", KV)):
+            w[p + f"self_attn.{name}_proj.weight"] = n(rows, C, std=0.25)   # (out, in)
+            if cfg["qkv_bias"]:
+                w[p + f"self_attn.{name}_proj.bias"] = n(rows, std=0.1)
         w[p + "self_attn.o_proj.weight"] = n(C, C, std=0.2)
         w[p + "post_attention_layernorm.weight"] = 1 + n(C, std=0.1)
         w[p + "mlp.gate_proj.weight"] = n(I, C, std=0.25)
         w[p + "mlp.up_proj.weight"] = n(I, C, std=0.25)
         w[p + "mlp.down_proj.weight"] = n(C, I, std=0.2)
     w["model.norm.weight"] = 1 + n(C, std=0.1)
-    w["lm_head.weight"] = n(V, C, std=0.3)
+    if not cfg["tie_word_embeddings"]:
+        w["lm_head.weight"] = n(V, C, std=0.3)
     return w
 
 

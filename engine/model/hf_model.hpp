@@ -1,6 +1,7 @@
-// Loads a Hugging Face GPT-2 model directory (config.json + model.safetensors + tokenizer files)
-// into the engine, in either tensor layout the hub uses (plain names or "transformer."-prefixed).
-// Validates before allocating; never downloads anything.
+// Loads a Hugging Face model directory into the engine: GPT-2 (either tensor layout the hub uses, plain
+// names or "transformer."-prefixed) or the Llama family (LlamaForCausalLM, Qwen2ForCausalLM, Mistral
+// without a sliding window); config.json + model.safetensors (or shards with their index) + tokenizer
+// files. Validates before allocating; never downloads anything.
 #pragma once
 #include <filesystem>
 #include <memory>

@@ -37,8 +37,8 @@ std::vector<float> tensor_as_f32(const GptWeights& w, const TensorInfo& t) {
 void save_hf_model_dir(const LoadedModel& m, const std::filesystem::path& dir, StDtype dtype, bool overwrite) {
   if (dtype == StDtype::BF16) throw ModelLoadError("models are saved as F32 or F16, not BF16");
   if (m.gpt->config().is_llama())
-    throw ModelLoadError("only GPT-2 models can be saved so far: the writer writes Hugging Face GPT-2 directories, and "
-                         "KV Cache Lab does not load Llama directories yet");
+    throw ModelLoadError("only GPT-2 models can be saved: the writer writes Hugging Face GPT-2 directories (a Llama "
+                         "directory is written by PyTorch, e.g. tools/make_llama_interop.py)");
   const auto* chars = dynamic_cast<const CharTokenizer*>(m.tokenizer.get());
   if (!chars)
     throw ModelLoadError("only models with a character tokenizer can be saved; for GPT-2 BPE, copy vocab.json and "

@@ -1,5 +1,6 @@
-// Fuzz target: config.json of a model directory (engine/model/hf_model.cpp). The input is parsed with
-// parse_hf_config; when it is accepted it is also loaded for real, next to a tiny model.safetensors
+// Fuzz target: config.json of a model directory (engine/model/hf_model.cpp; GPT-2 and, through
+// hf_llama.cpp, the Llama family) and model.safetensors.index.json (checkpoint_files.cpp): every input
+// goes to both parsers. An accepted config is also loaded for real, next to a tiny model.safetensors
 // and kvlab_chars.json, so shapes a config can claim reach the loader: it must refuse a mismatch
 // before allocating weights (libFuzzer's malloc limit turns a gigabyte allocation into a crash).
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "model/checkpoint_files.hpp"
 #include "model/hf_model.hpp"
 
 namespace {
@@ -35,6 +37,11 @@ const fs::path& model_dir() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    for (const auto& [name, file] : kvlab::parse_safetensors_index(text, "model.safetensors.index.json"))
+      if (file.find('/') != std::string::npos || file == "..") std::abort();  // a shard outside the directory
+  } catch (const kvlab::ModelLoadError&) {
+  }
   try {
     (void)kvlab::parse_hf_config(text, "config.json");
   } catch (const kvlab::ModelLoadError&) {
