@@ -121,3 +121,17 @@ TEST_CASE("error view: no error no shade, grows with the error, saturates at 15 
   CHECK(error_shade(0.15f) == Approx(1.0f));
   CHECK(error_shade(3.0f) == 1.0f);
 }
+
+TEST_CASE("a KV row names the query heads that read it (query head h reads KV head h / (H / G))", "[gui][logic]") {
+  CHECK(query_heads_of(0, 32, 8).first == 0);
+  CHECK(query_heads_of(7, 32, 8).first == 28);  // Llama-3-8B: four query heads per KV head
+  CHECK(query_heads_of(7, 32, 8).count == 4);
+  CHECK(query_heads_of(2, 9, 3).first == 6);    // SmolLM2-135M
+  CHECK(query_heads_of(0, 4, 1).count == 4);    // multi-query: every head reads the one KV head
+  CHECK(query_heads_of(3, 4, 4).count == 1);    // multi-head: one each
+  CHECK(query_heads_of(4, 4, 4).count == 0);    // out of range
+  CHECK(query_heads_of(0, 4, 3).count == 0);    // G does not divide H
+  CHECK(query_heads_label(query_heads_of(1, 8, 2)) == "q4-7");
+  CHECK(query_heads_label(query_heads_of(1, 4, 4)) == "q1");
+  CHECK(query_heads_label({}) == "");
+}

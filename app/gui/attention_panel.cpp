@@ -58,7 +58,9 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
   const int last_layer = app.attention_layer < 0 ? c.n_layer - 1 : app.attention_layer;
   const int rows = (last_layer - first_layer + 1) * c.n_head;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float label_w = fs * 4.0f;
+  const int G = std::max(1, c.kv_heads());
+  const bool grouped = G != c.n_head;  // then each row also names the KV head its query head reads
+  const float label_w = fs * (grouped ? 5.6f : 4.0f);
   const float cw = (avail.x - label_w) / static_cast<float>(n);
   const float header_h = cw >= fs * 1.2f ? fs * 1.4f : 0.0f;
   const float ch = std::min(fs * 1.6f, (avail.y - header_h - 4) / static_cast<float>(rows));
@@ -72,8 +74,9 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
     for (int h = 0; h < c.n_head; ++h, ++r) {
       const float y = o.y + header_h + r * ch;
       if (ch >= fs * 0.8f || h == 0) {
-        char lab[24];
-        std::snprintf(lab, sizeof lab, "L%d h%d", l, h);
+        char lab[32];
+        if (grouped) std::snprintf(lab, sizeof lab, "L%d h%d kv%d", l, h, h / (c.n_head / G));  // query head h reads KV head h / (H / G)
+        else std::snprintf(lab, sizeof lab, "L%d h%d", l, h);
         dl->AddText(ImVec2(o.x, y + (ch - fs) / 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
       }
       // One cold rectangle for the row, then only the cells that differ visibly from it. Cells narrower

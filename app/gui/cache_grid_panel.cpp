@@ -71,10 +71,26 @@ void legend_item(CellKind k, const Palette& pal, bool bar, const char* label, co
   ImGui::SameLine(0, s * 0.6f);
 }
 
+// The pink square of the query heads beside KV rows (grouped-query attention only); wraps like legend_item.
+void query_head_legend(bool compact) {
+  const float fs = ImGui::GetFontSize(), s = fs * 0.55f;
+  const char* label = compact ? "query head" : "query head reading the row";
+  if (ImGui::GetContentRegionAvail().x < fs * 1.4f + ImGui::CalcTextSize(label).x) ImGui::NewLine();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, p.y + fs * 0.25f), ImVec2(p.x + s, p.y + fs * 0.25f + s), kColorQueryHead, 2.0f);
+  ImGui::Dummy(ImVec2(s, s));
+  ImGui::SameLine();
+  ImGui::TextUnformatted(label);
+  item_tooltip("Grouped-query attention: the cache stores one K, V per KV head, and each square beside a row is a "
+               "query head that reads it. Fewer KV heads, a smaller cache, the same number of queries.");
+  ImGui::SameLine(0, s * 0.6f);
+}
+
 // Title, view toggles and legend. A short panel (projector text) gets a one-line title and short labels.
 bool compact_panel() { return ImGui::GetContentRegionAvail().y < ImGui::GetFontSize() * 14; }
 
-void header(AppState& app, const Palette& pal, bool compact) {
+// `group`: query heads per KV head (1 without grouped-query attention), for the query-head legend.
+void header(AppState& app, const Palette& pal, bool compact, int group) {
   const char* title = app.grid_history ? "KV cache, step by step" : "KV cache";
   if (compact) ImGui::TextUnformatted(title);
   else section_title(title);
@@ -86,7 +102,7 @@ void header(AppState& app, const Palette& pal, bool compact) {
     ImGui::SameLine();
     ImGui::Checkbox("one row per head", &app.grid_per_head);
     item_tooltip("Each layer's cache holds one K and one V vector per cached head and position: expand to see them all. With "
-                 "grouped-query attention (e.g. random:tinygpt:kv=2) a row is a KV head, read by a group of query heads.");
+                 "grouped-query attention (e.g. random:llama-tiny) a row is a KV head, read by the query heads drawn beside it.");
   }
   ImGui::SameLine(0, ImGui::GetFontSize() * 1.0f);  // the legend flows on (legend_item wraps)
   legend_item(CellKind::Empty, pal, false, "empty", "No K/V stored here yet.");
@@ -99,6 +115,7 @@ void header(AppState& app, const Palette& pal, bool compact) {
   if (!app.grid_history)
     legend_item(CellKind::Cached, pal, true, compact ? "read (bar)" : "read by the query (bar)",
                 "The yellow bar in a cell: taller = more attention from the newest token (averaged over heads in layer rows).");
+  if (!app.grid_history && app.grid_per_head && group > 1) query_head_legend(compact);
   ImGui::NewLine();
 }
 
@@ -110,13 +127,19 @@ int shown_positions(const AppState& app, int n_tokens, int T) {
   return std::min(shown, T);
 }
 
-GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h, bool compact) {
+// Width of the query-head squares beside a KV row (0 when each row has one query head).
+float query_chips_width(const AppState& app, int group) {
+  if (!app.grid_per_head || app.grid_history || group <= 1) return 0.0f;
+  return ImGui::GetFontSize() * (0.2f + 0.7f * static_cast<float>(std::min(group, 8)));
+}
+
+GridGeom layout_grid(const AppState& app, int rows, int shown, float max_cell_h, bool compact, int group) {
   const float fs = ImGui::GetFontSize();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   GridGeom g;
   g.rows = std::max(1, rows);
   g.shown = std::max(1, shown);
-  g.label_w = fs * (app.grid_per_head && !app.grid_history ? 4.2f : 2.8f);
+  g.label_w = fs * (app.grid_per_head && !app.grid_history ? 4.2f : 2.8f) + query_chips_width(app, group);
   g.origin = ImGui::GetCursorScreenPos();
   g.cells = ImVec2(g.origin.x + g.label_w, g.origin.y);
   g.cw = (avail.x - g.label_w - 4) / static_cast<float>(g.shown);
@@ -188,6 +211,23 @@ void error_overlay(ImDrawList* dl, const GridGeom& g, const Snapshot& snap, int 
   }
 }
 
+// The query heads that read KV head `kv_head`, as squares between the row's label and its cells (up
+// to 8; a bigger group, e.g. multi-query over 12 heads, is written "q0-11" instead; nothing on rows too
+// thin to hold them).
+void query_head_chips(ImDrawList* dl, const GridGeom& g, int r, QueryHeads q) {
+  if (q.count <= 1) return;
+  const float fs = ImGui::GetFontSize(), s = std::min(g.ch - 2.0f, fs * 0.55f), step = fs * 0.7f;
+  const float x0 = g.cells.x - fs * (0.2f + 0.7f * static_cast<float>(std::min(q.count, 8))), y = g.cells.y + r * g.ch + (g.ch - s) / 2;
+  if (s < 3.0f) return;  // rows too thin (e.g. 30 layers x 3 KV heads): the row tooltip names the heads
+  if (q.count > 8) {
+    if (g.ch < fs * 0.8f) return;
+    const std::string text = query_heads_label(q);
+    dl->AddText(ImVec2(x0, g.cells.y + r * g.ch + (g.ch - fs) / 2), kColorQueryHead, text.c_str());
+    return;
+  }
+  for (int i = 0; i < q.count; ++i) dl->AddRectFilled(ImVec2(x0 + i * step, y), ImVec2(x0 + i * step + s, y + s), kColorQueryHead, 2.0f);
+}
+
 void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, const Snapshot& snap) {
   const Palette& pal = palette(app.projector_mode);
   const LiveGrid live = live_grid(snap);
@@ -200,6 +240,7 @@ void draw_live_grid(ImDrawList* dl, const GridGeom& g, const AppState& app, cons
     if (app.grid_per_head) std::snprintf(lab, sizeof lab, grouped ? "L%d kv%d" : "L%d h%d", layer, kv_head);
     else std::snprintf(lab, sizeof lab, "L%d", layer);
     row_label(dl, g, r, lab);
+    if (app.grid_per_head && grouped) query_head_chips(dl, g, r, query_heads_of(kv_head, snap.config.n_head, G));
     draw_row(dl, g, pal, r, [&](int t) { return classify_cell(live, layer, t); });
     if (app.grid_error) error_overlay(dl, g, snap, r, layer);
     attention_bars(dl, g, snap, r, layer, kv_head);
@@ -331,12 +372,13 @@ void footer(AppState& app, const Snapshot& snap, const GridGeom& g, int rows_dra
 void draw_cache_grid_panel(AppState& app, const Snapshot& snap) {
   const GptConfig& c = snap.config;
   const bool compact = compact_panel();  // short panel: one-line title, short legend, no footer line
-  header(app, palette(app.projector_mode), compact);
+  const int group = c.n_head / std::max(1, c.kv_heads());  // query heads per KV head
+  header(app, palette(app.projector_mode), compact, group);
   if (c.n_layer <= 0 || c.n_ctx <= 0) return;
   const int live_rows = app.grid_per_head ? c.n_layer * c.kv_heads() : c.n_layer;  // one row per cached head
   const int rows = app.grid_history ? std::max(8, static_cast<int>(snap.history.size())) : live_rows;
   const float max_ch = ImGui::GetFontSize() * (app.grid_history ? 1.1f : app.layout == Layout::Classroom ? 3.0f : 2.2f);
-  const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch, compact);
+  const GridGeom g = layout_grid(app, rows, shown_positions(app, static_cast<int>(snap.tokens.size()), c.n_ctx), max_ch, compact, group);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   int rows_drawn = g.rows;
   if (app.grid_history) {

@@ -21,6 +21,18 @@ LiveGrid live_grid(const Snapshot& snap) {
   return g;
 }
 
+QueryHeads query_heads_of(int kv_head, int n_head, int kv_heads) {
+  if (n_head < 1 || kv_heads < 1 || n_head % kv_heads != 0 || kv_head < 0 || kv_head >= kv_heads) return {};
+  const int group = n_head / kv_heads;
+  return {kv_head * group, group};
+}
+
+std::string query_heads_label(QueryHeads q) {
+  if (q.count <= 0) return "";
+  if (q.count == 1) return "q" + std::to_string(q.first);
+  return "q" + std::to_string(q.first) + "-" + std::to_string(q.first + q.count - 1);
+}
+
 CellKind classify_cell(const LiveGrid& g, int layer, int position) {
   if (g.uncached_step) return layer < g.layers_done && position < g.visible ? CellKind::Recomputed : CellKind::Empty;
   if (!g.slot_states || g.slot_states->empty() || position < 0 || position >= g.n_ctx) return CellKind::Empty;

@@ -27,6 +27,13 @@ LiveGrid live_grid(const Snapshot& snap);
 // The state of cell (layer, position) right now.
 CellKind classify_cell(const LiveGrid& g, int layer, int position);
 
+// The query heads that read KV head `kv_head` of H query heads and G KV heads (H % G == 0): heads
+// first .. first + count - 1, since query head h reads KV head h / (H / G). Out of range: count 0.
+struct QueryHeads { int first = 0, count = 0; };
+QueryHeads query_heads_of(int kv_head, int n_head, int kv_heads);
+// "q0-3" for a group, "q2" for one head: the chip text beside a KV row.
+std::string query_heads_label(QueryHeads q);
+
 // The O(n^2) view: row = one finished step, column = position. A step computed K/V for positions
 // [first_computed, position] and reused the ones before (cache on) or recomputed all (cache off).
 int positions_computed(const StepRecord& r, int n_layer);

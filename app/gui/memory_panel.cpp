@@ -135,7 +135,9 @@ void draw_memory_panel(AppState& app, const Snapshot&) {
   // DeepSeek-V2's multi-head latent attention, as arithmetic: one latent of 576 numbers per token and layer
   // (512 compressed + 64 rotary key numbers) instead of K and V per head: 2 x G x 128 = 576 means G = 2.25
   const double mla = static_cast<double>(m.layers) * m.batch * m.seq_len * 576.0 * static_cast<double>(dtype_bits(q.dtype)) / 8.0;
-  ImGui::TextDisabled("latent attention (DeepSeek-V2, arithmetic only): %s", format_mb_mib(mla).c_str());
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));  // wrapped: it is long
+  ImGui::TextWrapped("latent attention (DeepSeek-V2, arithmetic only): %s", format_mb_mib(mla).c_str());
+  ImGui::PopStyleColor();
   item_tooltip("Multi-head latent attention caches one compressed vector of 576 numbers per token and layer instead of K and V "
                "of every head: like grouped-query attention with 2.25 KV heads of 128. Same layers, length, batch and dtype as above.");
   ImGui::TextWrapped("per token: %s    cache / weights: %.1f%%", format_mb_mib(static_cast<double>(a.bytes_per_token)).c_str(),
