@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-# Trains KV Cache Lab's shipped models: a small GPT-2 (the engine's exact architecture) on a corpus,
-# with either our byte-level BPE (--tokenizer DIR from bpe.py: the default model) or one token per
-# character (the char model), and saves a Hugging Face GPT-2 directory (config.json, model.safetensors,
-# vocab.json + merges.txt or kvlab_chars.json) that the app's loader reads. Developer tool: needs
-# Debian's python3-torch (/usr/bin/python3); never needed to build, run or test the app.
+# Trains KV Cache Lab's shipped models: a small GPT-2 (the engine's exact architecture; --arch gpt2) or
+# a small Llama (--arch llama: RMSNorm, RoPE, SwiGLU, --kv-heads G grouped-query attention, tied head)
+# on a corpus, with either our byte-level BPE (--tokenizer DIR from bpe.py: the default and llama
+# models) or one token per character (the char model), and saves a Hugging Face directory
+# (config.json, model.safetensors, vocab.json + merges.txt or kvlab_chars.json) that the app's loader
+# reads. Developer tool: needs Debian's python3-torch (/usr/bin/python3); never needed to build, run or test.
 import argparse
 import json
 import math
@@ -23,6 +24,15 @@ import bpe  # noqa: E402  (our tokenizer, next to this file)
 CHARS = ["\n"] + [chr(c) for c in range(32, 127)]  # the engine's printable-ASCII vocabulary
 
 
+def causal_attention(q, k, v):
+    """softmax(q k^T / sqrt(hs), causal) v on (B, heads, T, hs); torch 1.13 (Debian 12) has no SDPA."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    T = q.shape[-2]
+    att = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    return att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf")).softmax(-1) @ v
+
+
 class Block(nn.Module):
     def __init__(self, C, H, dropout=0.0):
         super().__init__()
@@ -36,11 +46,7 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") else None
-        if y is None:
-            att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.H)
-            att = att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf")).softmax(-1)
-            y = att @ v
+        y = causal_attention(q, k, v)
         x = x + self.drop(self.attn_proj(y.transpose(1, 2).reshape(B, T, C)))
         return x + self.drop(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")))
 
@@ -65,6 +71,142 @@ class GPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T  # LM head tied to wte
 
 
+class RMSNorm(nn.Module):
+    def __init__(self, C, eps):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(C))
+
+    def forward(self, x):
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope(x, cos, sin):
+    """Hugging Face's rotate-half RoPE on (B, heads, T, hs): pair i is (x[i], x[i + hs/2])."""
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, C, H, G, I, eps, dropout=0.0):
+        super().__init__()
+        self.H, self.G, self.hs = H, G, C // H
+        self.drop = nn.Dropout(dropout)
+        self.input_layernorm, self.post_attention_layernorm = RMSNorm(C, eps), RMSNorm(C, eps)
+        self.q_proj, self.o_proj = nn.Linear(C, C, bias=False), nn.Linear(C, C, bias=False)
+        self.k_proj, self.v_proj = nn.Linear(C, G * self.hs, bias=False), nn.Linear(C, G * self.hs, bias=False)
+        self.gate_proj, self.up_proj = nn.Linear(C, I, bias=False), nn.Linear(C, I, bias=False)
+        self.down_proj = nn.Linear(I, C, bias=False)
+
+    def forward(self, x, cos, sin):
+        B, T, C = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(B, T, self.H, self.hs).transpose(1, 2)              # (B, H, T, hs)
+        k = self.k_proj(h).view(B, T, self.G, self.hs).transpose(1, 2)              # (B, G, T, hs)
+        v = self.v_proj(h).view(B, T, self.G, self.hs).transpose(1, 2)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        k, v = k.repeat_interleave(self.H // self.G, dim=1), v.repeat_interleave(self.H // self.G, dim=1)  # head h reads h // (H/G)
+        y = causal_attention(q, k, v)
+        x = x + self.drop(self.o_proj(y.transpose(1, 2).reshape(B, T, C)))
+        h = self.post_attention_layernorm(x)
+        return x + self.drop(self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h)))
+
+
+class Llama(nn.Module):
+    """Hugging Face LlamaForCausalLM's computation with tied embeddings and no biases."""
+    def __init__(self, V, T, C, L, H, G, I, theta=10000.0, eps=1e-5, dropout=0.0):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(V, C)
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(LlamaBlock(C, H, G, I, eps, dropout) for _ in range(L))
+        self.norm = RMSNorm(C, eps)
+        hs = C // H
+        inv_freq = 1.0 / (theta ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
+        freqs = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]           # (T, hs/2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("cos", emb.cos().float(), persistent=False)                     # (T, hs)
+        self.register_buffer("sin", emb.sin().float(), persistent=False)
+        for name, p in self.named_parameters():  # GPT-2 style initialisation, as the engine's random models
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02)
+
+    def forward(self, idx):
+        T = idx.shape[1]
+        x = self.drop(self.embed_tokens(idx))
+        for b in self.layers:
+            x = b(x, self.cos[:T], self.sin[:T])
+        return self.norm(x) @ self.embed_tokens.weight.T  # LM head tied to embed_tokens
+
+
+def write_safetensors(path, tensors, f16):
+    """Our own writer: matrices F16 when asked (half the file, faster decode); norms and biases F32."""
+    header, blobs, off = {}, [], 0
+    for k, v in tensors.items():
+        half = f16 and v.dim() == 2
+        raw = v.detach().to(torch.float16 if half else torch.float32).contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F16" if half else "F32", "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def write_tokenizer(out_dir, tokenizer_dir):
+    if tokenizer_dir:
+        for name in ("vocab.json", "merges.txt"):
+            if os.path.abspath(tokenizer_dir) != os.path.abspath(out_dir):
+                shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out_dir, name))
+    else:
+        with open(os.path.join(out_dir, "kvlab_chars.json"), "w") as f:
+            json.dump(CHARS, f)
+
+
+def hf_llama_state(model):
+    """The module's tensors under Hugging Face's names (model.layers.N.self_attn.q_proj.weight, ...)."""
+    out = {}
+    for k, v in model.state_dict().items():
+        for sub, names in (("self_attn.", ("q_proj", "k_proj", "v_proj", "o_proj")), ("mlp.", ("gate_proj", "up_proj", "down_proj"))):
+            for n in names:
+                k = k.replace(f".{n}.", f".{sub}{n}.")
+        out["model." + k] = v
+    return out
+
+
+def export_llama(model, cfg, out_dir, tokenizer_dir=None, f16=False):
+    """Hugging Face LlamaForCausalLM layout: nn.Linear weights as they are, (out, in); tied, so no lm_head."""
+    os.makedirs(out_dir, exist_ok=True)
+    t = hf_llama_state(model)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), t, f16)
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": cfg["V"], "hidden_size": cfg["C"],
+              "intermediate_size": cfg["I"], "num_hidden_layers": cfg["L"], "num_attention_heads": cfg["H"],
+              "num_key_value_heads": cfg["G"], "max_position_embeddings": cfg["T"], "rms_norm_eps": 1e-5,
+              "rope_theta": 10000.0, "rope_scaling": None, "hidden_act": "silu", "tie_word_embeddings": True,
+              "attention_bias": False, "mlp_bias": False, "head_dim": cfg["C"] // cfg["H"]}
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_tokenizer(out_dir, tokenizer_dir)
+
+
+def check_llama_export(model, cfg):
+    """The trained module against tools/make_llama_golden.py's independent float64 Llama (the one the
+    engine is tested against), on the exported names: a wrong export or a wrong module fails here."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from make_llama_golden import forward as reference_forward
+    w = {k: v.detach().float() for k, v in hf_llama_state(model).items()}
+    ref_cfg = {"n_embd": cfg["C"], "n_head": cfg["H"], "n_kv_head": cfg["G"], "n_layer": cfg["L"], "rms_norm_eps": 1e-5,
+               "rope_theta": 10000.0, "qkv_bias": False, "tie_word_embeddings": True}
+    tokens = torch.randint(0, cfg["V"], (1, min(cfg["T"], 40)), generator=torch.Generator().manual_seed(5))
+    model.eval()
+    with torch.no_grad():
+        ours = model(tokens)[0].double()
+    model.train()
+    diff = (ours - reference_forward(w, ref_cfg, tokens[0].tolist())).abs().max().item()
+    assert diff < 1e-3, f"the trained Llama differs from the reference Llama by {diff}"
+    return diff
+
+
 def export(model, cfg, out_dir, tokenizer_dir=None, f16=False):
     """Hugging Face GPT-2 hub layout; Linear weights transposed to Conv1D's (in, out)."""
     os.makedirs(out_dir, exist_ok=True)
@@ -78,30 +220,13 @@ def export(model, cfg, out_dir, tokenizer_dir=None, f16=False):
         t[p + "mlp.c_fc.weight"], t[p + "mlp.c_fc.bias"] = b.c_fc.weight.T, b.c_fc.bias
         t[p + "mlp.c_proj.weight"], t[p + "mlp.c_proj.bias"] = b.mlp_proj.weight.T, b.mlp_proj.bias
     t["ln_f.weight"], t["ln_f.bias"] = model.ln_f.weight, model.ln_f.bias
-    header, blobs, off = {}, [], 0
-    for k, v in t.items():
-        half = f16 and v.dim() == 2  # matrices in F16 (half the file, faster decode); LayerNorms, biases F32
-        raw = v.detach().to(torch.float16 if half else torch.float32).contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F16" if half else "F32", "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(os.path.join(out_dir, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), t, f16)
     config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": cfg["V"], "n_positions": cfg["T"],
               "n_ctx": cfg["T"], "n_embd": cfg["C"], "n_layer": cfg["L"], "n_head": cfg["H"], "n_inner": None,
               "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
-    if tokenizer_dir:
-        for name in ("vocab.json", "merges.txt"):
-            if os.path.abspath(tokenizer_dir) != os.path.abspath(out_dir):
-                shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out_dir, name))
-    else:
-        with open(os.path.join(out_dir, "kvlab_chars.json"), "w") as f:
-            json.dump(CHARS, f)
+    write_tokenizer(out_dir, tokenizer_dir)
 
 
 def main():
@@ -125,6 +250,9 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--dropout", type=float, default=0.0, help="residual + embedding dropout while training (0: none)")
     ap.add_argument("--keep-checkpoints", action="store_true", help="also keep every export as OUT-stepN (to compare them)")
+    ap.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
+    ap.add_argument("--kv-heads", type=int, default=0, help="llama: KV heads G (divides --heads; default: --heads)")
+    ap.add_argument("--intermediate", type=int, default=0, help="llama: SwiGLU width (default: 8C/3 rounded up to 64)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -144,7 +272,16 @@ def main():
         train, val = data[:-n_val], data[-n_val:]
     print(f"{len(train)} training tokens, {len(val)} validation tokens ({time.time() - t0:.0f} s to encode)", flush=True)
     cfg = {"V": vocab_size, "T": args.context, "C": args.width, "L": args.layers, "H": args.heads}
-    model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"], args.dropout)
+    if args.arch == "llama":  # a Llama's MLP has three matrices: 8C/3 keeps its parameters near GPT-2's 4C with two
+        cfg["G"] = args.kv_heads or args.heads
+        cfg["I"] = args.intermediate or -(-8 * args.width // 3 // 64) * 64
+        assert cfg["H"] % cfg["G"] == 0, "--kv-heads must divide --heads"
+        model = Llama(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"], cfg["G"], cfg["I"], dropout=args.dropout)
+        print(f"export check against the reference Llama: max |diff| {check_llama_export(model, cfg):.2e}", flush=True)
+        save = export_llama
+    else:
+        model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"], args.dropout)
+        save = export
     print("parameters:", sum(p.numel() for p in model.parameters()), flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
     gen = torch.Generator().manual_seed(args.seed)
@@ -189,17 +326,19 @@ def main():
             print(f"step {step} loss {loss.item():.3f} lr {lr:.2e} {elapsed / 60:.1f} min", flush=True)
         if step % args.export_every == 0 and step:
             print(f"  val loss {val_loss():.3f}", flush=True)
-            export(model, cfg, args.out, args.tokenizer, args.f16)  # a usable model at every checkpoint
+            save(model, cfg, args.out, args.tokenizer, args.f16)  # a usable model at every checkpoint
             if args.keep_checkpoints:
-                export(model, cfg, f"{args.out}-step{step}", args.tokenizer, args.f16)
+                save(model, cfg, f"{args.out}-step{step}", args.tokenizer, args.f16)
         step += 1
     v = val_loss()
-    export(model, cfg, args.out, args.tokenizer, args.f16)
+    if args.arch == "llama":
+        print(f"export check after training: max |diff| {check_llama_export(model, cfg):.2e}", flush=True)
+    save(model, cfg, args.out, args.tokenizer, args.f16)
     print(f"done: {step} steps in {(time.time() - start) / 60:.1f} min, final val loss {v:.3f}", flush=True)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"steps": step, "minutes": round((time.time() - start) / 60, 1), "val_loss": round(v, 4),
                    "seed": args.seed, "config": cfg, "batch": args.batch, "lr": args.lr,
-                   "threads": args.threads, "dropout": args.dropout, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
+                   "threads": args.threads, "dropout": args.dropout, "arch": args.arch, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
                    "f16": args.f16, "corpus": os.path.basename(args.corpus)}, f, indent=2)
 
 
