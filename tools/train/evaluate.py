@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-# Measures a trained word-piece model the way tests/test_default_model.cpp does, in PyTorch, so a
-# training run can be judged before the model is copied into assets/: the share of dictionary words at
+# Measures a trained word-piece model (GPT-2, or a Llama from train_default.py --arch llama) the way
+# tests/test_default_model.cpp does, in PyTorch, so a training run can be judged before the model is
+# copied into assets/: the share of dictionary words at
 # temperature 0.8 (5 teacher prompts x seeds 1-3 x 60 tokens), the greedy repeated word 4-gram share
 # (first 60 words), and perplexity on a text file. The C++ test is the one that counts (its sampler
 # draws other random numbers); this is a developer tool, never needed to build, run or test the app.
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
-from train_default import GPT  # noqa: E402
+from train_default import GPT, Llama, hf_llama_state  # noqa: E402
 
 PROMPTS = ["Once upon a time", "The cache", "Hello, my name is", "Memoization means", "The teacher said"]
 # --more-prompts: 15 more openings a teacher or student might type, because one looping prompt moves a
@@ -27,10 +28,8 @@ MORE_PROMPTS = ["In the morning", "My favourite book", "The computer", "A good q
                 "The best way to learn", "Today the weather", "The program", "She opened the door", "Remember that"]
 
 
-def load(model_dir):
-    cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    model = GPT(cfg["vocab_size"], cfg["n_ctx"], cfg["n_embd"], cfg["n_layer"], cfg["n_head"])
-    raw = open(os.path.join(model_dir, "model.safetensors"), "rb").read()
+def read_safetensors(path):
+    raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
     tensors = {}
@@ -40,6 +39,28 @@ def load(model_dir):
         a, b = v["data_offsets"]
         dtype = torch.float16 if v["dtype"] == "F16" else torch.float32
         tensors[k] = torch.frombuffer(bytearray(raw[8 + n + a:8 + n + b]), dtype=dtype).view(v["shape"]).float()
+    return tensors
+
+
+def load_llama(cfg, tensors):
+    """A LlamaForCausalLM directory written by train_default.py --arch llama (tied head, no biases)."""
+    cfg["n_ctx"] = cfg["max_position_embeddings"]
+    model = Llama(cfg["vocab_size"], cfg["n_ctx"], cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"],
+                  cfg.get("num_key_value_heads", cfg["num_attention_heads"]), cfg["intermediate_size"],
+                  theta=cfg.get("rope_theta", 10000.0), eps=cfg.get("rms_norm_eps", 1e-5))
+    with torch.no_grad():
+        for name, t in hf_llama_state(model).items():  # state_dict tensors share the parameters' storage
+            t.copy_(tensors[name])
+    model.eval()
+    return model, cfg
+
+
+def load(model_dir):
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    tensors = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    if cfg.get("model_type") == "llama":
+        return load_llama(cfg, tensors)
+    model = GPT(cfg["vocab_size"], cfg["n_ctx"], cfg["n_embd"], cfg["n_layer"], cfg["n_head"])
     with torch.no_grad():
         model.wte.weight.copy_(tensors["wte.weight"])
         model.wpe.weight.copy_(tensors["wpe.weight"])
