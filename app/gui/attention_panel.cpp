@@ -74,7 +74,7 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
     for (int h = 0; h < c.n_head; ++h, ++r) {
       const float y = o.y + header_h + r * ch;
       if (ch >= fs * 0.8f || h == 0) {
-        char lab[32];
+        char lab[48];  // "L%d h%d kv%d" of any int fits (g++ checks with -Wformat-truncation)
         if (grouped) std::snprintf(lab, sizeof lab, "L%d h%d kv%d", l, h, h / (c.n_head / G));  // query head h reads KV head h / (H / G)
         else std::snprintf(lab, sizeof lab, "L%d h%d", l, h);
         dl->AddText(ImVec2(o.x, y + (ch - fs) / 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), lab);
