@@ -90,7 +90,7 @@ TEST_CASE("Llama config.json fields the engine cannot run are refused by name", 
   CHECK_THAT(error_with_config(f, [](json& c) { c["hidden_act"] = "gelu"; }), Catch::Contains("hidden_act must be \"silu\""));
   CHECK_THAT(error_with_config(f, [](json& c) { c["attention_bias"] = true; }), Catch::Contains("attention_bias true"));
   CHECK_THAT(error_with_config(f, [](json& c) { c.erase("hidden_size"); }), Catch::Contains("config.json: missing \"hidden_size\""));
-  CHECK_THAT(error_with_config(f, [](json& c) { c["rope_theta"] = -1; }), Catch::Contains("\"rope_theta\" must be a number above"));
+  CHECK_THAT(error_with_config(f, [](json& c) { c["rope_theta"] = -1; }), Catch::Contains("\"rope_theta\" must be a number above 1 and at most 1e+09"));
   CHECK_THAT(error_with_config(f, [](json& c) { c["model_type"] = "phi"; c["architectures"] = {"PhiForCausalLM"}; }),
              Catch::Contains("model_type \"phi\" is not supported"));
   CHECK_THAT(error_with_config("qwen2_gqa_f32", [](json& c) { c["use_sliding_window"] = true; }),

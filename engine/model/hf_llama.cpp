@@ -3,6 +3,7 @@
 #include "model/hf_llama.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "errors.hpp"
 
@@ -19,6 +20,13 @@ bool has_architecture(const nlohmann::json& j, const char* name) {
   for (const auto& a : j["architectures"])
     if (a.is_string() && a.get<std::string>() == name) return true;
   return false;
+}
+
+// 0.999 and 1e+09 rather than std::to_string's 0.999000 and 1000000000.000000, for messages.
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 std::string model_type_of(const nlohmann::json& j) {
@@ -51,7 +59,7 @@ GptConfig parse_llama_config(const nlohmann::json& j, const std::string& origin,
   auto get_number = [&](const char* key, double fallback, double lo, double hi) -> double {
     if (!j.contains(key) || j[key].is_null()) return fallback;
     if (!j[key].is_number() || !(j[key].get<double>() > lo && j[key].get<double>() <= hi))
-      fail(std::string("\"") + key + "\" must be a number above " + std::to_string(lo) + " and at most " + std::to_string(hi));
+      fail(std::string("\"") + key + "\" must be a number above " + short_number(lo) + " and at most " + short_number(hi));
     return j[key].get<double>();
   };
   auto get_bool = [&](const char* key, bool fallback) -> bool {
