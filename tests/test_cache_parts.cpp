@@ -291,7 +291,9 @@ TEST_CASE("cache plans: the supported combinations pass, the others are refused 
   CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("re-rotates"));
   p.policy = CachePolicyKind::HeavyHitters;
   CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("freed whole"));
-  p.policy = CachePolicyKind::Window;
+  p.policy = CachePolicyKind::Window;  // one token at a time out of a KIVI group: not built (yet)
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("freed whole"));
+  p.policy = CachePolicyKind::Error;
   p.layout = CacheLayoutKind::Paged;
   p.block_size = 8;
   p.kivi_group = 32;

@@ -36,12 +36,16 @@ int threads_or_default(int threads) {
 namespace {
 
 // Checks that prompt + new tokens fit the model's context before any work starts.
-std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, int new_tokens) {
+// streams: the cache policy lets generation go past the context (a RoPE model whose cache evicts)
+std::vector<int> encode_prompt(const LoadedModel& m, const std::string& prompt, int new_tokens, bool streams = false) {
   if (prompt.empty()) throw UsageError("the prompt is empty: give at least one character with --prompt");
   std::vector<int> ids = m.tokenizer->encode(prompt);
   if (const int bos = m.tokenizer->bos_id(); bos >= 0) ids.insert(ids.begin(), bos);  // tokenizer_config.json's BOS
   const int n_ctx = m.gpt->config().n_ctx;
-  if (static_cast<int>(ids.size()) + new_tokens > n_ctx)
+  if (streams && static_cast<int>(ids.size()) > n_ctx)
+    throw UsageError("the prompt has " + std::to_string(ids.size()) + " tokens, more than this model's context of " +
+                     std::to_string(n_ctx) + " positions");
+  if (!streams && static_cast<int>(ids.size()) + new_tokens > n_ctx)
     throw UsageError("the prompt (" + std::to_string(ids.size()) + " tokens) plus " + std::to_string(new_tokens) +
                      " new tokens is " + std::to_string(ids.size() + static_cast<std::size_t>(new_tokens)) +
                      ", more than this model's context of " + std::to_string(n_ctx) + " positions");
@@ -67,10 +71,15 @@ CacheFormat cache_format_arg(const std::string& name) {
 int run_generate(const GenerateArgs& a) {
   a.sampling.validate();
   const LoadedModel model = load_model_for_cli(a.model);
-  const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens);
+  const CachePolicySpec policy = parse_cache_policy(a.cache_policy, model.gpt->config().n_ctx);
+  if (a.no_cache && policy.evicts())
+    throw UsageError("--cache-policy " + a.cache_policy + " decides what the cache keeps, and --no-cache has no cache: drop one");
+  const bool streams = policy.evicts() && model.gpt->config().is_llama();
+  const std::vector<int> prompt = encode_prompt(model, a.prompt, a.tokens, streams);
   SessionOptions opts;
   opts.use_cache = !a.no_cache;
   opts.cache_format = cache_format_arg(a.cache_dtype);
+  opts.cache_policy = policy;
   opts.capture_attention = false;
   opts.sampling = a.sampling;
   opts.threads = threads_or_default(a.threads);
@@ -86,7 +95,8 @@ int run_generate(const GenerateArgs& a) {
         if (t.id >= 0) top.push_back({t.id, t.logit});
       steps.push_back({{"token", tr.token_id}, {"text", tr.token_text}, {"pass", pass_kind_name(tr.kind)},
                        {"ms", tr.ms}, {"kv_projections", tr.kv_projections}, {"cache_bytes", tr.cache_bytes_in_use},
-                       {"cache_bytes_allocated", tr.cache_bytes_allocated}, {"top_logits", top}});
+                       {"cache_bytes_allocated", tr.cache_bytes_allocated}, {"position", tr.first_position},
+                       {"evicted", tr.evicted}, {"top_logits", top}});
     }
   }
   const SessionTotals& tot = session.totals();
@@ -97,14 +107,17 @@ int run_generate(const GenerateArgs& a) {
                 {"generated_ids", std::vector<int>(ids.begin() + session.prompt_length(), ids.end())},
                 {"text", session.text()},
                 {"cache", !a.no_cache},
+                {"cache_policy", cache_policy_name(policy)},
+                {"evictions", session.cache() ? session.cache()->evictions() : 0},
                 {"sampling", a.sampling.describe()},
                 {"steps", steps},
                 {"totals", {{"ms", tot.ms}, {"kv_projections", tot.kv_projections}}}};
     std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   } else {
     std::cout << session.text() << "\n";
+    const std::string cache = a.no_cache ? "off" : policy.evicts() ? "on, " + cache_policy_name(policy) : "on";
     std::fprintf(stderr, "[%s | cache %s | %s] %d tokens in %.2f ms (%.0f tokens/s), K/V projections: %s\n",
-                 model.name.c_str(), a.no_cache ? "off" : "on", a.sampling.describe().c_str(), a.tokens, tot.ms,
+                 model.name.c_str(), cache.c_str(), a.sampling.describe().c_str(), a.tokens, tot.ms,
                  tot.ms > 0 ? 1000.0 * a.tokens / tot.ms : 0.0,
                  with_commas(static_cast<std::uint64_t>(tot.kv_projections)).c_str());
   }

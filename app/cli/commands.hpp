@@ -21,6 +21,7 @@ struct GenerateArgs {
   int tokens = 32;
   bool no_cache = false;
   std::string cache_dtype = "f32";  // the KV cache's format: f32, f16, int8, int4
+  std::string cache_policy = "error";  // what the cache does when full (cache/policy/cache_policy.hpp)
   SamplingConfig sampling;
   bool json = false;
 };
@@ -67,7 +68,9 @@ struct BenchArgs {
 struct QualityArgs {
   std::string model = "default";
   int threads = 0;  // 0 = every core
-  std::string cache_dtype = "int8";
+  std::string cache_dtype;  // "" = int8 (the format comparison), or f32 with --cache-policy
+  std::string cache_policy;  // "": compare formats; else measure this policy against the full cache
+  int window = 64;           // --cache-policy: positions per window of the perplexity curve
   std::string text_file;   // default: assets/texts/heldout.txt
   std::string prompt;      // instead of a file: this prompt continued by `tokens` greedy tokens
   int tokens = 64;

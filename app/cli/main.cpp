@@ -72,6 +72,7 @@ void add_generate(CLI::App& app, Commands& c) {
   g->add_option("--tokens", gen.tokens, "number of new tokens (>= 0)")->check(CLI::Range(0, 1000000));
   g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
   add_cache_dtype(g, gen.cache_dtype);
+  g->add_option("--cache-policy", gen.cache_policy, std::string("what the cache does when full: ") + kvlab::kCachePolicyHelp);
   auto* greedy = g->add_flag("--greedy", c.greedy_flag, "always pick the most likely token (the default)");
   auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
                    ->check(kPositive);
@@ -107,8 +108,8 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
   v->add_flag("--json", ver.json, "print JSON");
   v->callback([&c] { c.run = [&c] { return run_verify(c.ver); }; });
 
-  auto* q = app.add_subcommand("quality", "what a quantized KV cache costs: KL, top-1 agreement, perplexity and bytes "
-                                          "against an f32 cache, on a text");
+  auto* q = app.add_subcommand("quality", "what a quantized KV cache or a cache policy costs: KL, top-1 agreement, "
+                                          "perplexity and bytes against an f32 full cache, on a text");
   add_model(q, c.quality.model);
   add_threads(q, c.quality.threads);
   add_cache_dtype(q, c.quality.cache_dtype);
@@ -119,6 +120,9 @@ void add_tokenize_verify_memory(CLI::App& app, Commands& c) {
       ->check(CLI::Range(1, 1000000));
   q->add_option("--group", c.quality.group, "int8/int4: numbers per scale along a row (default 32; must divide the head size)")
       ->check(CLI::Range(1, 1024));
+  q->add_option("--cache-policy", c.quality.cache_policy,
+                std::string("measure this policy against the full cache, perplexity per window of positions: ") + kvlab::kCachePolicyHelp);
+  q->add_option("--window", c.quality.window, "with --cache-policy: positions per window (default 64)")->check(CLI::Range(1, 1000000));
   q->add_flag("--json", c.quality.json, "print JSON");
   q->callback([&c] { c.run = [&c] { return run_quality(c.quality); }; });
 

@@ -1,5 +1,6 @@
-// kvlab-cli quality: what a quantized KV cache costs on a real text (engine/run/quality.hpp), printed as
-// a table or JSON (docs/cli.md has the contract). Measures only; the timing commands are elsewhere.
+// kvlab-cli quality: what a quantized KV cache (engine/run/quality.hpp) or a cache policy
+// (engine/run/policy_quality.hpp) costs on a real text, printed as a table or JSON (docs/cli.md has
+// the contract). Measures only; the timing commands are elsewhere.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "commands.hpp"
 #include "model/model_spec.hpp"
+#include "run/policy_quality.hpp"
 #include "run/quality.hpp"
 
 namespace kvlab::cli {
@@ -62,11 +64,62 @@ void print_quality_text(const LoadedModel& m, const CacheQuality& q, const Greed
   if (g.first_difference < 0) std::printf("identical with both caches\n");
   else std::printf("the texts first differ at generated token %d\n", g.first_difference);
 }
+
+json optional_number(double v) { return v < 0 ? json(nullptr) : json(v); }
+
+void print_policy_text(const LoadedModel& m, const PolicyQuality& q, const std::string& source) {
+  const std::string name = cache_policy_name(q.policy), format = cache_format_name(q.format);
+  const int n_ctx = m.gpt->config().n_ctx;
+  std::printf("cache policy %s (%s cache) against the full cache, model %s, %d positions of %s", name.c_str(), format.c_str(),
+              m.name.c_str(), q.positions, source.c_str());
+  if (q.streamed) std::printf(" (%d past the context of %d)", q.positions - q.positions_with_full, n_ctx);
+  std::printf("\n  perplexity: %.3f over every position\n", q.perplexity);
+  std::printf("  over the %d positions the full cache reaches: full %.3f, %s %.3f (%+.2f %%)\n", q.positions_with_full, q.perplexity_full,
+              name.c_str(), q.perplexity_shared, 100.0 * (q.perplexity_shared / q.perplexity_full - 1.0));
+  std::printf("  KL(full || %s): mean %.3g nats   same most likely token: %.2f %%\n", name.c_str(), q.mean_kl, 100.0 * q.top1_agreement);
+  std::printf("  cache bytes: %s (the full context in f32: %s); cells evicted per layer: %lld\n", with_commas(q.cache_bytes).c_str(),
+              with_commas(q.cache_bytes_full).c_str(), static_cast<long long>(q.evictions));
+  std::printf("  perplexity per window of positions:\n    %-13s %10s %10s %10s\n", "positions", name.c_str(), "full", "KL");
+  for (const PositionWindow& w : q.windows) {
+    const std::string range = std::to_string(w.first) + "-" + std::to_string(w.end - 1);
+    if (w.perplexity_full < 0) std::printf("    %-13s %10.3f %10s %10s\n", range.c_str(), w.perplexity, "-", "-");
+    else std::printf("    %-13s %10.3f %10.3f %10.3g\n", range.c_str(), w.perplexity, w.perplexity_full, w.mean_kl);
+  }
+}
+
+// --cache-policy: the policy's cache (f32 unless --cache-dtype says otherwise) against the full cache
+int run_policy_quality(const QualityArgs& a, const LoadedModel& model, const std::vector<int>& tokens, const std::string& source) {
+  CacheFormat format = cache_format_arg(a.cache_dtype.empty() ? "f32" : a.cache_dtype);
+  format.group = a.group;
+  const CachePolicySpec policy = parse_cache_policy(a.cache_policy, model.gpt->config().n_ctx);
+  const PolicyQuality q = measure_policy_quality(model, tokens, policy, format, a.window, threads_or_default(a.threads));
+  if (!a.json) {
+    print_policy_text(model, q, source);
+    return 0;
+  }
+  json windows = json::array();
+  for (const PositionWindow& w : q.windows)
+    windows.push_back({{"first", w.first}, {"end", w.end}, {"perplexity", w.perplexity},
+                       {"perplexity_full", optional_number(w.perplexity_full)}, {"mean_kl", optional_number(w.mean_kl)}});
+  std::cout << json{{"model", model.name}, {"cache_policy", cache_policy_name(policy)}, {"cache_dtype", cache_format_name(format)},
+                    {"text", source}, {"positions", q.positions}, {"positions_with_full", q.positions_with_full},
+                    {"streamed", q.streamed}, {"perplexity", q.perplexity}, {"perplexity_shared", q.perplexity_shared},
+                    {"perplexity_full", q.perplexity_full}, {"mean_kl", q.mean_kl}, {"top1_agreement", q.top1_agreement},
+                    {"cache_bytes", q.cache_bytes}, {"cache_bytes_full", q.cache_bytes_full}, {"evictions", q.evictions},
+                    {"window", a.window}, {"windows", windows}}
+                   .dump()
+            << "\n";
+  return 0;
+}
 }  // namespace
 
 int run_quality(const QualityArgs& a) {
   const LoadedModel model = load_model_for_cli(a.model);
-  CacheFormat format = cache_format_arg(a.cache_dtype);
+  if (!a.cache_policy.empty()) {
+    std::string source;
+    return run_policy_quality(a, model, quality_tokens(model, a, source), source);
+  }
+  CacheFormat format = cache_format_arg(a.cache_dtype.empty() ? "int8" : a.cache_dtype);
   format.group = a.group;
   std::string source;
   const std::vector<int> tokens = quality_tokens(model, a, source);

@@ -37,6 +37,9 @@ std::optional<std::string> cache_plan_refusal(const CachePlan& p) {
   if (p.kivi && p.policy == CachePolicyKind::HeavyHitters)
     return "h2o evicts single tokens, but a KIVI cache quantizes keys in groups of " + std::to_string(p.kivi_group) +
            " tokens that can only be freed whole";
+  if (p.kivi && (p.policy == CachePolicyKind::Window || p.policy == CachePolicyKind::Sinks))
+    return std::string(cache_policy_name(p.policy)) + " evicts one token at a time, but a KIVI cache quantizes keys in groups of " +
+           std::to_string(p.kivi_group) + " tokens that can only be freed whole (not built yet): use int8 or int4 without KIVI";
   if (p.kivi && p.policy == CachePolicyKind::Shift)
     return "a context shift re-rotates every kept key, which a KIVI cache (keys quantized per channel across "
            "tokens) cannot do without re-encoding whole groups";

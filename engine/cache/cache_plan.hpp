@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "cache/policy/cache_policy.hpp"
 #include "model/dtype.hpp"
 
 namespace kvlab {
 
-enum class CachePolicyKind { Error, Window, Sinks, HeavyHitters, Shift };
 enum class CacheLayoutKind { Contiguous, Paged };
 
 struct CachePlan {

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <string>
 
+#include "cache/cache_plan.hpp"
 #include "checks.hpp"
 #include "errors.hpp"
+#include "kernels/rope.hpp"
 
 namespace kvlab {
 
@@ -24,7 +26,7 @@ std::string shape_text(const std::array<int, 4>& s) {
 }  // namespace
 
 KVCache::KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads, int head_dim, CacheDtype dtype,
-                 const KVStorageOptions& storage)
+                 const KVStorageOptions& storage, const CachePolicySpec& policy)
     : batch_(checked_positive(batch_size, "batch size")),
       capacity_(checked_positive(max_seq_len, "max_seq_len")),
       num_layers_(checked_positive(num_layers, "number of layers")),
@@ -36,6 +38,18 @@ KVCache::KVCache(int batch_size, int max_seq_len, int num_layers, int num_heads,
       reserved_(static_cast<std::size_t>(num_layers)),
       in_order_(static_cast<std::size_t>(num_layers), 1) {
   for (auto& r : reserved_) r.reserve(static_cast<std::size_t>(max_seq_len));
+  if (policy.capacity > max_seq_len)
+    throw CacheShapeError("the cache policy " + cache_policy_name(policy) + " needs " + std::to_string(policy.capacity) +
+                          " cells but the cache has " + std::to_string(max_seq_len));
+  CachePlan plan;  // the combinations of format and policy are refused in one place (cache_plan.hpp)
+  plan.format = dtype;
+  plan.kivi = storage.kivi;
+  plan.kivi_group = storage.kivi_group;
+  plan.policy = policy.kind;
+  plan.rotary_positions = true;  // whether the model rotates its keys is the session's check
+  check_cache_plan(plan);
+  policy_ = make_eviction_policy(policy);
+  evicted_.resize(static_cast<std::size_t>(num_layers));
 }
 
 void KVCache::check_layer(int layer) const {
@@ -93,11 +107,78 @@ KVReservation KVCache::reserve(int layer, int s, std::span<const int> tokens, in
   for (int t = 0; t < s; ++t) {
     const int cell = cells.find_free();  // exists: checked above
     const int position = seq_len_ + t;
-    cells.occupy(cell, position, tokens.empty() ? -1 : tokens[static_cast<std::size_t>(t)], step);
+    cells.occupy(cell, position, tokens.empty() ? -1 : tokens[static_cast<std::size_t>(t)], step, 0, tokens_seen_ + t);
     if (cell != position) in_order_[l] = 0;
     placed.push_back(cell);
   }
   return {layer, seq_len_, s, placed};
+}
+
+int KVCache::make_room(int s, int step, const RopeTable* rope) {
+  if (s < 1 || s > capacity_)
+    throw CacheFullError(std::to_string(s) + " new tokens do not fit in a cache of " + std::to_string(capacity_) + " cells");
+  int freed = -1;
+  for (int l = 0; l < num_layers_; ++l) {
+    KVCells& cells = cells_[static_cast<std::size_t>(l)];
+    const int needed = cells.used() + s - capacity_;
+    if (needed <= 0) continue;
+    victims_.clear();
+    policy_->choose_victims(cells, needed, s, capacity_, victims_);
+    if (static_cast<int>(victims_.size()) < needed) throw CacheFullError(context_full_message(capacity_, cells.used(), s));
+    if (freed >= 0 && freed != static_cast<int>(victims_.size()))
+      throw CacheInvariantError("the policy freed " + std::to_string(victims_.size()) + " cells in layer " + std::to_string(l) +
+                                " but " + std::to_string(freed) + " in layer 0");
+    freed = static_cast<int>(victims_.size());
+    std::vector<EvictedCell>& log = evicted_[static_cast<std::size_t>(l)];
+    if (log.size() + victims_.size() > kEvictedLogSize) log.erase(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(log.size() / 2));
+    for (int cell : victims_) {
+      const Cell& c = cells.at(cell);
+      log.push_back({cell, c.position, c.text_index, c.token, c.step_written, step, policy_->reason()});
+      cells.free(cell);
+    }
+    in_order_[static_cast<std::size_t>(l)] = 0;
+  }
+  if (freed < 0) return 0;
+  evictions_ += freed;
+  if (rope && !rope->cos.empty()) renumber_positions(*rope);
+  return freed;
+}
+
+// Kept cells get positions 0, 1, ... in text order; each key turns back by its move d:
+// R(-d) R(p) k = R(p - d) k (cos(-a) = cos a, sin(-a) = -sin a). Values carry no position.
+void KVCache::renumber_positions(const RopeTable& rope) {
+  std::vector<float> minus_sin(static_cast<std::size_t>(head_dim_ / 2));
+  for (int l = 0; l < num_layers_; ++l) {
+    KVCells& cells = cells_[static_cast<std::size_t>(l)];
+    by_age_.clear();
+    for (int i = 0; i < cells.used_end(); ++i)
+      if (!cells.at(i).empty()) by_age_.push_back(i);
+    std::sort(by_age_.begin(), by_age_.end(), [&](int a, int b) { return cells.at(a).text_index < cells.at(b).text_index; });
+    for (int rank = 0; rank < static_cast<int>(by_age_.size()); ++rank) {
+      const int cell = by_age_[static_cast<std::size_t>(rank)];
+      const int move = cells.at(cell).position - rank;
+      if (move == 0) continue;
+      if (move < 0) throw CacheInvariantError("renumbering would move cell " + std::to_string(cell) + " to a later position");
+      const float* sin = rope.sin_at(move);
+      for (int i = 0; i < head_dim_ / 2; ++i) minus_sin[static_cast<std::size_t>(i)] = -sin[i];
+      for (int b = 0; b < batch_; ++b)
+        for (int g = 0; g < num_heads_; ++g) storage_->rotate_key(l, b, g, cell, rope.cos_at(move), minus_sin.data());
+      cells.set_position(cell, rank);
+    }
+  }
+  seq_len_ = cells_[0].used();
+}
+
+void KVCache::add_attention(int layer, const float* weights, int n_head, std::ptrdiff_t stride) {
+  check_layer(layer);
+  KVCells& cells = cells_[static_cast<std::size_t>(layer)];
+  for (int i = 0; i < cells.used_end(); ++i) {
+    const int p = cells.at(i).position;
+    if (p < 0 || p >= stride) continue;
+    float sum = 0.0f;
+    for (int h = 0; h < n_head; ++h) sum += weights[static_cast<std::ptrdiff_t>(h) * stride + p];
+    cells.add_attention(i, sum);
+  }
 }
 
 std::pair<Tensor4View, Tensor4View> KVCache::get(int layer) const {
@@ -132,11 +213,14 @@ void KVCache::advance() {
                                 ", layer " + std::to_string(l) + ": " + std::to_string(pending_[static_cast<std::size_t>(l)]) + ")");
   }
   seq_len_ += s;
+  tokens_seen_ += s;
   std::fill(pending_.begin(), pending_.end(), 0);
 }
 
 void KVCache::reset() {
-  seq_len_ = 0;
+  seq_len_ = tokens_seen_ = 0;
+  evictions_ = 0;
+  for (auto& log : evicted_) log.clear();
   std::fill(pending_.begin(), pending_.end(), 0);
   storage_->clear();
   for (KVCells& c : cells_) c.clear();
@@ -150,8 +234,8 @@ KVMemoryUsage KVCache::memory_usage() const {
   u.total_bytes = storage_->bytes();
   u.bytes_per_layer = u.total_bytes / static_cast<std::size_t>(num_layers_);
   u.capacity_positions = static_cast<std::size_t>(capacity_);
-  u.used_positions = static_cast<std::size_t>(seq_len_);
-  u.in_use_bytes = u.total_bytes / static_cast<std::size_t>(capacity_) * static_cast<std::size_t>(seq_len_);
+  u.used_positions = static_cast<std::size_t>(cells_[0].used() - pending_[0]);  // committed cells in use
+  u.in_use_bytes = u.total_bytes / static_cast<std::size_t>(capacity_) * u.used_positions;
   return u;
 }
 

@@ -43,7 +43,7 @@ int KVCells::find_free() const {
   return -1;
 }
 
-void KVCells::occupy(int index, int position, int token, int step, int seq) {
+void KVCells::occupy(int index, int position, int token, int step, int seq, int text_index) {
   check_index(index);
   if (!at(index).empty())
     throw CacheInvariantError("cell " + std::to_string(index) + " already holds position " +
@@ -51,12 +51,25 @@ void KVCells::occupy(int index, int position, int token, int step, int seq) {
   if (position < 0 || seq < 0 || seq >= kMaxSequences)
     throw CacheInvariantError("a cell needs a position >= 0 and a sequence 0 to " + std::to_string(kMaxSequences - 1));
   begin_step(step);
-  cells_[static_cast<std::size_t>(index)] = Cell{position, token, step, CellState::WrittenThisStep, seq_bit(seq), 1};
+  cells_[static_cast<std::size_t>(index)] =
+      Cell{position, text_index < 0 ? position : text_index, token, step, CellState::WrittenThisStep, seq_bit(seq), 1, 0.0f};
   positions_[static_cast<std::size_t>(index)] = position;
   fresh_.push_back(index);
   ++used_;
   used_end_ = std::max(used_end_, index + 1);
   next_ = (index + 1) % size();
+}
+
+void KVCells::set_position(int index, int position) {
+  check_occupied(index);
+  if (position < 0) throw CacheInvariantError("a cell's position must be >= 0 (got " + std::to_string(position) + ")");
+  cells_[static_cast<std::size_t>(index)].position = position;
+  positions_[static_cast<std::size_t>(index)] = position;
+}
+
+void KVCells::add_attention(int index, float weight) {
+  check_occupied(index);
+  cells_[static_cast<std::size_t>(index)].attention += weight;
 }
 
 void KVCells::seq_add(int index, int seq) {

@@ -1,7 +1,8 @@
 // KVCells: the bookkeeping of one layer's cache cells, kept apart from the K/V numbers (as llama.cpp's
-// llama-kv-cells.h does): per cell its absolute position, token, the step that wrote it, its state, the
-// sequences that own it (a bitmask) and a reference count. A cell's index is NOT its position: the
-// cache asks for free cells and records the positions it puts there. Knows nothing about K/V numbers.
+// llama-kv-cells.h does): per cell its position, the token's index in the text, token, the step that
+// wrote it, its state, the sequences that own it (a bitmask), a reference count and the attention it
+// has received (H2O's score). A cell's index is NOT its position: the cache asks for free cells and
+// records the positions it puts there. Knows nothing about K/V numbers.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -22,12 +23,15 @@ inline constexpr int kMaxSequences = 64;   // bits in SeqMask
 inline SeqMask seq_bit(int seq) { return SeqMask{1} << seq; }
 
 struct Cell {
-  std::int32_t position = -1;      // absolute position in its sequence(s); -1 while Empty
+  std::int32_t position = -1;      // the position the model sees (RoPE angle, learned position); -1 while Empty
+  std::int32_t text_index = -1;    // the token's index in the text: equals position until a policy
+                                   // renumbers positions after an eviction (cache/policy/)
   std::int32_t token = -1;         // token id whose K/V sit here
   std::int32_t step_written = -1;
   CellState state = CellState::Empty;
   SeqMask seqs = 0;                // owning sequences
   std::int32_t refs = 0;           // holders: one per owning sequence, plus retain() (e.g. a prefix index)
+  float attention = 0.0f;          // attention received so far, summed over heads and queries (H2O)
   bool empty() const { return state == CellState::Empty; }
 };
 
@@ -48,7 +52,11 @@ class KVCells {
   // its cells in order 0, 1, 2, ...), or -1 if every cell is in use.
   int find_free() const;
   // Puts `position` of sequence `seq` into free cell `index`: WrittenThisStep, one reference.
-  void occupy(int index, int position, int token, int step, int seq = 0);
+  // text_index < 0 means the same as position.
+  void occupy(int index, int position, int token, int step, int seq = 0, int text_index = -1);
+  // A policy moved the cell to another position (its keys are re-rotated by the cache).
+  void set_position(int index, int position);
+  void add_attention(int index, float weight);
   // Another sequence shares the cell (a forked prompt): one more reference.
   void seq_add(int index, int seq);
   // Sequence `seq` lets go of the cell; returns true if that freed it (no references left).

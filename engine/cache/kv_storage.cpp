@@ -1,6 +1,8 @@
-// KVStorage's common part (shape, per-layer readers) and the factory that picks a format's file.
+// KVStorage's common part (shape, per-layer readers, turning a key to a new position) and the factory
+// that picks a format's file.
 #include "cache/kv_storage.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "cache/kv_storage_f16.hpp"
@@ -9,12 +11,26 @@
 #include "cache/kv_storage_int.hpp"
 #include "cache/kv_storage_kivi.hpp"
 #include "errors.hpp"
+#include "kernels/rope.hpp"
 
 namespace kvlab {
 
 KVStorage::KVStorage(const KVStorageShape& shape) : shape_(shape) {
   readers_.reserve(static_cast<std::size_t>(shape.layers));
   for (int l = 0; l < shape.layers; ++l) readers_.emplace_back(this, l);
+}
+
+void KVStorage::rotate_key(int layer, int b, int g, int cell, const float* cos, const float* sin) {
+  const auto hs = static_cast<std::size_t>(shape_.head_dim);
+  const std::size_t decode = scratch_floats(1);
+  rotate_scratch_.resize(decode + 2 * hs);
+  float* k = rotate_scratch_.data() + decode;
+  float* v = k + hs;
+  const KVRows row = read(layer, b, g, cell, cell + 1, rotate_scratch_.data());
+  std::copy(row.k, row.k + hs, k);  // copies: the row may be the storage's own memory
+  std::copy(row.v, row.v + hs, v);
+  rope_rotate(k, shape_.head_dim, cos, sin);
+  write(layer, b, g, cell, k, v);
 }
 
 int kv_int_group(int head_dim, int int_group) {

@@ -84,6 +84,10 @@ class KVStorage {
   virtual std::optional<std::pair<Tensor4View, Tensor4View>> f32_views(int layer, int n) const = 0;
   virtual std::size_t bytes() const = 0;  // exactly what is allocated for the numbers (and any scales)
   virtual void clear() = 0;               // every number zero, as the course's reset does
+  // Turns the key of one row by RoPE's rotation (cos, sin: head_dim / 2 each; rope.hpp), by decoding
+  // the row, rotating it and writing it back (a quantized format re-encodes it). For a policy that moves
+  // cached keys to new positions. Not thread-safe (one scratch row).
+  void rotate_key(int layer, int b, int g, int cell, const float* cos, const float* sin);
 
   // The reader of `layer`, batch row 0 (stable for the storage's lifetime).
   const KVReader& reader(int layer) const { return readers_[static_cast<std::size_t>(layer)]; }
@@ -110,6 +114,7 @@ class KVStorage {
   };
   KVStorageShape shape_;
   std::vector<LayerReader> readers_;
+  std::vector<float> rotate_scratch_;  // rotate_key: the decoded row, then the rotated K and V
 };
 
 // How an integer cache is laid out: groups of `int_group` numbers along a row (0: the default, see

@@ -10,8 +10,8 @@
 //   values:        every row on its own: codes + one scale per 32 numbers (kv_storage_int.hpp's layout)
 //
 // Only the open group is F32 (one per layer and KV head: `group` rows), so bytes stay close to int's.
-// A write into another group closes the open one as it is (cells fill in order today; an evicting
-// policy frees whole groups, docs/architecture.md).
+// A write into another group closes the open one as it is (cells fill in order: the cache refuses
+// KIVI with a policy that evicts, cache_plan.cpp, since single tokens cannot leave a group).
 #pragma once
 #include <cstdint>
 #include <memory>

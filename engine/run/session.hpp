@@ -1,7 +1,8 @@
 // GenerationSession: one text being generated, step by step (a whole token, or one layer at a time),
-// with the KV cache switchable on and off between steps. Every step leaves a StepTrace: what was
-// computed, written, read, how long it took and how many bytes the cache holds. Not thread-safe:
-// the GUI drives it from one worker thread.
+// with the KV cache switchable on and off between steps and a policy for when it is full (error,
+// window, sinks, h2o, shift: cache/policy/). Every step leaves a StepTrace: what was computed, written,
+// read, evicted, how long it took and how many bytes the cache holds. Not thread-safe: the GUI drives
+// it from one worker thread.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -17,6 +18,10 @@
 #include "text/tokenizer.hpp"
 
 namespace kvlab {
+
+// Throws InputError if `policy` cannot run on this model and cache format: a capacity must fit the
+// context, and cache_plan_refusal's rules (shift needs RoPE, KIVI cannot evict single tokens).
+void check_cache_policy(const CachePolicySpec& policy, const GptConfig& config, const CacheFormat& format);
 
 // A model ready to run: network + tokenizer + where it came from.
 struct LoadedModel {
@@ -40,6 +45,7 @@ struct StepTrace {
   int first_position = 0;        // first position processed by this pass
   int positions_processed = 0;   // s
   int visible_positions = 0;     // n: keys the newest query attends over
+  int evicted = 0;               // cells per layer the cache policy freed for this step
   int layers_done = 0;
   bool complete = false;         // all layers ran and a token was chosen
   int token_id = -1;
@@ -78,6 +84,7 @@ struct SessionOptions {
   bool capture_attention = true;  // fill StepTrace::attention (the CLI's bench turns it off)
   int threads = 1;                // threads sharing each step's work (default_thread_count() = all cores)
   CacheFormat cache_format;       // the live cache's format: f32, f16, int8, int4, KIVI (cache/kv_storage.hpp)
+  CachePolicySpec cache_policy;   // what the cache does when full (error = stop at the context)
   SamplingConfig sampling;
 };
 
@@ -102,13 +109,20 @@ class GenerationSession {
   // Also at the start of the next step: a cache in another format is dropped and rebuilt from the text
   // (counted and timed as a rebuild, like switching the cache back on).
   void set_cache_format(const CacheFormat& format) { options_.cache_format = format; }
+  // Also at the start of the next step, rebuilt the same way. Throws InputError if the policy does not
+  // suit the model or the format (check_cache_policy).
+  void set_cache_policy(const CachePolicySpec& policy);
+  const CachePolicySpec& cache_policy() const { return options_.cache_policy; }
+  // True when generation may go past the model's context: a RoPE model whose cache evicts (kept cells
+  // are renumbered). GPT-2's learned positions end at the context whatever the policy.
+  bool streams() const { return cache_requested_ && options_.cache_policy.evicts() && config().is_llama(); }
   bool cache_requested() const { return cache_requested_; }
   bool cache_enabled() const { return cache_ != nullptr; }
   void set_sampling(const SamplingConfig& config);  // restarts the random stream from config.seed
 
   bool started() const { return !tokens_.empty(); }
   bool step_in_progress() const { return pass_.active(); }
-  bool context_full() const { return static_cast<int>(tokens_.size()) >= config().n_ctx; }
+  bool context_full() const { return !streams() && static_cast<int>(tokens_.size()) >= config().n_ctx; }
   int layers_done_in_step() const { return pass_.active() ? pass_.layers_done() : 0; }
 
   const StepTrace& trace() const { return trace_; }
@@ -128,12 +142,17 @@ class GenerationSession {
   void apply_cache_setting();
   void fill_cache_bytes();
   void run_layers(int count);  // up to `count` more layers of the step in progress, into the trace
+  void replay_into_cache(int count);  // tokens [0, count) through the policy's cache, a pass per eviction
+  void run_whole_pass(std::span<const int> tokens, int first_pos);
+  void add_attention_to_cells();
+  const RopeTable* rope() const { return config().is_llama() ? &model_.gpt->rope() : nullptr; }
 
   LoadedModel model_;
   SessionOptions options_;
   bool cache_requested_;
   std::unique_ptr<KVCache> cache_;
   CacheFormat cache_built_;  // the format cache_ was built in
+  CachePolicySpec policy_built_;  // and its policy
   ForwardWorkspace ws_;
   ForwardPass pass_;
   Sampler sampler_;
