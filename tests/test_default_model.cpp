@@ -1,4 +1,6 @@
-// The two shipped models (assets/default: word pieces, modern English; assets/char: letters, KJV).
+// The shipped models (assets/default: word pieces, modern English; assets/char: letters, KJV;
+// assets/llama: a Llama-family model with grouped-query attention on the default model's corpus and
+// tokenizer).
 // They load through the same Hugging Face loader as any model, cached == uncached on them, and they
 // write readable text: the share of generated words found in /usr/share/dict/words (Debian's
 // wamerican) at temperature 0.8, and for the default model how much its greedy text repeats itself.
@@ -140,6 +142,38 @@ TEST_CASE("the letters model writes readable English, one letter a token", "[def
   CHECK(score.share() >= 0.85);
 }
 
+TEST_CASE("the Llama model: grouped-query attention and RoPE on the default model's words", "[default_model]") {
+  REQUIRE(std::filesystem::exists(shipped_model_dir("llama") / "model.safetensors"));
+  const LoadedModel m = load_model("llama");
+  const GptConfig& c = m.gpt->config();
+  CHECK(c.is_llama());
+  CHECK(c.n_head == 8);
+  CHECK(c.kv_heads() == 2);  // four query heads read each KV head
+  CHECK(c.n_ctx == 256);
+  CHECK(m.gpt->weights().matrix_dtype() == WeightDtype::F16);
+  const LoadedModel words = load_model("default");
+  CHECK(m.tokenizer->encode("Once upon a time there was a teacher") == words.tokenizer->encode("Once upon a time there was a teacher"));
+  const DictionaryScore score = score_sampled(m, kTeacherPrompts, {1, 2, 3}, 60);
+  WARN("llama, temperature 0.8: words found in the dictionary: " << score.found << " of " << score.total << " = "
+                                                                  << 100.0 * score.share() << "%\n" << score.samples);
+  CHECK(score.share() >= 0.85);
+}
+
+TEST_CASE("the Llama model streams past its context with attention sinks, memory flat", "[default_model]") {
+  const LoadedModel m = load_model("llama");
+  SessionOptions o;
+  o.capture_attention = false;
+  o.cache_policy = parse_cache_policy("sinks:4,64", m.gpt->config().n_ctx);
+  GenerationSession s(m, o);
+  s.start_text("Once upon a time");
+  const std::size_t bytes = s.trace().cache_bytes_allocated;
+  for (int i = 0; i < 300; ++i) s.step_token();
+  CHECK(s.tokens().size() > static_cast<std::size_t>(m.gpt->config().n_ctx));
+  CHECK(s.trace().cache_bytes_allocated == bytes);
+  CHECK(s.cache()->cells(0).used() == 64);
+  CHECK(s.cache()->seq_len() == 64);  // positions renumbered inside the cache
+}
+
 TEST_CASE("repeated 4-gram share", "[default_model]") {
   CHECK(repeated_4gram_share({"a", "b", "c", "d", "e", "f"}) == 0.0);
   CHECK(repeated_4gram_share({"a", "b", "c", "d", "a", "b", "c", "d"}) == Approx(1.0 / 5.0));
@@ -147,7 +181,7 @@ TEST_CASE("repeated 4-gram share", "[default_model]") {
 }
 
 TEST_CASE("cached and uncached agree on the shipped models", "[default_model]") {
-  for (const char* spec : {"default", "char"}) {
+  for (const char* spec : {"default", "char", "llama"}) {
     const LoadedModel m = load_model(spec);
     SessionOptions on, off;
     off.use_cache = false;

@@ -17,8 +17,9 @@ void model_section(AppState& app, const Snapshot& snap) {
   const GptConfig& c = snap.config;
   ImGui::TextWrapped("Model: %s", snap.model_name.empty() ? "(loading)" : snap.model_name.c_str());
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("%d layers, %d heads, width %d, context %d, vocab %d (%s)", c.n_layer, c.n_head, c.n_embd, c.n_ctx,
-                     c.vocab_size, snap.tokenizer_kind.c_str());
+  const std::string kv = c.kv_heads() == c.n_head ? "" : " sharing " + std::to_string(c.kv_heads()) + " KV heads";
+  ImGui::TextWrapped("%s%d layers, %d heads%s, width %d, context %d, vocab %d (%s)", c.is_llama() ? "Llama: " : "", c.n_layer,
+                     c.n_head, kv.c_str(), c.n_embd, c.n_ctx, c.vocab_size, snap.tokenizer_kind.c_str());
   ImGui::PopStyleColor();
   for (const auto& w : snap.model_warnings) ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "Warning: %s", w.c_str());
   if (ImGui::CollapsingHeader("Choose a model")) {

@@ -13,7 +13,7 @@
 namespace kvlab {
 
 std::string model_spec_help() {
-  return "a model is 'default' (word pieces), 'char' (one letter per token), 'random:NAME' with optional ':seed=N', ':f16' and ':kv=G' (G KV heads, grouped-query; NAME is one of " +
+  return "a model is 'default' (word pieces), 'char' (one letter per token), 'llama' (the default's words on a Llama with grouped-query attention), 'random:NAME' with optional ':seed=N', ':f16' and ':kv=G' (G KV heads, grouped-query; NAME is one of " +
          model_preset_names() + "), or a model directory";
 }
 
@@ -44,6 +44,7 @@ const std::vector<ShippedModel>& shipped_models() {
   static const std::vector<ShippedModel> models = {
       {"default", "Words", "Word pieces of modern English: the model for the lesson (common words are one token)."},
       {"char", "Letters", "One letter per token, in King James Bible English: a clear picture for the first minute."},
+      {"llama", "Llama", "The default model's words on a Llama: RoPE, RMSNorm, SwiGLU, 8 query heads sharing 2 KV heads (GQA)."},
   };
   return models;
 }
@@ -77,7 +78,7 @@ LoadedModel load_model(std::string_view spec, const LoadControl* control) {
     std::error_code ec;
     if (!dir.empty() && std::filesystem::exists(dir / "config.json", ec)) {
       LoadedModel m = load_hf_model_dir(dir, control);
-      m.name = shipped.spec + " (" + label + ")";
+      m.name = label == shipped.spec ? shipped.spec : shipped.spec + " (" + label + ")";
       return m;
     }
     if (spec != "default")
