@@ -20,29 +20,37 @@ StepRecord record(int step, int position, bool cache_on, int computed, int n_lay
 }
 }  // namespace
 
-TEST_CASE("live grid cells: cached, written, empty; uncached steps recompute finished layers", "[lesson]") {
-  std::vector<std::uint8_t> states(2 * 8, static_cast<std::uint8_t>(SlotState::Empty));
+TEST_CASE("live grid cells: cached, written, empty, evicted; uncached steps recompute finished layers", "[lesson]") {
+  CacheView view;
+  view.layers = 2;
+  view.n_ctx = 8;
+  for (int t = 0; t < 8; ++t) view.columns.push_back(t);
+  view.cells.assign(2 * 8, GridCell{});
   for (int l = 0; l < 2; ++l) {
-    for (int t = 0; t < 4; ++t) states[static_cast<std::size_t>(l * 8 + t)] = static_cast<std::uint8_t>(SlotState::Cached);
-    states[static_cast<std::size_t>(l * 8 + 4)] = static_cast<std::uint8_t>(SlotState::WrittenThisStep);
+    for (int t = 0; t < 4; ++t) view.cells[static_cast<std::size_t>(l * 8 + t)].state = GridState::Cached;
+    view.cells[static_cast<std::size_t>(l * 8 + 4)].state = GridState::Written;
   }
+  view.cells[0].state = GridState::Evicted;
   LiveGrid g;
-  g.n_ctx = 8;
   g.visible = 5;
   g.layers_done = 2;
-  g.slot_states = &states;
-  CHECK(classify_cell(g, 0, 0) == CellKind::Cached);
+  g.view = &view;
+  CHECK(classify_cell(g, 0, 0) == CellKind::Evicted);
+  CHECK(classify_cell(g, 0, 1) == CellKind::Cached);
   CHECK(classify_cell(g, 1, 4) == CellKind::Written);
   CHECK(classify_cell(g, 1, 5) == CellKind::Empty);
   CHECK(classify_cell(g, 1, 99) == CellKind::Empty);  // outside the row: empty, never out of bounds
+  CHECK(classify_cell(g, 7, 0) == CellKind::Empty);   // no such layer
   g.uncached_step = true;
   g.layers_done = 1;
   CHECK(classify_cell(g, 0, 4) == CellKind::Recomputed);
   CHECK(classify_cell(g, 0, 5) == CellKind::Empty);
   CHECK(classify_cell(g, 1, 0) == CellKind::Empty);  // layer 1 has not run yet
   g.uncached_step = false;
-  std::vector<std::uint8_t> none;
-  g.slot_states = &none;
+  CacheView none;
+  g.view = &none;
+  CHECK(classify_cell(g, 0, 0) == CellKind::Empty);
+  g.view = nullptr;
   CHECK(classify_cell(g, 0, 0) == CellKind::Empty);
 }
 

@@ -15,7 +15,7 @@
 
 namespace kvlab::gui {
 
-enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Format, Count };
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Format, Policy, Count };
 
 // Full: every panel. Classroom: few panels, large (the grid, the counter with the lesson's numbers
 // and one plot), for projecting. Switched with the V key or the toolbar (main_window.cpp).
@@ -30,6 +30,14 @@ struct MemoryExplorerState {
   int dtype = 0;                  // 0 f32, 1 f16, 2 int8
   float gpu_gb = 24.0f;
   bool type_values = false;       // number fields instead of sliders, to type exact values
+};
+
+// The "When full" tab's numbers (policy_panel.cpp); the policy in use is the worker's (Snapshot).
+struct PolicyPanelState {
+  CachePolicyKind kind = CachePolicyKind::Error;
+  int capacity = 64, sinks = 4, heavy = 12, keep = 4;
+  CachePolicySpec seen;      // the worker's policy the numbers were last taken from
+  bool seen_valid = false;
 };
 
 struct RandomModelForm {
@@ -50,7 +58,7 @@ struct AppState {
   float tokens_per_second = 4.0f;
 
   // panels and display
-  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true, true};
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true, true, true};
   Layout layout = Layout::Full;
   ClassroomPlot classroom_plot = ClassroomPlot::Projections;
   bool projector_mode = false;
@@ -69,6 +77,7 @@ struct AppState {
   bool grid_error = false;          // KV grid: colour cells by their K/V error against an F32 cache
   bool left_column_scrolls = false; // this frame's full layout put Controls and the counter in one scrolling column
   MemoryExplorerState memory;
+  PolicyPanelState policy;          // policy_panel.cpp
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp
   CheckpointPanelState checkpoint;  // checkpoint_panel.cpp

@@ -1,20 +1,33 @@
-// Attention view: the newest query's attention weights over the cached positions as a heatmap, one
-// row per head of the chosen layer (or every layer), with the tokens as column labels.
+// Attention view: the newest query's attention weights over the positions the model sees as a heatmap,
+// one row per head of the chosen layer (or every layer), with the tokens as column labels (after a
+// policy renumbered positions, the token each position holds now), and the share of attention on the
+// first tokens per layer: the attention-sink effect the sinks policy relies on.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
+#include "cache_view.hpp"
 #include "panels.hpp"
 #include "theme.hpp"
 
 namespace kvlab::gui {
 
 namespace {
+// The text index at position j of `layer` (-1: no cell there), and that token's text.
+int text_at(const Snapshot& snap, int layer, int j) {
+  return snap.cache_enabled ? snap.cache_view.text_at(layer, j) : j;
+}
+std::string token_at(const Snapshot& snap, int text) {
+  if (text < 0 || text >= static_cast<int>(snap.token_texts.size())) return "";
+  return visible_token_text(snap.token_texts[static_cast<std::size_t>(text)]);
+}
+
 // The tokens as column labels above the heatmap (clipped to their column).
-void draw_token_header(const Snapshot& snap, int n, ImVec2 o, float label_w, float cw, float header_h) {
+void draw_token_header(const Snapshot& snap, int layer, int n, ImVec2 o, float label_w, float cw, float header_h) {
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  for (int j = 0; j < n && j < static_cast<int>(snap.token_texts.size()); ++j) {
-    const std::string t = visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]);
+  for (int j = 0; j < n; ++j) {
+    const std::string t = token_at(snap, text_at(snap, layer, j));
     dl->PushClipRect(ImVec2(o.x + label_w + j * cw, o.y), ImVec2(o.x + label_w + (j + 1) * cw, o.y + header_h), true);
     dl->AddText(ImVec2(o.x + label_w + j * cw + 2, o.y), ImGui::GetColorU32(ImGuiCol_Text), t.c_str());
     dl->PopClipRect();
@@ -29,17 +42,42 @@ void attention_tooltip(const Snapshot& snap, int first_layer, int n, int rows, I
   const int heads = snap.config.n_head, l = first_layer + rr / heads, h = rr % heads;
   ImGui::BeginTooltip();
   ImGui::Text("layer %d, head %d -> position %d", l, h, j);
-  if (j < static_cast<int>(snap.token_texts.size()))
-    ImGui::Text("token \"%s\"", visible_token_text(snap.token_texts[static_cast<std::size_t>(j)]).c_str());
+  const int text = text_at(snap, l, j);
+  if (text < 0) ImGui::TextUnformatted("no cell holds this position now (evicted)");
+  else if (text != j) ImGui::Text("token %d of the text, \"%s\" (renumbered to position %d)", text, token_at(snap, text).c_str(), j);
+  else ImGui::Text("token \"%s\"", token_at(snap, text).c_str());
   ImGui::Text("attention weight %.4f", snap.trace.attention_at(l, h, j));
   ImGui::EndTooltip();
+}
+
+// "first 4 tokens: 38 % of the attention (L0 61 %, L1 22 %, ...)": the sink effect, per layer.
+void first_tokens_line(const Snapshot& snap) {
+  const int first = first_tokens_counted(snap.cache_policy);
+  const float all = first_tokens_attention(snap.trace, snap.cache_view, first);
+  if (all < 0) return;
+  std::string per_layer;
+  for (int l = 0; l < snap.config.n_layer; ++l) {
+    const float a = first_tokens_attention(snap.trace, snap.cache_view, l, first);
+    if (a < 0) continue;
+    char part[32];
+    std::snprintf(part, sizeof part, "%sL%d %.0f %%", per_layer.empty() ? "" : ", ", l, 100.0 * a);
+    per_layer += part;
+  }
+  const int keys = std::max(1, snap.cache_enabled ? snap.cache_view.positions_in_use() : snap.trace.visible_positions);
+  ImGui::PushStyleColor(ImGuiCol_Text, kColorPinned);  // wrapped: projector text on a small screen needs two lines
+  ImGui::TextWrapped("first %d tokens: %.0f %% of the attention (%s); spread evenly: %.0f %%", first, 100.0 * all,
+                     per_layer.c_str(), 100.0 * std::min(1.0, static_cast<double>(first) / keys));
+  ImGui::PopStyleColor();
+  item_tooltip("Attention sinks (StreamingLLM): trained models park much of their attention on the first tokens, "
+               "whatever they say. Evict them and the weights have nowhere to go, which is why the sinks policy keeps them.");
 }
 }  // namespace
 
 void draw_attention_panel(AppState& app, const Snapshot& snap) {
   const StepTrace& tr = snap.trace;
   const GptConfig& c = snap.config;
-  const int n = tr.visible_positions;
+  // the positions the model sees: after a policy evicted (GPT-2) or renumbered (RoPE) they are not the text's
+  const int n = snap.cache_enabled && !snap.cache_view.position_text.empty() ? std::max(1, snap.cache_view.positions_in_use()) : tr.visible_positions;
   if (tr.step < 0 || tr.attention.empty() || n <= 0) {
     ImGui::TextDisabled("Step once to see where the newest token looks.");
     return;
@@ -51,8 +89,10 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
   app.attention_layer = std::clamp(layer, -1, c.n_layer - 1);
   item_tooltip("Which layer's heads to show (far left: all layers, one row per layer and head).");
   ImGui::SameLine();
+  const int first_layer_shown = app.attention_layer < 0 ? 0 : app.attention_layer;
   ImGui::TextDisabled("query: position %d (\"%s\"), weights over %d positions; each row sums to 1", n - 1,
-                      n - 1 < static_cast<int>(snap.token_texts.size()) ? visible_token_text(snap.token_texts[static_cast<std::size_t>(n - 1)]).c_str() : "?", n);
+                      token_at(snap, text_at(snap, first_layer_shown, n - 1)).c_str(), n);
+  first_tokens_line(snap);
 
   const int first_layer = app.attention_layer < 0 ? 0 : app.attention_layer;
   const int last_layer = app.attention_layer < 0 ? c.n_layer - 1 : app.attention_layer;
@@ -66,7 +106,7 @@ void draw_attention_panel(AppState& app, const Snapshot& snap) {
   const float ch = std::min(fs * 1.6f, (avail.y - header_h - 4) / static_cast<float>(rows));
   const ImVec2 o = ImGui::GetCursorScreenPos();
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  if (header_h > 0) draw_token_header(snap, n, o, label_w, cw, header_h);
+  if (header_h > 0) draw_token_header(snap, first_layer, n, o, label_w, cw, header_h);
   const ImVec4 hot = ImGui::ColorConvertU32ToFloat4(kColorRead);
   const ImVec4 cold = ImGui::ColorConvertU32ToFloat4(palette(app.projector_mode).slot_empty);
   int r = 0;

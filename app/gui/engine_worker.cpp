@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench/machine.hpp"
+#include "cache_view.hpp"
 #include "checks.hpp"
 #include "run/quality.hpp"
 #include "bench/sweep.hpp"
@@ -56,6 +57,7 @@ struct EngineWorker::State {
   SameAnswerCheck same_answer;
   bool same_answer_live = false;
   CacheFormat cache_format;
+  CachePolicySpec cache_policy;                // what the cache does when full (the policy tab)
   bool format_shadow_live = false;
   FormatShadow format_shadow;
   std::unique_ptr<GenerationSession> shadow;   // the F32-cache side of the format comparison
@@ -117,6 +119,7 @@ struct EngineWorker::Handler {
     SessionOptions o;
     o.use_cache = s.cache_on;
     o.cache_format = s.cache_format;
+    o.cache_policy = s.cache_policy;
     o.threads = s.threads;
     o.sampling = s.sampling;
     auto fresh = std::make_unique<GenerationSession>(s.model, o);
@@ -152,6 +155,7 @@ struct EngineWorker::Handler {
     StepRecord r;
     r.step = tr.step;
     r.position = tr.visible_positions - 1;
+    r.text_position = static_cast<int>(s.session->tokens().size()) - 2;  // the token this step read (the new one follows it)
     r.cache_on = tr.cache_enabled;
     r.rebuild = tr.cache_rebuild;
     r.ms = tr.ms;
@@ -161,6 +165,10 @@ struct EngineWorker::Handler {
     r.cumulative_if_cached = t.kv_projections_if_cached;
     r.cache_bytes_in_use = tr.cache_bytes_in_use;
     r.cache_bytes_allocated = tr.cache_bytes_allocated;
+    r.evicted = tr.evicted;
+    const GptConfig& c = s.session->config();
+    const CacheView view = build_cache_view(s.session->cache(), static_cast<int>(s.session->tokens().size()), c.n_layer, c.n_ctx);
+    r.first_tokens_attention = first_tokens_attention(tr, view, first_tokens_counted(s.cache_policy));
     s.history.push_back(r);
   }
 
@@ -209,7 +217,10 @@ struct EngineWorker::Handler {
   // Runs after the step's timing, like the same-answer check.
   void compare_with_f32_cache() {
     const GenerationSession& g = *s.session;
-    if (!g.cache_enabled() || g.cache()->dtype() == CacheDtype::F32 || g.tokens().size() < 2 || g.last_logits().empty()) {
+    // An evicting policy changes the text the cache holds: an F32 full cache is no longer the same
+    // text, so the format alone cannot be measured (kvlab-cli quality combines both on purpose).
+    if (!g.cache_enabled() || g.cache()->dtype() == CacheDtype::F32 || g.tokens().size() < 2 || g.last_logits().empty() ||
+        g.cache()->evictions() > 0 || static_cast<int>(g.tokens().size()) > g.config().n_ctx) {
       s.format_shadow.cell_error.clear();
       return;
     }
@@ -245,6 +256,12 @@ struct EngineWorker::Handler {
   // same tokens, and compares the logits. Runs after the step's timing: it never distorts the plot.
   void check_same_answer() {
     if (!s.session || s.session->last_logits().empty() || s.session->tokens().size() < 2) return;
+    if (static_cast<int>(s.session->tokens().size()) > s.session->config().n_ctx) {
+      s.same_answer = {};
+      s.same_answer.step = s.session->trace().step;
+      s.same_answer.skipped = "the text is longer than the model's context: without the policy there is nothing to compare with";
+      return;
+    }
     const auto t0 = Clock::now();
     if (!s.checker) {
       SessionOptions o;
@@ -266,6 +283,7 @@ struct EngineWorker::Handler {
     c.token = argmax(a);
     c.other_token = argmax(b);
     c.same_token = c.token == c.other_token;
+    c.evictions = s.session->cache() ? s.session->cache()->evictions() : 0;
     c.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     s.same_answer = c;
   }
@@ -327,9 +345,43 @@ struct EngineWorker::Handler {
   void operator()(cmd::Cancel&) { s.playing = false; w.cancel_.store(false); }
   void operator()(cmd::CheckSameAnswer&) { s.error.clear(); check_same_answer(); }
   void operator()(cmd::SetCacheFormat& v) {
+    if (s.cache_policy.evicts() && s.model.gpt) {
+      try {
+        check_cache_policy(s.cache_policy, s.model.gpt->config(), v.format);
+      } catch (const InputError&) {  // KIVI keeps keys in groups of tokens: it cannot drop single cells
+        set_policy({});
+        s.notice = "The " + cache_format_name(v.format) + " cache keeps keys in groups of tokens and cannot drop "
+                   "single cells: the cache policy is back to error (stop when full).";
+      }
+    }
     s.cache_format = v.format;
     s.format_shadow = FormatShadow{};
     if (s.session) s.session->set_cache_format(v.format);
+  }
+  void operator()(cmd::SetCachePolicy& v) {
+    s.error.clear();
+    if (!v.text.empty()) {
+      if (!s.model.gpt) throw InputError("no model loaded");
+      v.policy = parse_cache_policy(v.text, s.model.gpt->config().n_ctx);  // InputError: said in the window
+    }
+    if (s.model.gpt) check_cache_policy(v.policy, s.model.gpt->config(), s.cache_format);  // InputError: said in the window
+    set_policy(v.policy);
+    if (s.session && !s.session->context_full() && s.notice == context_full_notice()) s.notice.clear();
+  }
+  void set_policy(const CachePolicySpec& policy) {
+    s.cache_policy = policy;
+    if (s.session) s.session->set_cache_policy(policy);
+  }
+  // A model of another shape may not suit the policy (a capacity past its context, shift on GPT-2).
+  void keep_policy_if_it_fits() {
+    if (!s.cache_policy.evicts()) return;
+    try {
+      check_cache_policy(s.cache_policy, s.model.gpt->config(), s.cache_format);
+    } catch (const InputError& e) {
+      s.notice = "The cache policy " + cache_policy_name(s.cache_policy) + " does not suit this model (" + e.what() +
+                 "): back to error (stop when full).";
+      s.cache_policy = {};
+    }
   }
   void operator()(cmd::SetFormatShadow& v) {
     s.format_shadow_live = v.on;
@@ -370,6 +422,7 @@ struct EngineWorker::Handler {
     s.sweep.clear();
     s.read_bytes_per_s = 0.0;
     s.bandwidth_due = true;
+    keep_policy_if_it_fits();
     try {
       restart();
     } catch (const KvlabError& e) {
@@ -584,6 +637,7 @@ void EngineWorker::publish() {
   snap->same_answer = s.same_answer;
   snap->same_answer_live = s.same_answer_live;
   snap->cache_format = s.cache_format;
+  snap->cache_policy = s.cache_policy;
   snap->format_shadow = s.format_shadow;
   snap->format_shadow_live = s.format_shadow_live;
   snap->read_bytes_per_s = s.read_bytes_per_s;
@@ -612,19 +666,15 @@ void EngineWorker::publish() {
     snap->totals = g.totals();
     snap->history = s.history;
     snap->context_full = g.context_full();
+    const GptConfig& c = g.config();
+    snap->cache_view = build_cache_view(g.cache(), static_cast<int>(g.tokens().size()), c.n_layer, c.n_ctx);
+    snap->streams = g.streams();
     if (const KVCache* cache = g.cache()) {
-      const int L = cache->num_layers(), T = cache->capacity();
-      snap->slot_states.assign(static_cast<std::size_t>(L) * static_cast<std::size_t>(T), 0);
-      snap->slot_tokens.assign(snap->slot_states.size(), -1);
-      for (int l = 0; l < L; ++l) {  // drawn by position: a cell's column is the position it holds
-        const KVCells& cells = cache->cells(l);
-        for (int i = 0; i < cells.used_end(); ++i) {
-          const Cell& cell = cells.at(i);
-          if (cell.empty() || cell.position >= T) continue;
-          snap->slot_states[static_cast<std::size_t>(l * T + cell.position)] = static_cast<std::uint8_t>(cell.state);
-          snap->slot_tokens[static_cast<std::size_t>(l * T + cell.position)] = cell.token;
-        }
-      }
+      snap->cache_capacity = cache->capacity();
+      snap->cache_next_position = cache->seq_len();
+      snap->evictions = cache->evictions();
+      const std::vector<EvictedCell>& log = cache->evicted(0);
+      snap->recent_evictions.assign(log.end() - std::min<std::ptrdiff_t>(8, static_cast<std::ptrdiff_t>(log.size())), log.end());
     }
   }
   {

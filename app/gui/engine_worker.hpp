@@ -40,12 +40,16 @@ struct SetSameAnswerLive { bool on; };     // ... after every step while on (a p
 struct SetCacheFormat { CacheFormat format; };  // the cache's format from the next step on (rebuilt from the text)
 struct SetFormatShadow { bool on; };       // compare every step with an F32-cache run (the cache format panel is open)
 struct AskQuiz { std::string id; int request = 0; };  // answer a course question Q1-Q5 with the engine (a lesson's `ask`)
+// What the cache does when full, from the next step on (rebuilt from the text). `text` (a script's
+// "sinks:4,64"), when given, is parsed against the loaded model's context instead of `policy`.
+struct SetCachePolicy { CachePolicySpec policy; std::string text; };
 }  // namespace cmd
 
 using Command = std::variant<cmd::SetPrompt, cmd::StepToken, cmd::StepLayer, cmd::Play, cmd::Pause, cmd::SetSpeed,
                              cmd::SetCache, cmd::Reset, cmd::SetSampling, cmd::SetTargetTokens, cmd::LoadModel,
                              cmd::LoadRandomModel, cmd::RunSweep, cmd::Cancel, cmd::CheckSameAnswer,
-                             cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow, cmd::AskQuiz>;
+                             cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow, cmd::AskQuiz,
+                             cmd::SetCachePolicy>;
 
 struct WorkerOptions {
   int threads = 1;                    // engine threads

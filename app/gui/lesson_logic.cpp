@@ -16,8 +16,7 @@ LiveGrid live_grid(const Snapshot& snap) {
   g.uncached_step = snap.trace.step >= 0 && snap.trace.kind == PassKind::Uncached;
   g.layers_done = snap.trace.layers_done;
   g.visible = snap.trace.visible_positions;
-  g.n_ctx = snap.config.n_ctx;
-  g.slot_states = &snap.slot_states;
+  g.view = &snap.cache_view;
   return g;
 }
 
@@ -33,15 +32,17 @@ std::string query_heads_label(QueryHeads q) {
   return "q" + std::to_string(q.first) + "-" + std::to_string(q.first + q.count - 1);
 }
 
-CellKind classify_cell(const LiveGrid& g, int layer, int position) {
-  if (g.uncached_step) return layer < g.layers_done && position < g.visible ? CellKind::Recomputed : CellKind::Empty;
-  if (!g.slot_states || g.slot_states->empty() || position < 0 || position >= g.n_ctx) return CellKind::Empty;
-  const std::size_t i = static_cast<std::size_t>(layer) * static_cast<std::size_t>(g.n_ctx) + static_cast<std::size_t>(position);
-  if (i >= g.slot_states->size()) return CellKind::Empty;
-  switch (static_cast<SlotState>((*g.slot_states)[i])) {
-    case SlotState::Empty: return CellKind::Empty;
-    case SlotState::Cached: return CellKind::Cached;
-    case SlotState::WrittenThisStep: return CellKind::Written;
+CellKind classify_cell(const LiveGrid& g, int layer, int column) {
+  if (!g.view || column < 0 || column >= static_cast<int>(g.view->columns.size())) return CellKind::Empty;
+  if (g.uncached_step)  // an uncached pass reads text indices 0..visible-1 (the text fits the context then)
+    return layer < g.layers_done && g.view->columns[static_cast<std::size_t>(column)] < g.visible ? CellKind::Recomputed : CellKind::Empty;
+  const GridCell* c = g.view->at(layer, column);
+  if (!c) return CellKind::Empty;
+  switch (c->state) {
+    case GridState::Empty: return CellKind::Empty;
+    case GridState::Cached: return CellKind::Cached;
+    case GridState::Written: return CellKind::Written;
+    case GridState::Evicted: return CellKind::Evicted;
   }
   return CellKind::Empty;
 }

@@ -13,19 +13,18 @@
 
 namespace kvlab::gui {
 
-enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed };
+enum class CellKind : std::uint8_t { Empty, Cached, Written, Recomputed, Evicted };
 
 // What the live grid needs to know about the current step.
 struct LiveGrid {
   bool uncached_step = false;                       // the step shown ran without the cache
   int layers_done = 0;                              // layers of that step finished so far
   int visible = 0;                                  // positions the newest query attends over
-  int n_ctx = 0;                                    // T: row length of slot_states
-  const std::vector<std::uint8_t>* slot_states = nullptr;  // (L, T) SlotState values, empty when off
+  const CacheView* view = nullptr;                  // the cells by column (cache_view.hpp)
 };
 LiveGrid live_grid(const Snapshot& snap);
-// The state of cell (layer, position) right now.
-CellKind classify_cell(const LiveGrid& g, int layer, int position);
+// The state of the cell of `layer` in grid column `column` right now.
+CellKind classify_cell(const LiveGrid& g, int layer, int column);
 
 // The query heads that read KV head `kv_head` of H query heads and G KV heads (H % G == 0): heads
 // first .. first + count - 1, since query head h reads KV head h / (H / G). Out of range: count 0.

@@ -300,7 +300,7 @@ void parse_show_hide(Slide& s, const std::string& verb, const std::string& rest,
     const bool control = std::find(controls.begin(), controls.end(), n) != controls.end();
     if (!is_panel(n) && !(verb == "hide" && control))
       fail(file, line, "'" + n + "' is not a panel" + std::string(verb == "hide" ? " or a toolbar control" : "") +
-                           "; panels: controls tokens grid counter plots memory attention sweep fib checkpoint format" +
+                           "; panels: controls tokens grid counter plots memory attention sweep fib checkpoint format policy" +
                            (verb == "hide" ? "; controls: step layer play cache reset layout" : ""));
     (verb == "focus" ? s.show : s.hide).push_back(n);
   }

@@ -71,7 +71,7 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   if (ImGui::BeginMenu("View")) {
     const char* names[] = {"Controls", "Tokens", "KV cache grid", "Computation counter", "Live plots", "Memory explorer",
                            "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing",
-                           "Cache format"};
+                           "Cache format", "When the cache is full"};
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i) {
       ImGui::PushID(i);
       ImGui::MenuItem(names[i], nullptr, &app.panel_open[static_cast<std::size_t>(i)]);
@@ -210,7 +210,8 @@ void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
                         {Panel::Sweep, BottomTab::Sweep, "Scaling sweep", "Sweep", draw_sweep_panel},
                         {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", "Fib", draw_fib_panel},
                         {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", "Checkpoint", draw_checkpoint_panel},
-                        {Panel::Format, BottomTab::Format, "Cache format", "Format", draw_format_panel}};
+                        {Panel::Format, BottomTab::Format, "Cache format", "Format", draw_format_panel},
+                        {Panel::Policy, BottomTab::Policy, "When full", "Full", draw_policy_panel}};
     // the long names when they all fit, else the short ones (projector text on a small screen), so no
     // label is cut to "Memory e..."; the ### part keeps a tab's identity the same either way
     float long_w = 0;
@@ -269,7 +270,7 @@ void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const float fs = ImGui::GetFontSize();
   const float spacing = ImGui::GetStyle().ItemSpacing.y;
   const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep) ||
-                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint) || app.open(Panel::Format);
+                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint) || app.open(Panel::Format) || app.open(Panel::Policy);
   const bool grid = app.open(Panel::CacheGrid);
   const bool tight = size.y < fs * 34;
   float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;

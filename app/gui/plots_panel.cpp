@@ -1,6 +1,6 @@
-// Live plots: latency per token against position (cache-on and cache-off steps as separate series: each
+// Live plots: latency per token against the token's index in the text (cache-on and cache-off steps as separate series: each
 // step a dot, a running-median line through them, the machine's bandwidth limit dashed) with the
-// "why decode is memory-bound" and "same answer" lines under it; memory against position (KV bytes in
+// "why decode is memory-bound" and "same answer" lines under it; memory against the token (KV bytes in
 // use, allocated, and the formula). CSV export of the plotted series. Computes nothing the engine
 // measures: the bandwidth, the bytes per token and the same-answer check come in the Snapshot.
 #include <cmath>
@@ -40,11 +40,11 @@ LatencySeries split_latency(const Snapshot& snap, const Palette& pal) {
     const int which = prefill ? 2 : r.cache_on ? 0 : 1;
     PlotSeries& s = which == 2 ? ls.prefill : which == 0 ? ls.on_steps : ls.off_steps;
     if (which != previous && !s.x.empty()) {
-      s.x.push_back(r.position);
+      s.x.push_back(r.text_position);
       s.y.push_back(std::nan(""));
     }
     previous = which;
-    s.x.push_back(r.position);
+    s.x.push_back(r.text_position);
     s.y.push_back(r.ms);
   }
   ls.median_on = median_of(ls.on_steps.y);
@@ -115,10 +115,19 @@ void same_answer_line(AppState& app, const Snapshot& snap, bool compact) {
   if (ImGui::Checkbox("every step", &app.same_answer_live)) app.worker.post(cmd::SetSameAnswerLive{app.same_answer_live});
   item_tooltip("Check after every step (slower playing; the plotted times still exclude it).");
   const SameAnswerCheck& c = snap.same_answer;
+  if (!c.skipped.empty()) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("not compared");
+    item_tooltip(c.skipped.c_str());
+  }
   if (!c.valid) return;
-  char text[160];
-  std::snprintf(text, sizeof text, "step %d: %s, max |diff| of logits %.2g (check: %.0f ms, not in the plot)", c.step + 1,
-                c.same_token ? "same token" : "DIFFERENT token", c.max_abs_logit_diff, c.ms);
+  char text[240];
+  if (c.evictions > 0)  // the policy dropped cells on purpose: the difference is what it costs
+    std::snprintf(text, sizeof text, "step %d: %s, max |diff| %.2g: the policy evicted %lld cells a layer, the full text did not",
+                  c.step + 1, c.same_token ? "same token" : "different token", c.max_abs_logit_diff, static_cast<long long>(c.evictions));
+  else
+    std::snprintf(text, sizeof text, "step %d: %s, max |diff| of logits %.2g (check: %.0f ms, not in the plot)", c.step + 1,
+                  c.same_token ? "same token" : "DIFFERENT token", c.max_abs_logit_diff, c.ms);
   ImGui::SameLine();
   if (compact) {
     ImGui::TextColored(c.same_token ? ImVec4(0.35f, 0.8f, 0.4f, 1) : ImVec4(0.95f, 0.35f, 0.3f, 1), "%s",
@@ -140,7 +149,7 @@ void latency_plot(AppState& app, const Snapshot& snap, const Palette& pal, float
   series.push_back(std::move(ls.on_steps));
   series.push_back(std::move(ls.off_steps));
   PlotOptions o;
-  o.x_label = "position";
+  o.x_label = "token";
   o.y_label = "ms per token";
   o.log_y = app.plots_log_auto ? wants_log_axis(ls.median_on, ls.median_off) : app.plots_log_scale;
   app.plots_log_scale = o.log_y;
@@ -157,19 +166,20 @@ void memory_plot(const Snapshot& snap, const Palette& pal, float height) {
   std::vector<PlotSeries> memory(3);
   memory[0] = {"in use (measured)", {}, {}, pal.series_cache_on, false};
   memory[1] = {"allocated (measured)", {}, {}, pal.series_allocated, false};
-  memory[2] = {"formula 2*L*G*hs*bytes*n", {}, {}, pal.series_formula, true};  // numbers only: int8/int4 scales are extra
+  // numbers only: int8/int4 scales are extra; with an evicting policy n stops at the W cells it keeps
+  memory[2] = {snap.cache_policy.evicts() ? "formula 2*L*G*hs*bytes*min(n, W)" : "formula 2*L*G*hs*bytes*n", {}, {}, pal.series_formula, true};
   for (const StepRecord& r : snap.history) {
-    memory[0].x.push_back(r.position);
+    memory[0].x.push_back(r.text_position);
     memory[0].y.push_back(static_cast<double>(r.cache_bytes_in_use) / 1024.0);
-    memory[1].x.push_back(r.position);
+    memory[1].x.push_back(r.text_position);
     memory[1].y.push_back(static_cast<double>(r.cache_bytes_allocated) / 1024.0);
-    memory[2].x.push_back(r.position);
+    memory[2].x.push_back(r.text_position);
     memory[2].y.push_back(
         r.cache_on ? static_cast<double>(kv_cache_bytes(c, static_cast<std::uint64_t>(r.position + 1), snap.trace.cache_format.dtype)) / 1024.0
                    : 0.0);
   }
   PlotOptions o;
-  o.x_label = "position";
+  o.x_label = "token";
   o.y_label = "KiB of K and V";
   o.height = height;
   draw_plot("memory", o, memory);

@@ -48,6 +48,25 @@ json steps(const Snapshot& snap) {
                    {"cache_bytes_allocated", r.cache_bytes_allocated}});
   return out;
 }
+// What the cache policy did (issue 17): the grid's counts, not pixels.
+json cache_policy_report(const Snapshot& snap) {
+  const CacheView& v = snap.cache_view;
+  int evicted = 0, pinned = 0, kept = 0;
+  for (int t = 0; t < static_cast<int>(v.columns.size()); ++t)
+    if (const GridCell* c = v.at(0, t)) {
+      evicted += c->state == GridState::Evicted ? 1 : 0;
+      kept += c->state == GridState::Cached || c->state == GridState::Written ? 1 : 0;
+      pinned += c->pinned && c->state != GridState::Evicted ? 1 : 0;
+    }
+  const float first = snap.history.empty() ? -1.0f : snap.history.back().first_tokens_attention;
+  return {{"name", cache_policy_name(snap.cache_policy)}, {"streams", snap.streams}, {"capacity", snap.cache_capacity},
+          {"evictions", snap.evictions}, {"next_position", snap.cache_next_position},
+          {"grid", {{"columns", v.columns.size()}, {"first_column_text", v.columns.empty() ? -1 : v.columns.front()},
+                    {"last_column_text", v.columns.empty() ? -1 : v.columns.back()}, {"streaming", v.streaming},
+                    {"layer0_evicted", evicted}, {"layer0_kept", kept}, {"layer0_pinned", pinned}}},
+          {"first_tokens_attention", first}};
+}
+
 }  // namespace
 
 json make_report(const Snapshot& snap, const FrameStats& f) {
@@ -90,6 +109,7 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
                             {"kl_max", snap.format_shadow.kl_max}, {"first_divergence_step", snap.format_shadow.first_divergence_step},
                             {"cells_with_error", std::count_if(snap.format_shadow.cell_error.begin(), snap.format_shadow.cell_error.end(),
                                                                [](float e) { return e > 0.0f; })}}},
+          {"cache_policy", cache_policy_report(snap)},
           {"decode_bytes", {{"weights", snap.decode_weight_bytes}, {"kv_per_position", snap.decode_kv_bytes_per_position},
                             {"read_bytes_per_s", snap.read_bytes_per_s}}},
           {"load", {{"seconds", snap.load_seconds}, {"progress_updates", snap.load_progress_updates}}},

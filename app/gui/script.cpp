@@ -111,7 +111,7 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
     case Verb::Panel: apply_panel(app, a.text, a.on); break;
     case Verb::Tab:
       app.select_tab = a.text == "plots" ? 0 : a.text == "attention" ? 1 : a.text == "memory" ? 2 : a.text == "sweep" ? 3
-                     : a.text == "fib" ? 4 : a.text == "checkpoint" ? 5 : 6;
+                     : a.text == "fib" ? 4 : a.text == "checkpoint" ? 5 : a.text == "format" ? 6 : 7;
       break;
     case Verb::Format: select_cache_format(app, a.count); break;
     case Verb::Layout: app.layout = a.text == "classroom" ? Layout::Classroom : Layout::Full; break;
@@ -157,6 +157,7 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
       lesson_reveal(app, *app.worker.snapshot());
       break;
     case Verb::Key: app.key_press = a.count; break;  // main.cpp presses it for one frame
+    case Verb::Policy: app.worker.post(cmd::SetCachePolicy{{}, a.text}); break;  // the worker fits it to the model
     case Verb::Wait: case Verb::Quit: break;  // every action already waits for the worker; quit is handled above
   }
 }

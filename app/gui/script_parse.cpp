@@ -1,12 +1,14 @@
 // Script parsing: one action per line, checked completely (verb, argument count, number ranges, names)
 // and converted to typed values, so a bad script fails before the window opens and the runner never
-// converts text again. Standard library only; running actions is script.cpp's job.
+// converts text again. Standard library and the engine's policy names; running actions is script.cpp's job.
 #include "script_parse.hpp"
 
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+
+#include "cache/policy/cache_policy.hpp"
 
 namespace kvlab::gui {
 
@@ -30,10 +32,10 @@ const VerbInfo kVerbs[] = {
     {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1},
     {"format", Verb::Format, 1, 1},   {"next", Verb::Next, 0, 0},         {"back", Verb::Back, 0, 0},
     {"answer", Verb::Answer, 1, 1},   {"reveal", Verb::Reveal, 0, 0},     {"lesson", Verb::Lesson, 1, -1},
-    {"key", Verb::Key, 1, 1},         {"plot", Verb::Plot, 1, 1}};
+    {"key", Verb::Key, 1, 1},         {"plot", Verb::Plot, 1, 1},         {"policy", Verb::Policy, 1, 1}};
 
-const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format"};
-const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format"};
+const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format", "policy"};
+const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format", "policy"};
 const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps", "error"};
 const char* const kFormats[] = {"f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi"};
 const char* const kLayouts[] = {"classroom", "full"};
@@ -133,6 +135,14 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
     }
     case Verb::Attention: a.count = args[0] == "all" ? -1 : to_int(args[0], n, v, -100000, 100000); break;
     case Verb::Model: case Verb::Memory: case Verb::Screenshot: a.text = args[0]; break;
+    case Verb::Policy:  // the form here; whether it fits the model's context is checked when it runs
+      try {
+        (void)parse_cache_policy(args[0], 1 << 30);
+      } catch (const std::exception& e) {
+        fail(n, e.what());
+      }
+      a.text = args[0];
+      break;
     case Verb::Answer:
       a.text = args[0];
       a.number = to_float(args[0], n, v, -1e30f, 1e30f);

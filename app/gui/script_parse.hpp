@@ -14,7 +14,8 @@ enum class Verb {
   Resize, Check, Layout, Format,
   // lessons (lesson.cpp): a script drives a lesson as a clicker and a class would; lesson files cannot use these
   Next, Back, Answer, Reveal, Lesson, Key,
-  Plot  // the classroom layout's plot: kv (K/V computed) or time (time and memory)
+  Plot,   // the classroom layout's plot: kv (K/V computed) or time (time and memory)
+  Policy  // the cache policy: error, window:W, sinks:S,W, h2o:H,W, shift:K
 };
 
 struct ScriptAction {
@@ -22,7 +23,7 @@ struct ScriptAction {
   Verb verb = Verb::Wait;
   std::string name;          // the verb as written (for messages)
   std::string text;          // prompt text, model spec, panel/tab/grid/memory name, screenshot path, lesson file,
-                             // answer as typed, key name
+                             // answer as typed, key name, cache policy
   int count = 1;             // step/layer/tokens/frames count, sleep milliseconds, attention layer (-1 = all),
                              // format: 0 f32, 1 f16, 2 int8, 3 int4, 4 int8-kivi, 5 int4-kivi; key: its index in key_names()
   int x = 0, y = 0;          // hover/click/press position, resize width and height

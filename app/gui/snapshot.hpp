@@ -8,6 +8,7 @@
 
 #include "model/gpt_config.hpp"
 #include "cache/kv_storage.hpp"
+#include "cache_view.hpp"
 #include "run/sampler.hpp"
 #include "run/session.hpp"
 #include "teach/quiz.hpp"
@@ -17,7 +18,8 @@ namespace kvlab::gui {
 // One finished step, kept for the plots and the counters.
 struct StepRecord {
   int step = 0;
-  int position = 0;              // position of the token whose logits this step produced (n - 1)
+  int position = 0;              // position of the token whose logits this step produced (n - 1: keys attended - 1)
+  int text_position = 0;         // that token's index in the text (= position until a cache policy evicts)
   bool cache_on = false;
   bool rebuild = false;
   double ms = 0.0;
@@ -27,6 +29,9 @@ struct StepRecord {
   std::int64_t cumulative_if_cached = 0;      // what the cache needs so far
   std::uint64_t cache_bytes_in_use = 0;
   std::uint64_t cache_bytes_allocated = 0;
+  int evicted = 0;                            // cells per layer the cache policy freed for this step
+  float first_tokens_attention = -1.0f;       // the newest query's attention on the first tokens, mean of
+                                              // layers and heads (cache_view.hpp); -1 unknown
 };
 
 // One row of the scaling sweep (cached vs uncached for one generation length).
@@ -45,6 +50,8 @@ struct SameAnswerCheck {
   bool same_token = false;       // both ways choose the same most likely token
   int token = -1, other_token = -1;
   double ms = 0.0;               // what the recomputation cost (not part of any plotted step)
+  std::int64_t evictions = 0;    // cells per layer the cache policy had dropped: the difference is its cost
+  std::string skipped;           // why nothing was compared (e.g. the text is past the context); "" if compared
 };
 
 // A quantized cache against an F32 cache over the same text, step by step (only while the cache format
@@ -81,11 +88,17 @@ struct Snapshot {
   std::vector<float> token_probs;          // probability when it was chosen (0 for prompt tokens)
   int prompt_length = 0;
   int target_tokens = 0;                   // how many new tokens "Play" generates
-  // the cache: (L, T) slot states as SlotState values; empty when the cache is off
+  // the cache: what the grid draws (columns by text index, cell states, evictions: cache_view.hpp)
   bool cache_enabled = false;              // the cache exists right now
   bool cache_requested = false;            // what the switch says (takes effect at the next step)
-  std::vector<std::uint8_t> slot_states;   // (L, T)
-  std::vector<std::int32_t> slot_tokens;   // (L, T)
+  CacheView cache_view;
+  // issue 17: what the cache does when it is full
+  CachePolicySpec cache_policy;            // the policy in use (the worker's; the policy tab shows it)
+  bool streams = false;                    // the text may go past the context (a RoPE model with an evicting policy)
+  int cache_capacity = 0;                  // cells per layer (W)
+  int cache_next_position = 0;             // the position the next token gets (positions renumber on RoPE models)
+  std::int64_t evictions = 0;              // cells freed per layer since the cache was (re)built
+  std::vector<EvictedCell> recent_evictions;  // layer 0's newest evictions, newest last (at most 8)
   StepTrace trace;                         // the last (possibly partial) step
   bool step_in_progress = false;
   SessionTotals totals;

@@ -20,6 +20,8 @@ constexpr ImU32 kColorCached = IM_COL32(59, 130, 246, 255);       // blue: store
 constexpr ImU32 kColorWritten = IM_COL32(34, 197, 94, 255);       // green: written this step (+ a dot)
 constexpr ImU32 kColorRecomputed = IM_COL32(249, 115, 22, 255);   // orange: recomputed this step (+ hatching)
 constexpr ImU32 kColorRead = IM_COL32(250, 204, 21, 255);         // yellow: read by the new query (a bar)
+constexpr ImU32 kColorEvicted = IM_COL32(127, 29, 29, 255);      // dark red: evicted by the cache policy (+ a cross)
+constexpr ImU32 kColorPinned = IM_COL32(168, 85, 247, 255);      // purple: kept by the policy, a sink (a frame)
 constexpr ImU32 kColorQueryHead = IM_COL32(236, 72, 153, 255);    // pink: a query head reading a KV row (GQA)
 
 const Palette& palette(bool projector);

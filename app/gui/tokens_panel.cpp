@@ -1,6 +1,7 @@
 // Tokens panel: the prompt and the generated text as chips (prompt grey, generated violet, the newest
-// framed: not in the cache yet); the newest always in view, earlier ones summed up when they do not
-// fit. Hovering a chip shows its id, position and probability.
+// framed: not in the cache yet; evicted by a cache policy from every layer: struck out); the newest
+// always in view, earlier ones summed up when they do not fit. Hovering a chip shows its id, position
+// and probability.
 #include <algorithm>
 #include <cstdio>
 
@@ -38,8 +39,17 @@ int first_chip_shown(const Snapshot& snap, float width, float height, float pad,
 void draw_tokens_panel(AppState& app, const Snapshot& snap) {
   const Palette& pal = palette(app.projector_mode);
   const int n = static_cast<int>(snap.tokens.size());
-  ImGui::Text("Tokens: %d in the prompt, %d generated, %d of %d positions", snap.prompt_length,
-              n - snap.prompt_length, n, snap.config.n_ctx);
+  if (snap.evictions > 0 && snap.cache_enabled) {
+    char text[200];
+    std::snprintf(text, sizeof text, "Tokens: %d in the prompt, %d generated; the cache holds %d (%s), struck-out ones were evicted",
+                  snap.prompt_length, n - snap.prompt_length, snap.cache_capacity, cache_policy_name(snap.cache_policy).c_str());
+    if (ImGui::CalcTextSize(text).x > ImGui::GetContentRegionAvail().x)
+      std::snprintf(text, sizeof text, "Tokens: %d; cache holds %d (%s), struck out: evicted", n, snap.cache_capacity,
+                    cache_policy_name(snap.cache_policy).c_str());
+    ImGui::TextUnformatted(text);
+  } else
+    ImGui::Text("Tokens: %d in the prompt, %d generated, %d of %d positions", snap.prompt_length,
+                n - snap.prompt_length, n, snap.config.n_ctx);
   const char* note = "  (framed: the newest, not in the cache yet)";
   const char* short_note = "  (framed: newest)";
   const float room = ImGui::GetContentRegionAvail().x - ImGui::GetItemRectSize().x - ImGui::GetStyle().ItemSpacing.x;
@@ -74,7 +84,11 @@ void draw_tokens_panel(AppState& app, const Snapshot& snap) {
     dl->AddRectFilled(a, b, i < snap.prompt_length ? pal.prompt_chip : pal.generated_chip, 4.0f);
     if (newest) dl->AddRect(ImVec2(a.x + 1, a.y + 1), ImVec2(b.x - 1, b.y - 1), pal.newest_chip_border, 4.0f, 0, 3.0f);
     else if (i < snap.prompt_length) dl->AddRect(a, b, ImGui::GetColorU32(ImGuiCol_Border), 4.0f);
-    dl->AddText(ImVec2(a.x + pad, a.y + pad), ImGui::GetColorU32(ImGuiCol_Text), label.c_str());
+    // evicted from every layer by the cache policy: dimmed and struck out (no query can see it any more)
+    const bool evicted = snap.cache_enabled && !newest && i < static_cast<int>(snap.cache_view.layers_holding.size()) &&
+                         snap.evictions > 0 && snap.cache_view.layers_holding[static_cast<std::size_t>(i)] == 0;
+    dl->AddText(ImVec2(a.x + pad, a.y + pad), ImGui::GetColorU32(evicted ? ImGuiCol_TextDisabled : ImGuiCol_Text), label.c_str());
+    if (evicted) dl->AddLine(ImVec2(a.x + 2, (a.y + b.y) / 2), ImVec2(b.x - 2, (a.y + b.y) / 2), kColorEvicted, 2.0f);
     ImGui::SetCursorScreenPos(a);
     ImGui::PushID(i);
     ImGui::InvisibleButton("chip", ImVec2(w, h));
@@ -84,6 +98,7 @@ void draw_tokens_panel(AppState& app, const Snapshot& snap) {
       if (i < snap.prompt_length) ImGui::TextUnformatted("part of the prompt");
       else ImGui::Text("generated; probability when chosen: %.1f%%", 100.0 * snap.token_probs[static_cast<std::size_t>(i)]);
       if (newest) ImGui::TextUnformatted("newest: its K and V are computed (and cached) by the next step");
+      if (evicted) ImGui::TextUnformatted("evicted by the cache policy: its K and V are gone from every layer");
       ImGui::EndTooltip();
     }
     ImGui::PopID();

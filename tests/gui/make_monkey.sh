@@ -15,7 +15,7 @@ frames=0
 w=1600 h=1000  # current window size: clicks and drags land inside it (mostly)
 while [ "$frames" -lt "$budget" ]; do
   cost=3  # every action: itself + the two frames the runner waits before the next one
-  case $(( RANDOM % 28 )) in
+  case $(( RANDOM % 29 )) in
     0|1) echo "step $(pick 1 1 2 5 20)" ;;
     2) echo "layer $(pick 1 2 3 7)" ;;
     3) echo "cache $(pick on off)" ;;
@@ -29,8 +29,8 @@ while [ "$frames" -lt "$budget" ]; do
                            '2 2 16 1' '1 1 65536 8' '48 25 1600 65536' '65536 65536 65536 65536')" ;;
     9) echo "model $(pick default random:tinygpt random:tinygpt:seed=7 /nonexistent/model /etc /etc/hostname \
                           random:nope random:gpt3-175b random:tinygpt:seed=abc)" ;;
-    10) echo "panel $(pick controls tokens grid counter plots memory attention sweep) $(pick on off on)" ;;
-    11) echo "tab $(pick plots attention memory sweep)" ;;
+    10) echo "panel $(pick controls tokens grid counter plots memory attention sweep policy) $(pick on off on)" ;;
+    11) echo "tab $(pick plots attention memory sweep policy)" ;;
     12) echo "projector $(pick on off off)" ;;
     13) echo "scale $(pick 1.0 1.3 2.5)" ;;  # the slider's extremes (the parser refuses values outside 1.0-2.5)
     14) echo "grid $(pick heads layers 'whole on' 'whole off' fit)" ;;
@@ -47,6 +47,9 @@ while [ "$frames" -lt "$budget" ]; do
     25) n=$(num 1 60); echo "frames $n"; cost=$(( n + 3 )) ;;
     26) echo "$(pick 'lesson kv-cache' next next back reveal 'answer 0' 'answer -5' 'answer 1e30' 'answer 20100')" ;;
     27) echo "key $(pick pagedown pagedown pageup f5 shift+f5 escape b period right left space c p v l)" ;;
+    28) # cache policies, some too big for the model or not for GPT-2, and KIVI formats that cannot evict
+        echo "$(pick 'policy window:8' 'policy sinks:4,16' 'policy h2o:4,16' 'policy shift:4' 'policy error' \
+                     'policy window:100000' 'policy sinks:1,2' 'format int8-kivi' 'format f32' 'tab policy' 'panel policy off')" ;;
   esac
   frames=$(( frames + cost ))
 done
