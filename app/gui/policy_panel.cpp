@@ -181,6 +181,11 @@ void draw_policy_panel(AppState& app, const Snapshot& snap) {
   const bool side_by_side = avail.x > fs * 44;
   if (side_by_side) ImGui::BeginChild("policy_controls", ImVec2(avail.x * 0.55f, 0), false);
   policy_selector(app, snap);
+  if (!snap.error.empty()) {  // a policy the model or the format cannot run: said here, where it was chosen
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(239, 68, 68, 255));
+    ImGui::TextWrapped("%s", snap.error.c_str());
+    ImGui::PopStyleColor();
+  }
   status_lines(snap);
   eviction_log(snap);
   if (side_by_side) {
