@@ -147,13 +147,11 @@ int KVCache::make_room(int s, int step, const RopeTable* rope) {
 // Kept cells get positions 0, 1, ... in text order; each key turns back by its move d:
 // R(-d) R(p) k = R(p - d) k (cos(-a) = cos a, sin(-a) = -sin a). Values carry no position.
 void KVCache::renumber_positions(const RopeTable& rope) {
-  std::vector<float> minus_sin(static_cast<std::size_t>(head_dim_ / 2));
+  std::vector<float>& minus_sin = minus_sin_;  // scratch kept by the cache: renumbering runs at every eviction
+  minus_sin.resize(static_cast<std::size_t>(head_dim_ / 2));
   for (int l = 0; l < num_layers_; ++l) {
     KVCells& cells = cells_[static_cast<std::size_t>(l)];
-    by_age_.clear();
-    for (int i = 0; i < cells.used_end(); ++i)
-      if (!cells.at(i).empty()) by_age_.push_back(i);
-    std::sort(by_age_.begin(), by_age_.end(), [&](int a, int b) { return cells.at(a).text_index < cells.at(b).text_index; });
+    cells.occupied_by_age(by_age_);
     for (int rank = 0; rank < static_cast<int>(by_age_.size()); ++rank) {
       const int cell = by_age_[static_cast<std::size_t>(rank)];
       const int move = cells.at(cell).position - rank;

@@ -123,6 +123,7 @@ class KVCache {
   std::unique_ptr<EvictionPolicy> policy_;
   std::vector<std::vector<EvictedCell>> evicted_;  // (L) recent evictions
   std::vector<int> victims_, by_age_;             // scratch of make_room
+  std::vector<float> minus_sin_;                  // scratch of renumber_positions (hs / 2)
   std::vector<int> pending_;  // (L) positions written in the step in progress
   std::unique_ptr<KVStorage> storage_;
   std::vector<KVCells> cells_;                // (L)

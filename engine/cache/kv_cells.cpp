@@ -26,6 +26,13 @@ void KVCells::check_occupied(int index) const {
   if (at(index).empty()) throw CacheInvariantError("cell " + std::to_string(index) + " is empty");
 }
 
+void KVCells::occupied_by_age(std::vector<int>& out) const {
+  out.clear();
+  for (int i = 0; i < used_end_; ++i)
+    if (!at(i).empty()) out.push_back(i);
+  std::sort(out.begin(), out.end(), [&](int a, int b) { return at(a).text_index < at(b).text_index; });
+}
+
 int KVCells::find_position(int position, int seq) const {
   for (int i = 0; i < used_end_; ++i)
     if (positions_[static_cast<std::size_t>(i)] == position && (cells_[static_cast<std::size_t>(i)].seqs & seq_bit(seq)))

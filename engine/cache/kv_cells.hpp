@@ -47,6 +47,9 @@ class KVCells {
   std::span<const std::int32_t> positions() const { return positions_; }
   // The cell holding `position` for sequence `seq`, or -1. Linear: for tests and the GUI.
   int find_position(int position, int seq = 0) const;
+  // The occupied cells' indices into `out` (cleared first), oldest first: by text index. What every
+  // eviction policy and the cache's renumbering walk through.
+  void occupied_by_age(std::vector<int>& out) const;
 
   // Index of a free cell, searching from the last allocation on (so a cache that never frees fills
   // its cells in order 0, 1, 2, ...), or -1 if every cell is in use.

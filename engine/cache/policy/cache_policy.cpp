@@ -99,11 +99,7 @@ const char* eviction_reason_text(EvictionReason reason) {
 }
 
 const std::vector<int>& EvictionPolicy::cells_by_age(const KVCells& cells) const {
-  by_age_.clear();
-  for (int i = 0; i < cells.used_end(); ++i)
-    if (!cells.at(i).empty()) by_age_.push_back(i);
-  std::sort(by_age_.begin(), by_age_.end(),
-            [&](int a, int b) { return cells.at(a).text_index < cells.at(b).text_index; });
+  cells.occupied_by_age(by_age_);
   return by_age_;
 }
 
