@@ -84,7 +84,7 @@ std::vector<int> kept_old(const KVCache& cache) {
   return kept;
 }
 
-// Fills one layer's row of cells and its position -> text index map.
+// Fills one layer's row of cells and counts the text indices it holds.
 void fill_layer(CacheView& v, const KVCache& cache, int l, const std::vector<int>& column_of_text) {
   const int cols = static_cast<int>(v.columns.size());
   GridCell* row = v.cells.data() + static_cast<std::size_t>(l) * static_cast<std::size_t>(cols);
@@ -103,8 +103,6 @@ void fill_layer(CacheView& v, const KVCache& cache, int l, const std::vector<int
   for (int i = 0; i < cells.used_end(); ++i) {
     const Cell& cell = cells.at(i);
     if (cell.empty()) continue;
-    if (cell.position >= 0 && cell.position < v.n_ctx)
-      v.position_text[static_cast<std::size_t>(l) * static_cast<std::size_t>(v.n_ctx) + static_cast<std::size_t>(cell.position)] = cell.text_index;
     if (cell.text_index >= 0 && cell.text_index < static_cast<int>(v.layers_holding.size()))
       ++v.layers_holding[static_cast<std::size_t>(cell.text_index)];
     const int c = column(cell.text_index);
@@ -119,21 +117,33 @@ void fill_layer(CacheView& v, const KVCache& cache, int l, const std::vector<int
 }
 }  // namespace
 
-CacheView build_cache_view(const KVCache* cache, int n_text, int n_layer, int n_ctx) {
+CacheView position_view(const KVCache* cache, int n_layer, int n_ctx) {
   CacheView v;
   v.layers = std::max(0, n_layer);
   v.n_ctx = std::max(1, n_ctx);
+  v.position_text.assign(static_cast<std::size_t>(v.layers) * static_cast<std::size_t>(v.n_ctx), -1);
+  for (int l = 0; l < v.layers; ++l) {
+    std::int32_t* row = v.position_text.data() + static_cast<std::size_t>(l) * static_cast<std::size_t>(v.n_ctx);
+    if (!cache) {  // no cache: every position is its own text index (the uncached pass reads them all)
+      for (int p = 0; p < v.n_ctx; ++p) row[p] = p;
+      continue;
+    }
+    if (l >= cache->num_layers()) continue;
+    const KVCells& cells = cache->cells(l);
+    for (int i = 0; i < cells.used_end(); ++i)
+      if (!cells.at(i).empty() && cells.at(i).position >= 0 && cells.at(i).position < v.n_ctx) row[cells.at(i).position] = cells.at(i).text_index;
+  }
+  return v;
+}
+
+CacheView build_cache_view(const KVCache* cache, int n_text, int n_layer, int n_ctx) {
+  CacheView v = position_view(cache, n_layer, n_ctx);
   v.columns = cache ? grid_columns(n_text, grid_width(cache->policy().spec(), v.n_ctx), kept_old(*cache))
                     : grid_columns(n_text, v.n_ctx, {});
   v.streaming = !v.columns.empty() && v.columns.back() + 1 != static_cast<int>(v.columns.size());
   v.cells.assign(static_cast<std::size_t>(v.layers) * v.columns.size(), GridCell{});
-  v.position_text.assign(static_cast<std::size_t>(v.layers) * static_cast<std::size_t>(v.n_ctx), -1);
   v.layers_holding.assign(static_cast<std::size_t>(std::max(0, n_text)), 0);
-  if (!cache) {  // no cache: every position is its own text index (the uncached pass reads them all)
-    for (int l = 0; l < v.layers; ++l)
-      for (int p = 0; p < v.n_ctx; ++p) v.position_text[static_cast<std::size_t>(l * v.n_ctx + p)] = p;
-    return v;
-  }
+  if (!cache) return v;
   int last = 0;
   for (int t : v.columns) last = std::max(last, t);
   std::vector<int> column_of_text(static_cast<std::size_t>(last + 1), -1);

@@ -49,6 +49,10 @@ int grid_width(const CachePolicySpec& spec, int n_ctx);
 // of sinks:S,W, the kept start of shift:K, the heavy hitters of h2o:H,W (older than its recent part).
 bool kept_by_policy(const CachePolicySpec& spec, int text_index, int tokens_seen);
 
+// Only the view's position -> text index map (layers, n_ctx, position_text): what the attention on the
+// first tokens needs, without the grid's columns and cells. nullptr: every position holds its own index.
+CacheView position_view(const KVCache* cache, int n_layer, int n_ctx);
+
 // The view of `cache` (nullptr: cache off, every position holds its own text index) for a text of
 // `n_text` tokens on a model of `n_layer` layers and `n_ctx` positions (the grid's width).
 CacheView build_cache_view(const KVCache* cache, int n_text, int n_layer, int n_ctx);

@@ -165,10 +165,9 @@ struct EngineWorker::Handler {
     r.cumulative_if_cached = t.kv_projections_if_cached;
     r.cache_bytes_in_use = tr.cache_bytes_in_use;
     r.cache_bytes_allocated = tr.cache_bytes_allocated;
-    r.evicted = tr.evicted;
-    const GptConfig& c = s.session->config();
-    const CacheView view = build_cache_view(s.session->cache(), static_cast<int>(s.session->tokens().size()), c.n_layer, c.n_ctx);
-    r.first_tokens_attention = first_tokens_attention(tr, view, first_tokens_counted(s.cache_policy));
+    const GptConfig& c = s.session->config();  // only the position -> token map: publish() builds the whole view
+    r.first_tokens_attention = first_tokens_attention(tr, position_view(s.session->cache(), c.n_layer, c.n_ctx),
+                                                      first_tokens_counted(s.cache_policy));
     s.history.push_back(r);
   }
 

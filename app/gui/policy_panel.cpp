@@ -159,11 +159,11 @@ void first_tokens_plot(const AppState& app, const Snapshot& snap, float height) 
   even.dashed = true;
   for (const StepRecord& r : snap.history) {
     if (r.first_tokens_attention < 0) continue;
-    const double x = snap.prompt_length + r.step;  // the text index of the query
+    const double x = r.text_position, keys = r.position + 1.0;  // the query's text index; the keys it attends over
     share.x.push_back(x);
     share.y.push_back(100.0 * r.first_tokens_attention);
     even.x.push_back(x);
-    even.y.push_back(100.0 * std::min(1.0, first / std::max(1.0, std::min<double>(x + 1, snap.cache_capacity > 0 ? snap.cache_capacity : x + 1))));
+    even.y.push_back(100.0 * std::min(1.0, first / std::max(1.0, keys)));
   }
   PlotOptions o;
   o.x_label = "token (the query)";

@@ -29,7 +29,6 @@ struct StepRecord {
   std::int64_t cumulative_if_cached = 0;      // what the cache needs so far
   std::uint64_t cache_bytes_in_use = 0;
   std::uint64_t cache_bytes_allocated = 0;
-  int evicted = 0;                            // cells per layer the cache policy freed for this step
   float first_tokens_attention = -1.0f;       // the newest query's attention on the first tokens, mean of
                                               // layers and heads (cache_view.hpp); -1 unknown
 };
