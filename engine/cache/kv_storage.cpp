@@ -33,6 +33,22 @@ void KVStorage::rotate_key(int layer, int b, int g, int cell, const float* cos, 
   write(layer, b, g, cell, k, v);
 }
 
+void KVStorage::copy_cell(int from, int to) {
+  const auto hs = static_cast<std::size_t>(shape_.head_dim);
+  const std::size_t decode = scratch_floats(1);
+  rotate_scratch_.resize(decode + 2 * hs);
+  float* k = rotate_scratch_.data() + decode;
+  float* v = k + hs;
+  for (int layer = 0; layer < shape_.layers; ++layer)
+    for (int b = 0; b < shape_.batch; ++b)
+      for (int g = 0; g < shape_.kv_heads; ++g) {
+        const KVRows row = read(layer, b, g, from, from + 1, rotate_scratch_.data());
+        std::copy(row.k, row.k + hs, k);
+        std::copy(row.v, row.v + hs, v);
+        write(layer, b, g, to, k, v);
+      }
+}
+
 int kv_int_group(int head_dim, int int_group) {
   if (int_group > 0) {
     if (head_dim % int_group != 0)

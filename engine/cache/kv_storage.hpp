@@ -88,6 +88,10 @@ class KVStorage {
   // the row, rotating it and writing it back (a quantized format re-encodes it). For a policy that moves
   // cached keys to new positions. Not thread-safe (one scratch row).
   void rotate_key(int layer, int b, int g, int cell, const float* cos, const float* sin);
+  // Copies cell `from` to cell `to` (K and V of every layer, batch row and KV head) as stored, bit for
+  // bit: a paged cache's copy-on-write. The default decodes and re-encodes each row (exact for F32 and
+  // F16); a format whose re-encoding could differ overrides it. Not thread-safe (one scratch row).
+  virtual void copy_cell(int from, int to);
 
   // The reader of `layer`, batch row 0 (stable for the storage's lifetime).
   const KVReader& reader(int layer) const { return readers_[static_cast<std::size_t>(layer)]; }

@@ -58,6 +58,20 @@ KVRows KVStorageInt::read(int layer, int b, int g, int c0, int c1, float* scratc
   return {k, v, hs};
 }
 
+void KVStorageInt::copy_cell(int from, int to) {
+  const KVStorageShape& sh = shape();
+  const auto hs = static_cast<std::size_t>(sh.head_dim), groups = static_cast<std::size_t>(groups_per_row_);
+  for (int layer = 0; layer < sh.layers; ++layer)
+    for (int b = 0; b < sh.batch; ++b)
+      for (int g = 0; g < sh.kv_heads; ++g) {
+        const std::size_t src = row_offset(layer, b, g, from) / hs, dst = row_offset(layer, b, g, to) / hs;
+        for (Plane* p : {&keys_, &values_}) {
+          std::memcpy(p->codes.get() + dst * row_bytes_, p->codes.get() + src * row_bytes_, row_bytes_);
+          std::memcpy(p->scales.get() + dst * groups, p->scales.get() + src * groups, groups * sizeof(float));
+        }
+      }
+}
+
 void KVStorageInt::clear() {
   const std::size_t rows = shape().rows();
   for (Plane* p : {&keys_, &values_}) {

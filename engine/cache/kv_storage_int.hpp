@@ -29,6 +29,7 @@ class KVStorageInt final : public KVStorage {
   std::optional<std::pair<Tensor4View, Tensor4View>> f32_views(int, int) const override { return std::nullopt; }
   std::size_t bytes() const override;  // codes + scales of K and V
   void clear() override;
+  void copy_cell(int from, int to) override;  // codes and scales as they are (re-encoding could round differently)
   int group() const { return group_; }
 
  private:

@@ -12,32 +12,16 @@
 #include <thread>
 
 #include "checks.hpp"
+#include "forward/layer_ops.hpp"
 #include "errors.hpp"
 
 namespace kvlab {
 
+using namespace layer_ops;
+
 namespace {
 using Clock = std::chrono::steady_clock;
 using ConstVec = Eigen::Map<const Eigen::RowVectorXf>;
-
-float* scratch_of(ForwardWorkspace& ws, int thread) {
-  auto& v = ws.convert[static_cast<std::size_t>(thread)];
-  return v.empty() ? nullptr : v.data();
-}
-
-// y (s, out) = x (s, in) @ W (in, out) + b (out), all row-major; W stored as GPT-2's Conv1D does.
-// Each thread computes a slice of the output columns, so each reads only its slice of W: decode is
-// bound by reading weights, and this splits that reading across cores.
-void linear(ForwardWorkspace& ws, const RowMatrix& x, int s, const WeightMatrix& W, const float* b, RowMatrix& y) {
-  const int out = W.cols;
-  ws.pool->run([&](int thread, int threads) {
-    const auto [c0, c1] = WorkerPool::slice(out, thread, threads);
-    if (c0 >= c1) return;
-    matmul_weights(x.data(), x.outerStride(), s, W, 0, W.rows, c0, c1, y.data() + c0, y.outerStride(), false,
-                   scratch_of(ws, thread));
-    y.block(0, c0, s, c1 - c0).rowwise() += ConstVec(b + c0, c1 - c0);
-  });
-}
 
 // Decode products of at least this many bytes stream whole rows per thread (see run_next_layer).
 constexpr std::size_t kStreamRowsBytes = std::size_t{4} << 20;
@@ -67,49 +51,6 @@ void sum_row_partials(ForwardWorkspace& ws, int f0, int f1, const float* bias, f
   for (const auto& p : ws.row_partial) y += ConstVec(p.data() + f0, f1 - f0);
 }
 
-// partial (s, C) = a[:, k0:k1] (s, k1-k0) @ W[k0:k1, :] (k1-k0, C): one thread's share of a product
-// split along its inner dimension ("split-K"); the shares are summed by add_partials. Rows of W are
-// contiguous, so each thread streams its own block of the weights.
-void partial_product(ForwardWorkspace& ws, int thread, const RowMatrix& a, int s, int k0, int k1, const WeightMatrix& W) {
-  if (k0 >= k1) return;
-  RowMatrix& partial = ws.partial[static_cast<std::size_t>(thread)];
-  matmul_weights(a.data() + k0, a.outerStride(), s, W, k0, k1, 0, W.cols, partial.data(), partial.outerStride(), false,
-                 scratch_of(ws, thread));
-}
-
-// x += bias (if any: Llama has none) + the partial products of the threads that had a share of [0, total).
-void add_partials(ForwardWorkspace& ws, int s, int total, int granule, const float* bias) {
-  const int threads = ws.pool->size();
-  for (int t = 0; t < threads; ++t) {
-    const auto [k0, k1] = WorkerPool::slice(total, t, threads, granule);
-    if (k0 < k1) ws.x.topRows(s) += ws.partial[static_cast<std::size_t>(t)].topRows(s);
-  }
-  if (bias) ws.x.topRows(s).rowwise() += ConstVec(bias, ws.x.cols());
-}
-
-// One matrix of a product whose output columns are several matrices side by side: W's columns land
-// at y's columns [at, at + W.cols), plus its bias if it has one.
-struct OutputPart {
-  const WeightMatrix* W;
-  const float* bias;  // nullptr: none
-  int at;
-};
-
-// y (s, sum of the parts' columns) = x (s, in) @ [W_0 | W_1 | ...] (+ biases): one parallel region,
-// each thread its slice of the joined columns, cut where a slice crosses from one matrix to the next.
-void linear_parts(ForwardWorkspace& ws, const RowMatrix& x, int s, std::span<const OutputPart> parts, RowMatrix& y) {
-  const int total = parts.back().at + parts.back().W->cols;
-  ws.pool->run([&](int thread, int threads) {
-    const auto [c0, c1] = WorkerPool::slice(total, thread, threads);
-    for (const OutputPart& p : parts) {
-      const int b0 = std::max(c0, p.at) - p.at, b1 = std::min(c1, p.at + p.W->cols) - p.at;  // W's own columns
-      if (b0 >= b1) continue;
-      matmul_weights(x.data(), x.outerStride(), s, *p.W, 0, p.W->rows, b0, b1, y.data() + p.at + b0, y.outerStride(), false,
-                     scratch_of(ws, thread));
-      if (p.bias) y.block(0, p.at + b0, s, b1 - b0).rowwise() += ConstVec(p.bias + b0, b1 - b0);
-    }
-  });
-}
 }  // namespace
 
 const char* pass_kind_name(PassKind k) {
@@ -300,23 +241,11 @@ void ForwardPass::mlp_block(const BlockWeights& w, bool stream_rows) {
   ForwardWorkspace& ws = *ws_;
   const GptConfig& c = model_->config();
   const int s = s_, C = c.n_embd;
-  layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
   if (!stream_rows) {
-    ws.pool->run([&](int t, int threads) {
-      const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
-      if (f0 >= f1) return;
-      matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.c_fc_w, 0, C, f0, f1, ws.fc.data() + f0,
-                     ws.fc.outerStride(), false, scratch_of(ws, t));
-      for (int i = 0; i < s; ++i) {
-        auto hidden = ws.fc.row(i).segment(f0, f1 - f0);
-        hidden += ConstVec(w.c_fc_b + f0, f1 - f0);
-        gelu_inplace(hidden.data(), f1 - f0);
-      }
-      partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
-    });
-    add_partials(ws, s, 4 * C, 16, w.mlp_proj_b);
+    layer_ops::gelu_mlp(ws, c, w, s);
     return;
   }
+  layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
   stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
   for (auto& p : ws.partial) p.row(0).setZero();
   constexpr int kHiddenChunk = 128;
@@ -438,51 +367,12 @@ void ForwardPass::owned_layer(int t, int threads, int l) {
 
 // Llama: x += down(silu(rms_norm(x) @ gate) * (rms_norm(x) @ up)), each thread its slice of the I
 // hidden units (gate and up columns, the gate, down_proj's rows: split-K, summed by add_partials).
-void ForwardPass::swiglu_block(const BlockWeights& w) {
-  ForwardWorkspace& ws = *ws_;
-  const GptConfig& c = model_->config();
-  const int s = s_, C = c.n_embd, I = c.n_inner();
-  rms_norm(ws.x, ws.xn, s, w.ln_2_w, c.rms_norm_eps);
-  ws.pool->run([&](int t, int threads) {
-    const auto [f0, f1] = WorkerPool::slice(I, t, threads);
-    if (f0 >= f1) return;
-    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.gate_w, 0, C, f0, f1, ws.fc.data() + f0, ws.fc.outerStride(), false,
-                   scratch_of(ws, t));
-    matmul_weights(ws.xn.data(), ws.xn.outerStride(), s, w.up_w, 0, C, f0, f1, ws.up.data() + f0, ws.up.outerStride(), false,
-                   scratch_of(ws, t));
-    for (int i = 0; i < s; ++i) silu_mul_inplace(ws.fc.row(i).data() + f0, ws.up.row(i).data() + f0, f1 - f0);
-    partial_product(ws, t, ws.fc, s, f0, f1, w.mlp_proj_w);
-  });
-  add_partials(ws, s, I, 16, nullptr);
-}
+void ForwardPass::swiglu_block(const BlockWeights& w) { layer_ops::swiglu_mlp(*ws_, model_->config(), w, s_); }
 
 void ForwardPass::finish() {
   if (!done()) throw InputError("finish() called before every layer ran");
-  const GptConfig& c = model_->config();
-  const GptWeights& w = model_->weights();
-  ForwardWorkspace& ws = *ws_;
-  // ln_f on the last position only (the other rows' logits are not needed to pick the next token)
-  const int last = s_ - 1;
-  if (c.is_llama()) {
-    rms_norm_row(ws.x.row(last).data(), ws.xn.row(last).data(), c.n_embd, w.ln_f_w(), c.rms_norm_eps);
-  } else {
-    const ConstVec weight(w.ln_f_w(), c.n_embd), bias(w.ln_f_b(), c.n_embd);
-    const auto xr = ws.x.row(last);
-    const float mean = xr.mean();
-    const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
-    ws.xn.row(last) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
-  }
-  // logits (V) = lm_head (V, C) @ x (C): GPT-2's LM head is tied to the token embedding (wte), a
-  // Llama model's tied or its own lm_head; threads split V
-  // in chunks handed out on demand (the largest read of a step: no thread waits for a slower one)
-  // (a head small enough to stay in cache is quicker on this thread alone than with a hand-off)
-  constexpr int kVocabChunk = 1024;
-  const WeightMatrix& head = w.lm_head();
-  if (head.bytes() <= (std::size_t{256} << 10)) matvec_rows(head, 0, c.vocab_size, ws.xn.row(last).data(), ws.logits.data());
-  else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
-    const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
-    matvec_rows(head, v0, v1, ws.xn.row(last).data(), ws.logits.data() + v0);
-  });
+  // ln_f and the LM head on the last position only (the other rows' logits are not needed to pick the next token)
+  layer_ops::row_logits(*model_, *ws_, s_ - 1, ws_->logits.data());
   if (cache_) cache_->advance();
   model_ = nullptr;
 }
