@@ -77,7 +77,7 @@ TEST_CASE("matmul_weights equals a plain loop for F32 and F16 weights, any slice
   const TestMatrix W(300, 75);  // 300 rows: more than one F16 conversion block; 75 columns: SIMD tails
   std::vector<float> scratch(matmul_scratch_floats(W.cols));
   for (WeightDtype dtype : {WeightDtype::F32, WeightDtype::F16})
-    for (int s : {1, 2, 5})
+    for (int s : {1, 2, 3, 4, 5, 9, 16, 17})  // 2-16: the small GEMM (groups of 4 rows), 17: Eigen's
       for (auto [k0, k1, c0, c1] : {std::array{0, 300, 0, 75}, std::array{3, 290, 5, 70}, std::array{0, 7, 16, 33}}) {
         std::vector<float> x(static_cast<std::size_t>(s) * 300), y(static_cast<std::size_t>(s) * 80, 1.0f);
         for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.11f * static_cast<float>(i));
@@ -114,6 +114,29 @@ TEST_CASE("matvec_rows and the embedding lookup read F16 rows correctly", "[kern
     weight_row_to_f32(W.view(dtype), 11, row.data());
     for (int c = 0; c < 77; ++c) CHECK(row[static_cast<std::size_t>(c)] == values[static_cast<std::size_t>(11 * 77 + c)]);
   }
+}
+
+TEST_CASE("matvec_rows_multi (a batch's LM head) equals a plain loop for 1-9 vectors", "[kernels]") {
+  const TestMatrix W(23, 77);  // 23 rows: groups of 4 and a tail; 77 columns: SIMD tails
+  std::vector<float> x(9 * 80);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  for (WeightDtype dtype : {WeightDtype::F32, WeightDtype::F16})
+    for (int s : {1, 2, 3, 4, 5, 9}) {
+      const auto& values = dtype == WeightDtype::F16 ? W.f16_as_f32 : W.f32;
+      std::vector<float> y(static_cast<std::size_t>(s) * 30, -7.0f);
+      matvec_rows_multi(W.view(dtype), 2, 21, x.data(), 80, s, y.data(), 30);
+      double worst = 0;
+      for (int i = 0; i < s; ++i)
+        for (int r = 2; r < 21; ++r) {
+          double want = 0;
+          for (int c = 0; c < 77; ++c)
+            want += static_cast<double>(values[static_cast<std::size_t>(r) * 77 + c]) * x[static_cast<std::size_t>(i * 80 + c)];
+          worst = std::max(worst, std::fabs(want - y[static_cast<std::size_t>(i * 30 + r - 2)]));
+        }
+      INFO(dtype_name(dtype) << " s=" << s);
+      CHECK(worst < 1e-5);
+      CHECK(y[19] == -7.0f);  // nothing past the rows written
+    }
 }
 
 TEST_CASE("F16 weights: within 1e-2 of the F32 model, cached equals uncached, same greedy tokens", "[kernels][f16]") {

@@ -116,11 +116,10 @@ void batch_forward(const Gpt& model, ForwardWorkspace& ws, BatchScratch& scratch
   }
   if (logits.rows() != static_cast<Eigen::Index>(segments.size()) || logits.cols() != c.vocab_size)
     logits.resize(static_cast<Eigen::Index>(segments.size()), c.vocab_size);
+  std::vector<int> last_rows;  // each segment's last row: the logits that pick its next token
   int last = -1;
-  for (std::size_t k = 0; k < segments.size(); ++k) {
-    last += static_cast<int>(segments[k].tokens.size());
-    row_logits(model, ws, last, logits.row(static_cast<Eigen::Index>(k)).data());
-  }
+  for (const BatchSegment& seg : segments) last_rows.push_back(last += static_cast<int>(seg.tokens.size()));
+  rows_logits(model, ws, last_rows, logits);
 }
 
 }  // namespace kvlab

@@ -93,28 +93,54 @@ void swiglu_mlp(ForwardWorkspace& ws, const GptConfig& c, const BlockWeights& w,
   add_partials(ws, s, I, 16, nullptr);
 }
 
-void row_logits(const Gpt& model, ForwardWorkspace& ws, int row, float* logits) {
+namespace {
+// The final norm of row `row` of ws.x into row `out` of ws.xn.
+void final_norm_row(const Gpt& model, ForwardWorkspace& ws, int row, int out) {
   const GptConfig& c = model.config();
   const GptWeights& w = model.weights();
   if (c.is_llama()) {
-    rms_norm_row(ws.x.row(row).data(), ws.xn.row(row).data(), c.n_embd, w.ln_f_w(), c.rms_norm_eps);
-  } else {
-    const ConstVec weight(w.ln_f_w(), c.n_embd), bias(w.ln_f_b(), c.n_embd);
-    const auto xr = ws.x.row(row);
-    const float mean = xr.mean();
-    const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
-    ws.xn.row(row) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
+    rms_norm_row(ws.x.row(row).data(), ws.xn.row(out).data(), c.n_embd, w.ln_f_w(), c.rms_norm_eps);
+    return;
   }
+  const ConstVec weight(w.ln_f_w(), c.n_embd), bias(w.ln_f_b(), c.n_embd);
+  const auto xr = ws.x.row(row);
+  const float mean = xr.mean();
+  const float inv_std = 1.0f / std::sqrt((xr.array() - mean).square().mean() + c.layer_norm_eps);
+  ws.xn.row(out) = ((xr.array() - mean) * inv_std * weight.array() + bias.array()).matrix();
+}
+}  // namespace
+
+void row_logits(const Gpt& model, ForwardWorkspace& ws, int row, float* logits) {
+  const GptConfig& c = model.config();
+  final_norm_row(model, ws, row, row);
   // logits (V) = lm_head (V, C) @ x (C): GPT-2's LM head is tied to the token embedding (wte), a Llama
   // model's tied or its own lm_head; threads split V in chunks handed out on demand (the largest read
   // of a step: no thread waits for a slower one)
   constexpr int kVocabChunk = 1024;
-  const WeightMatrix& head = w.lm_head();
+  const WeightMatrix& head = model.weights().lm_head();
   const float* xn = ws.xn.row(row).data();
-  if (head.bytes() <= (std::size_t{256} << 10)) matvec_rows(head, 0, c.vocab_size, xn, logits);
+  if (head.bytes() <= (std::size_t{256} << 10)) matvec_rows(head, 0, c.vocab_size, xn, logits);  // in cache: this thread alone
   else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
     const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
     matvec_rows(head, v0, v1, xn, logits + v0);
+  });
+}
+
+void rows_logits(const Gpt& model, ForwardWorkspace& ws, std::span<const int> rows, RowMatrix& logits) {
+  const GptConfig& c = model.config();
+  const int s = static_cast<int>(rows.size());
+  for (int k = 0; k < s; ++k) final_norm_row(model, ws, rows[static_cast<std::size_t>(k)], k);  // rows[k] >= k: no overlap
+  // Each chunk of the head's rows is read once for every row of xn (matvec_rows_multi), in chunks
+  // small enough to stay in the core's cache while the rows use it.
+  constexpr int kVocabChunk = 256;
+  const WeightMatrix& head = model.weights().lm_head();
+  const auto chunk = [&](int v0, int v1) {
+    matvec_rows_multi(head, v0, v1, ws.xn.data(), ws.xn.outerStride(), s, logits.data() + v0, logits.outerStride());
+  };
+  if (head.bytes() <= (std::size_t{256} << 10)) chunk(0, c.vocab_size);
+  else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
+    const int v0 = ch * kVocabChunk;
+    chunk(v0, std::min(c.vocab_size, v0 + kVocabChunk));
   });
 }
 

@@ -40,5 +40,9 @@ void swiglu_mlp(ForwardWorkspace& ws, const GptConfig& c, const BlockWeights& w,
 // logits (V) of row `row` of ws.x: the final norm (into ws.xn's row) and the LM head, threads
 // splitting V in chunks on demand (a head small enough for the cache runs on this thread alone).
 void row_logits(const Gpt& model, ForwardWorkspace& ws, int row, float* logits);
+// The same for several rows (a batched pass: each sequence's last row): logits.row(k) (V) of ws.x's
+// row rows[k] (increasing; their norms go to ws.xn's rows 0, 1, ...). Each chunk of the head is read
+// once for all the rows while it is in cache, so the head is read once per pass, not once per row.
+void rows_logits(const Gpt& model, ForwardWorkspace& ws, std::span<const int> rows, RowMatrix& logits);
 
 }  // namespace kvlab::layer_ops

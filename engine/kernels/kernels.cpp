@@ -211,6 +211,66 @@ void gemv_cols(const float* x, const T* w, std::ptrdiff_t ld, int rows, int n, f
   }
 }
 
+// y[i, 0:V*kLanes] (+)= x[i, 0:rows] @ w[rows, 0:V*kLanes] for S rows of x at once: S x V output
+// vectors in registers, each weight vector loaded once and used S times. A few sequences decoded
+// together (a batch) multiply the same weights: this reads them once where a GEMV per row would read
+// them S times, and packs nothing (Eigen's GEMM copies the weights first, which costs more than the
+// arithmetic at S <= 16).
+template <int S, int V, typename T>
+void gemm_rows_block(const float* x, std::ptrdiff_t x_stride, const T* w, std::ptrdiff_t ld, int rows, float* y,
+                     std::ptrdiff_t y_stride, bool accumulate) {
+  if constexpr (kLanes > 0) {
+    Vec acc[S][V];
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < V; ++j) acc[i][j] = accumulate ? load(y + i * y_stride + j * kLanes) : zero();
+    for (int k = 0; k < rows; ++k) {
+      Vec wv[V];
+      for (int j = 0; j < V; ++j) wv[j] = load(w + k * ld + j * kLanes);
+      for (int i = 0; i < S; ++i) {
+        const Vec xs = splat(x[i * x_stride + k]);
+        for (int j = 0; j < V; ++j) acc[i][j] = fma(xs, wv[j], acc[i][j]);
+      }
+    }
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < V; ++j) store(y + i * y_stride + j * kLanes, acc[i][j]);
+  }
+}
+
+// Rows [i0, i0 + S) of x (S <= 4) against the column block at w (V vectors wide).
+template <int V, typename T>
+void gemm_rows_group(int S, const float* x, std::ptrdiff_t x_stride, const T* w, std::ptrdiff_t ld, int rows, float* y,
+                     std::ptrdiff_t y_stride, bool accumulate) {
+  switch (S) {
+    case 1: gemm_rows_block<1, V>(x, x_stride, w, ld, rows, y, y_stride, accumulate); break;
+    case 2: gemm_rows_block<2, V>(x, x_stride, w, ld, rows, y, y_stride, accumulate); break;
+    case 3: gemm_rows_block<3, V>(x, x_stride, w, ld, rows, y, y_stride, accumulate); break;
+    default: gemm_rows_block<4, V>(x, x_stride, w, ld, rows, y, y_stride, accumulate); break;
+  }
+}
+
+// y (s, n) (+)= x (s, rows) @ w (rows, n) for a few rows of x (s <= kSmallRows): column blocks of 4
+// vectors; within a block, groups of up to 4 rows of x, so the block's weights come from memory once
+// and from the core's cache for the other groups. The last < kLanes columns by a plain loop.
+template <typename T>
+void gemm_small(const float* x, std::ptrdiff_t x_stride, int s, const T* w, std::ptrdiff_t ld, int rows, int n, float* y,
+                std::ptrdiff_t y_stride, bool accumulate) {
+  int c = 0;
+  if constexpr (kLanes > 0) {
+    for (; c + 4 * kLanes <= n; c += 4 * kLanes)
+      for (int i = 0; i < s; i += 4)
+        gemm_rows_group<4>(std::min(4, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride, accumulate);
+    for (; c + kLanes <= n; c += kLanes)
+      for (int i = 0; i < s; i += 4)
+        gemm_rows_group<1>(std::min(4, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride, accumulate);
+  }
+  for (int i = 0; i < s; ++i)
+    for (int cc = c; cc < n; ++cc) {
+      float total = accumulate ? y[i * y_stride + cc] : 0.0f;
+      for (int k = 0; k < rows; ++k) total += x[i * x_stride + k] * to_f32(w[k * ld + cc]);
+      y[i * y_stride + cc] = total;
+    }
+}
+
 // Sum of w[i] * x[i] for i < n.
 template <typename T>
 float dot(const T* w, const float* x, int n) {
@@ -287,6 +347,57 @@ void matvec_rows_of(const T* w, int rows, int n, const float* x, float* y) {
   for (int r = 4 * quarter; r < rows; ++r) y[r] = dot(w + static_cast<std::ptrdiff_t>(r) * n, x, n);
 }
 
+// y[i * y_stride + j] = w[j * ld : j * ld + n] . x_i for 4 rows of w and S vectors x_i (x + i * x_stride):
+// each weight vector is loaded once and used S times.
+template <int S, typename T>
+void dot4_multi(const T* w, std::ptrdiff_t ld, const float* x, std::ptrdiff_t x_stride, int n, float* y, std::ptrdiff_t y_stride) {
+  float total[S][4] = {};
+  int c = 0;
+  if constexpr (kLanes > 0) {
+    Vec acc[S][4];
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < 4; ++j) acc[i][j] = zero();
+    for (; c + kLanes <= n; c += kLanes) {
+      Vec wv[4];
+      for (int j = 0; j < 4; ++j) wv[j] = load(w + j * ld + c);
+      for (int i = 0; i < S; ++i) {
+        const Vec xv = load(x + i * x_stride + c);
+        for (int j = 0; j < 4; ++j) acc[i][j] = fma(wv[j], xv, acc[i][j]);
+      }
+    }
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < 4; ++j) total[i][j] = sum(acc[i][j]);
+  }
+  for (int i = 0; i < S; ++i)
+    for (int j = 0; j < 4; ++j) {
+      for (int cc = c; cc < n; ++cc) total[i][j] += to_f32(w[j * ld + cc]) * x[i * x_stride + cc];
+      y[i * y_stride + j] = total[i][j];
+    }
+}
+
+// matvec_rows_multi for one weight type: rows four at a time, the vectors four at a time.
+template <typename T>
+void matvec_rows_multi_of(const T* w, int rows, int n, const float* x, std::ptrdiff_t x_stride, int s, float* y,
+                          std::ptrdiff_t y_stride) {
+  for (int i0 = 0; i0 < s; i0 += 4) {
+    const float* xi = x + i0 * x_stride;
+    float* yi = y + i0 * y_stride;
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const T* wr = w + static_cast<std::ptrdiff_t>(r) * n;
+      switch (std::min(4, s - i0)) {
+        case 1: dot4_multi<1>(wr, n, xi, x_stride, n, yi + r, y_stride); break;
+        case 2: dot4_multi<2>(wr, n, xi, x_stride, n, yi + r, y_stride); break;
+        case 3: dot4_multi<3>(wr, n, xi, x_stride, n, yi + r, y_stride); break;
+        default: dot4_multi<4>(wr, n, xi, x_stride, n, yi + r, y_stride); break;
+      }
+    }
+    for (; r < rows; ++r)
+      for (int i = 0; i < std::min(4, s - i0); ++i)
+        yi[i * y_stride + r] = dot(w + static_cast<std::ptrdiff_t>(r) * n, xi + i * x_stride, n);
+  }
+}
+
 // out[0:n] = w[0:n] widened to F32.
 void f16_to_f32_row(const std::uint16_t* w, int n, float* out) {
   int i = 0;
@@ -316,6 +427,10 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
       gemv_cols(x, W.f32() + first, W.cols, kn, n, y, accumulate);
       return;
     }
+    if (s <= kSmallRows) {
+      gemm_small(x, x_stride, s, W.f32() + first, W.cols, kn, n, y, y_stride, accumulate);
+      return;
+    }
     const StridedMap Wm(W.f32() + first, kn, n, Eigen::OuterStride<>(W.cols));
     if (accumulate) Y.noalias() += X * Wm;
     else Y.noalias() = X * Wm;
@@ -327,6 +442,10 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
     else gemv_cols(x, w, W.cols, kn, n, y, accumulate);
     return;
   }
+  if (s <= kSmallRows) {  // widened in registers, read once for all the rows
+    gemm_small(x, x_stride, s, w, W.cols, kn, n, y, y_stride, accumulate);
+    return;
+  }
   // Several rows of x: widen a block of W's rows once, then let Eigen's GEMM use it for all of them.
   for (int kb = 0; kb < kn; kb += kF16ConvertRows) {
     const int rows = std::min(kF16ConvertRows, kn - kb);
@@ -336,6 +455,14 @@ void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const Weight
     if (accumulate || kb > 0) Y.noalias() += X.middleCols(kb, rows) * block;
     else Y.noalias() = X.middleCols(kb, rows) * block;
   }
+}
+
+void matvec_rows_multi(const WeightMatrix& W, int r0, int r1, const float* x, std::ptrdiff_t x_stride, int s, float* y,
+                       std::ptrdiff_t y_stride) {
+  if (r0 >= r1 || s <= 0) return;
+  const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(r0) * W.cols;
+  if (W.dtype == WeightDtype::F32) matvec_rows_multi_of(W.f32() + first, r1 - r0, W.cols, x, x_stride, s, y, y_stride);
+  else matvec_rows_multi_of(W.f16() + first, r1 - r0, W.cols, x, x_stride, s, y, y_stride);
 }
 
 void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y) {

@@ -20,15 +20,24 @@ inline constexpr int kF16ConvertRows = 256;
 // Scratch floats matmul_weights may need per call for a product with at most `max_cols` columns.
 inline std::size_t matmul_scratch_floats(int max_cols) { return static_cast<std::size_t>(kF16ConvertRows) * max_cols; }
 
+// Products with at most this many rows of x (a batch of decoded sequences) use our own small GEMM:
+// the weights read once for all the rows, nothing packed or widened into scratch.
+inline constexpr int kSmallRows = 16;
+
 // y (s, c1-c0) = x (s, k1-k0) @ W[k0:k1, c0:c1]   (or += with accumulate). x and y are row-major with
 // the given row strides (in floats); x points at column k0 of its first row, y at column c0.
-// F32 weights: Eigen's GEMM/GEMV. F16 weights: one row = a GEMV converting 16 numbers per instruction
-// in registers; several rows = blocks of kF16ConvertRows rows converted into `scratch`, then a GEMM.
+// One row: our GEMVs (F16 widened 16 numbers per instruction in registers). 2 to kSmallRows rows: our
+// small GEMM (F16 widened in registers too). More rows: Eigen's GEMM, F16 weights first widened in
+// blocks of kF16ConvertRows rows into `scratch`.
 void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const WeightMatrix& W, int k0, int k1, int c0, int c1,
                     float* y, std::ptrdiff_t y_stride, bool accumulate, float* scratch);
 
 // y[r - r0] = W[r, :] . x for rows r in [r0, r1): the tied LM head (W = wte, (V, C)).
 void matvec_rows(const WeightMatrix& W, int r0, int r1, const float* x, float* y);
+// The same for s vectors at once (a batch's LM head): y[i * y_stride + (r - r0)] = W[r, :] . x_i, x_i at
+// x + i * x_stride. Each weight row is read once for up to four vectors.
+void matvec_rows_multi(const WeightMatrix& W, int r0, int r1, const float* x, std::ptrdiff_t x_stride, int s, float* y,
+                       std::ptrdiff_t y_stride);
 
 // Sum of n floats with 8 independent vector accumulators: a pure read stream at the memory's speed
 // (machine.cpp measures bandwidth with it, so the decode roofline uses the same instructions).
