@@ -309,6 +309,7 @@ void print_sweep(const BenchArgs& a, const LoadedModel& model, int threads, cons
 
 // The course's table (bench --mode course): engine/bench/sweep.hpp measures, this prints.
 int run_bench(const BenchArgs& a) {
+  if (a.mode == "batch") return run_bench_batch(a);
   if (a.mode != "course") return run_bench_modes(a);
   // Opened first: an unwritable path is reported before minutes of benchmarking, not after.
   std::ofstream csv;

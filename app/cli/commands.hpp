@@ -61,9 +61,29 @@ struct BenchArgs {
   std::string prompt = "The";
   int repeats = 3;
   std::string cache_dtype = "f32";  // the cached runs' cache format
+  std::vector<int> batch_sizes{1, 2, 4, 8, 16};  // --mode batch: sequences decoded together
   std::string csv;
   bool json = false;
 };
+
+// kvlab-cli batch: several sequences decoded together (batch_command.cpp).
+struct BatchArgs {
+  std::string model = "default";
+  int threads = 0;  // 0 = every core
+  std::string prompt;        // with --fork N: N samples of this prompt
+  std::string prompts_file;  // or one prompt a line
+  int fork = 1;
+  std::string turn;          // a second turn appended to every sequence, then --tokens more
+  int tokens = 32;
+  std::string layout = "paged";  // contiguous | paged
+  int block_size = 16;
+  int blocks = 0;                // paged pool (0: enough for the work without sharing)
+  std::string cache_dtype = "f32";
+  SamplingConfig sampling;
+  bool json = false;
+};
+int run_batch(const BatchArgs& a);
+int run_bench_batch(const BenchArgs& a);  // bench --mode batch
 
 struct QualityArgs {
   std::string model = "default";

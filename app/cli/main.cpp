@@ -1,4 +1,4 @@
-// kvlab-cli: headless front end to the engine (generate, tokenize, verify, memory, bench, machine, save,
+// kvlab-cli: headless front end to the engine (generate, batch, tokenize, verify, memory, bench, machine, save,
 // demo, soak; quiz, fib, checkpoint in teach_commands.cpp).
 // Parses flags with CLI11; turns every error into one line on stderr: exit 2 for bad input, 1 for a
 // failed check. Never prints a stack trace. Command logic lives in commands.cpp.
@@ -47,6 +47,21 @@ void add_cache_dtype(CLI::App* cmd, std::string& dtype) {
 
 using namespace kvlab::cli;
 
+// --greedy, --temperature, --top-k, --top-p, --seed (--greedy excludes the others). Returns a function
+// the command's callback calls: true when a sampling flag was given (otherwise greedy, the default).
+std::function<bool()> add_sampling(CLI::App* cmd, kvlab::SamplingConfig& s, bool& greedy_flag) {
+  auto* greedy = cmd->add_flag("--greedy", greedy_flag, "always pick the most likely token (the default)");
+  auto* temp = cmd->add_option("--temperature", s.temperature, "sample with this temperature (> 0)")->check(kPositive);
+  auto* topk = cmd->add_option("--top-k", s.top_k, "sample only among the k most likely tokens (0 = all)")
+                   ->check(CLI::Range(0, 100000000));
+  auto* topp = cmd->add_option("--top-p", s.top_p, "sample from the smallest set with this total probability")
+                   ->check(number_in(0, 1));
+  auto* seed = cmd->add_option("--seed", s.seed, "random seed for sampling (same seed, same text)")
+                   ->check(number_in(0, 1.8e19));  // "-1" would otherwise wrap around to 2^64 - 1
+  greedy->excludes(temp)->excludes(topk)->excludes(topp)->excludes(seed);
+  return [=] { return temp->count() || topk->count() || topp->count() || seed->count(); };
+}
+
 // Every command's arguments; the command that was parsed sets `run` (its CLI11 callback).
 struct Commands {
   GenerateArgs gen;
@@ -58,6 +73,7 @@ struct Commands {
   MachineArgs mach;
   SaveArgs save;
   DemoArgs demo;
+  BatchArgs batch;  // batch_command.cpp: several sequences, contiguous or paged cache
   SoakArgs soak;  // soak.cpp: repeated generate/reset/cache cycles, fails if resident memory grows
   bool greedy_flag = false;  // --greedy: the default anyway; only excludes the sampling flags
   std::function<int()> run;
@@ -73,20 +89,38 @@ void add_generate(CLI::App& app, Commands& c) {
   g->add_flag("--no-cache", gen.no_cache, "recompute every K and V at every step (no KV cache)");
   add_cache_dtype(g, gen.cache_dtype);
   g->add_option("--cache-policy", gen.cache_policy, std::string("what the cache does when full: ") + kvlab::kCachePolicyHelp);
-  auto* greedy = g->add_flag("--greedy", c.greedy_flag, "always pick the most likely token (the default)");
-  auto* temp = g->add_option("--temperature", gen.sampling.temperature, "sample with this temperature (> 0)")
-                   ->check(kPositive);
-  auto* topk = g->add_option("--top-k", gen.sampling.top_k, "sample only among the k most likely tokens (0 = all)")
-                   ->check(CLI::Range(0, 100000000));
-  auto* topp = g->add_option("--top-p", gen.sampling.top_p, "sample from the smallest set with this total probability")
-                   ->check(number_in(0, 1));
-  auto* seed = g->add_option("--seed", gen.sampling.seed, "random seed for sampling (same seed, same text)")
-                   ->check(number_in(0, 1.8e19));  // "-1" would otherwise wrap around to 2^64 - 1
-  greedy->excludes(temp)->excludes(topk)->excludes(topp)->excludes(seed);
+  const auto sampling_chosen = add_sampling(g, gen.sampling, c.greedy_flag);
   g->add_flag("--json", gen.json, "print JSON (a stable contract, see docs/cli.md)");
-  g->callback([&c, temp, topk, topp, seed] {
-    c.gen.sampling.greedy = !(temp->count() || topk->count() || topp->count() || seed->count());
+  g->callback([&c, sampling_chosen] {
+    c.gen.sampling.greedy = !sampling_chosen();
     c.run = [&c] { return run_generate(c.gen); };
+  });
+}
+
+void add_batch(CLI::App& app, Commands& c) {
+  BatchArgs& b = c.batch;
+  auto* cmd = app.add_subcommand("batch", "decode several sequences together in a contiguous or paged KV cache: "
+                                           "what each generated, and the blocks allocated, shared and copied");
+  add_model(cmd, b.model);
+  add_threads(cmd, b.threads);
+  auto* prompt = cmd->add_option("--prompt", b.prompt, "one prompt (with --fork N: N samples of it)");
+  auto* file = cmd->add_option("--prompts-file", b.prompts_file, "a file with one prompt a line");
+  prompt->excludes(file);
+  cmd->add_option("--fork", b.fork, "samples of --prompt sharing its cache (1 to 64)")->check(CLI::Range(1, 64))->needs(prompt);
+  cmd->add_option("--turn", b.turn, "a second turn appended to every sequence after the first, then --tokens more");
+  cmd->add_option("--tokens", b.tokens, "tokens each sequence generates (per turn)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--layout", b.layout, "contiguous (a whole context per sequence) or paged (default)")
+      ->check(CLI::IsMember({"contiguous", "paged"}));
+  cmd->add_option("--block-size", b.block_size, "paged: cells per block, 8, 16 (default) or 32")->check(CLI::IsMember({8, 16, 32}));
+  cmd->add_option("--blocks", b.blocks, "paged: blocks in the pool (default: enough for the work without sharing)")
+      ->check(CLI::Range(1, 65536));
+  add_cache_dtype(cmd, b.cache_dtype);
+  const auto sampling_chosen = add_sampling(cmd, b.sampling, c.greedy_flag);
+  cmd->add_flag("--json", b.json, "print JSON (a stable contract, see docs/cli.md)");
+  cmd->callback([&c, prompt, file, sampling_chosen] {
+    if (!prompt->count() && !file->count()) throw CLI::ValidationError("batch", "give --prompt or --prompts-file");
+    c.batch.sampling.greedy = !sampling_chosen();
+    c.run = [&c] { return run_batch(c.batch); };
   });
 }
 
@@ -147,8 +181,11 @@ void add_bench_machine(CLI::App& app, Commands& c) {
                                          "against this machine's roofline");
   add_model(b, bench.model);
   add_threads(b, bench.threads);
-  b->add_option("--mode", bench.mode, "course (default: cached vs uncached for --lengths), decode, prefill, uncached, all")
-      ->check(CLI::IsMember({"course", "decode", "prefill", "uncached", "all"}));
+  b->add_option("--mode", bench.mode, "course (default: cached vs uncached for --lengths), decode, prefill, uncached, all, batch (tok/s per --batch size)")
+      ->check(CLI::IsMember({"course", "decode", "prefill", "uncached", "all", "batch"}));
+  b->add_option("--batch", bench.batch_sizes, "--mode batch: comma-separated numbers of sequences decoded together (1 to 64)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 64));
   b->add_option("--prompt-tokens", bench.prompt_tokens, "decode/uncached/prefill: prompt length (default 16; prefill 512)")
       ->check(CLI::Range(1, 1000000));
   b->add_option("--tokens", bench.gen_tokens, "decode/uncached: tokens generated after the prompt (default 128)")
@@ -202,6 +239,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Commands commands;
   add_generate(app, commands);
+  add_batch(app, commands);
   add_tokenize_verify_memory(app, commands);
   add_bench_machine(app, commands);
   add_save_demo_soak(app, commands);
@@ -218,7 +256,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty() || (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos))
-      what = "choose a command: generate, tokenize, verify, memory, bench, machine, save, demo, soak, quiz, fib or checkpoint";
+      what = "choose a command: generate, batch, tokenize, verify, memory, bench, machine, save, demo, soak, quiz, fib or checkpoint";
     std::cerr << "kvlab-cli: " << what << " (see kvlab-cli --help)\n";
     return 2;
   }

@@ -17,6 +17,23 @@ std::uint64_t sample_seed(std::uint64_t seed, int index) {
   return z ^ (z >> 31);
 }
 
+std::vector<std::string> parse_prompt_lines(std::string_view text) {
+  std::vector<std::string> prompts;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (prompts.size() == static_cast<std::size_t>(kMaxBatchSequences))
+      throw InputError("there are more than " + std::to_string(kMaxBatchSequences) + " prompts (one a line): a batch holds " +
+                       std::to_string(kMaxBatchSequences) + " sequences");
+    prompts.emplace_back(line);
+  }
+  if (prompts.empty()) throw InputError("there is no prompt (one a line, blank lines skipped)");
+  return prompts;
+}
+
 BatchSession::BatchSession(LoadedModel model, const BatchOptions& options)
     : model_(std::move(model)), options_(options),
       cache_(options.cache, config().n_ctx, config().n_layer, config().kv_heads(), config().head_size()),

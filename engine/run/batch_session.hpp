@@ -7,6 +7,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/batch_cache.hpp"
@@ -19,6 +21,11 @@ namespace kvlab {
 // The seed of sample `index`: index 0 keeps `seed` (so sample 0 is `generate --seed seed`), the others
 // a splitmix64 mix of (seed, index).
 std::uint64_t sample_seed(std::uint64_t seed, int index);
+
+// The prompts of a prompts file: one a line (CR LF or LF), blank lines skipped. Throws InputError when
+// there is none or more than a batch holds (kMaxBatchSequences). The text is not checked here (the
+// tokenizer says what it cannot read).
+std::vector<std::string> parse_prompt_lines(std::string_view text);
 
 struct BatchOptions {
   BatchCacheOptions cache;  // layout (contiguous | paged, block size, pool), format
