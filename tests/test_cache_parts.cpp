@@ -298,6 +298,22 @@ TEST_CASE("cache plans: the supported combinations pass, the others are refused 
   p.block_size = 8;
   p.kivi_group = 32;
   CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("must fit whole in a block of 8"));
+  p = CachePlan{};  // a batch of sequences (BatchCache): any row format, either layout, no KIVI, no policy yet
+  p.several_sequences = true;
+  for (CacheLayoutKind l : {CacheLayoutKind::Contiguous, CacheLayoutKind::Paged}) {
+    p.layout = l;
+    CHECK_FALSE(cache_plan_refusal(p).has_value());
+  }
+  p.format = CacheDtype::Int4;
+  p.kivi = true;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("a batch cannot use a KIVI cache"));
+  p.kivi = false;
+  p.policy = CachePolicyKind::Window;
+  CHECK_THAT(*cache_plan_refusal(p), Catch::Contains("no eviction policy yet"));
+  p = CachePlan{};  // one sequence, int8 KIVI, paged: the group must divide the block
+  p.format = CacheDtype::Int8;
+  p.kivi = true;
+  p.layout = CacheLayoutKind::Paged;
   p.block_size = 32;
   CHECK_FALSE(cache_plan_refusal(p).has_value());
   p.block_size = 12;

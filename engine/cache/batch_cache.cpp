@@ -43,9 +43,13 @@ KVRows SequenceKVReader::rows(int g, int j0, int j1, float* scratch) const {
 
 BatchCache::BatchCache(const BatchCacheOptions& options, int context, int layers, int kv_heads, int head_dim)
     : format_(options.format) {
-  if (options.format.kivi)
-    throw CacheShapeError("a batch cannot use a KIVI cache yet: its key groups span 32 tokens, and a block or fork "
-                          "would cut them (choose f32, f16, int8 or int4)");
+  CachePlan plan;
+  plan.format = options.format.dtype;
+  plan.kivi = options.format.kivi;
+  plan.layout = options.layout.kind;
+  plan.block_size = options.layout.block_size;
+  plan.several_sequences = true;
+  check_cache_plan(plan);
   layout_ = make_kv_layout(options.layout, context);
   KVStorageOptions storage_options;
   storage_options.int_group = options.format.group;

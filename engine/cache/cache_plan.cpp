@@ -43,6 +43,12 @@ std::optional<std::string> cache_plan_refusal(const CachePlan& p) {
   if (p.kivi && p.policy == CachePolicyKind::Shift)
     return "a context shift re-rotates every kept key, which a KIVI cache (keys quantized per channel across "
            "tokens) cannot do without re-encoding whole groups";
+  if (p.kivi && p.several_sequences)
+    return "a batch cannot use a KIVI cache yet: its key groups span " + std::to_string(p.kivi_group) +
+           " tokens, and a block or a fork would cut them (choose f32, f16, int8 or int4)";
+  if (p.several_sequences && p.policy != CachePolicyKind::Error)
+    return std::string("a batch of sequences has no eviction policy yet (") + cache_policy_name(p.policy) +
+           "): each sequence stops at the context";
   if (p.layout == CacheLayoutKind::Paged) {
     if (p.block_size != 8 && p.block_size != 16 && p.block_size != 32)
       return "a paged cache's block holds 8, 16 or 32 cells (got " + std::to_string(p.block_size) + ")";

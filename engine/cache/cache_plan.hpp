@@ -22,6 +22,7 @@ struct CachePlan {
   CacheLayoutKind layout = CacheLayoutKind::Contiguous;
   int block_size = 16;           // paged layout: cells per block
   bool rotary_positions = false; // the model rotates keys by position (Llama family); GPT-2 does not
+  bool several_sequences = false;  // a BatchCache (sequences that fork, share blocks and finish apart)
 };
 
 const char* cache_policy_name(CachePolicyKind p);  // "error", "window", "sinks", "h2o", "shift"
