@@ -102,10 +102,12 @@ int run_batch(const BatchArgs& a) {
   std::vector<std::vector<int>> ids;
   std::vector<int> lengths;
   const std::vector<int> turn = a.turn.empty() ? std::vector<int>{} : tok.encode(a.turn);
+  // prompt i (and its samples) generates tokens_of(i): --tokens 20,200,... cycles over the prompts
+  const auto tokens_of = [&](std::size_t i) { return a.tokens[i % a.tokens.size()]; };
   for (const std::string& p : prompts) {
     ids.push_back(tok.encode(p));
     if (ids.back().empty()) throw UsageError("a prompt gave no tokens");
-    const int total = static_cast<int>(ids.back().size() + turn.size()) + 2 * a.tokens;
+    const int total = static_cast<int>(ids.back().size() + turn.size()) + 2 * tokens_of(ids.size() - 1);
     for (int s = 0; s < samples; ++s) lengths.push_back(std::min(total, c.n_ctx));
   }
   BatchOptions o;
@@ -116,13 +118,23 @@ int run_batch(const BatchArgs& a) {
   o.cache.format = cache_format_arg(a.cache_dtype);
   o.threads = threads_or_default(a.threads);
   o.sampling = a.sampling;
+  if (samples > 1 && a.sampling.greedy)
+    std::fprintf(stderr, "kvlab-cli: note: greedy samples of one prompt are all the same text; --temperature 0.8 makes them differ\n");
   BatchSession b(model, o);
-  for (auto& p : ids) b.add(p, a.tokens, samples);
+  for (std::size_t i = 0; i < ids.size(); ++i) b.add(ids[i], tokens_of(i), samples);
   const auto t0 = std::chrono::steady_clock::now();
   b.run_to_end();
   const BatchTotals first_turn = b.totals();
   if (!turn.empty()) {
-    for (int i = 0; i < static_cast<int>(b.sequences().size()); ++i) b.extend(i, turn, a.tokens);
+    int skipped = 0;  // a sequence the turn would take past the context keeps its first turn only
+    for (int i = 0; i < static_cast<int>(b.sequences().size()); ++i) {
+      const BatchSequence& s = b.sequences()[static_cast<std::size_t>(i)];
+      if (static_cast<int>(s.tokens.size() + turn.size()) > c.n_ctx) ++skipped;
+      else b.extend(i, turn, tokens_of(samples > 1 ? 0 : static_cast<std::size_t>(i)));  // forks: one prompt
+    }
+    if (skipped > 0)
+      std::fprintf(stderr, "kvlab-cli: note: %d sequences are too long for the second turn in the context of %d; they keep the first\n",
+                   skipped, c.n_ctx);
     b.run_to_end();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

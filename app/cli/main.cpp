@@ -108,7 +108,9 @@ void add_batch(CLI::App& app, Commands& c) {
   prompt->excludes(file);
   cmd->add_option("--fork", b.fork, "samples of --prompt sharing its cache (1 to 64)")->check(CLI::Range(1, 64))->needs(prompt);
   cmd->add_option("--turn", b.turn, "a second turn appended to every sequence after the first, then --tokens more");
-  cmd->add_option("--tokens", b.tokens, "tokens each sequence generates (per turn)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--tokens", b.tokens, "tokens each sequence generates per turn; a comma-separated list cycles over the prompts")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--layout", b.layout, "contiguous (a whole context per sequence) or paged (default)")
       ->check(CLI::IsMember({"contiguous", "paged"}));
   cmd->add_option("--block-size", b.block_size, "paged: cells per block, 8, 16 (default) or 32")->check(CLI::IsMember({8, 16, 32}));
