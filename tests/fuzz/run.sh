@@ -8,12 +8,13 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:?usage: tests/fuzz/run.sh SECONDS}"
 BUILD_DIR="${KVLAB_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX_FUZZ="${KVLAB_FUZZ_CXX:-clang++-14}"
-TARGETS=(fuzz_safetensors fuzz_hf_config fuzz_tokenizer_files fuzz_tokenizer_json fuzz_bpe_codec fuzz_gui_script fuzz_lesson fuzz_cache_policy)
+TARGETS=(fuzz_safetensors fuzz_hf_config fuzz_tokenizer_files fuzz_tokenizer_json fuzz_bpe_codec fuzz_gui_script fuzz_lesson fuzz_cache_policy fuzz_batch_layout)
 if (($# > 1)); then TARGETS=("${@:2}"); fi
 # Largest input per target: a header with a handful of tensors, a config, a small vocabulary plus
-# merges, a small tokenizer.json, a paragraph of text, a script, a lesson, a cache policy name.
+# merges, a small tokenizer.json, a paragraph of text, a script, a lesson, a cache policy name,
+# a prompts file and a batch cache's operations.
 declare -A MAX_LEN=([fuzz_safetensors]=16384 [fuzz_hf_config]=4096 [fuzz_tokenizer_files]=65536 [fuzz_tokenizer_json]=16384
-                    [fuzz_bpe_codec]=4096 [fuzz_gui_script]=8192 [fuzz_lesson]=8192 [fuzz_cache_policy]=64)
+                    [fuzz_bpe_codec]=4096 [fuzz_gui_script]=8192 [fuzz_lesson]=8192 [fuzz_cache_policy]=64 [fuzz_batch_layout]=1024)
 
 log="$(mktemp)"
 if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVLAB_FUZZ=ON \
