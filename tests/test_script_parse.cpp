@@ -58,3 +58,45 @@ TEST_CASE("GUI scripts: bad numbers are refused when parsing, with the line", "[
   CHECK_THROWS_WITH(parse_script("tokens 5x"), Catch::StartsWith("script line 1: 'tokens'"));
   CHECK_THROWS_WITH(parse_script("fly to the moon"), Catch::StartsWith("script line 1: unknown action 'fly'"));
 }
+
+TEST_CASE("GUI scripts: the batch lab's verbs (memory map tab)", "[script]") {
+  using kvlab::gui::BatchVerb;
+  const auto a = parse_script("batch reset paged 8 40\nbatch reset contiguous\nbatch add  Once upon  a time\nbatch add\n"
+                              "batch fork 3\nbatch finish 2\nbatch turn 1  And then?\nbatch step 5\nbatch select 4\n"
+                              "batch layout contiguous\nbatch blocksize 32\nbatch play\nbatch pause\nbatch step\ntab memmap\n"
+                              "panel memmap off\nbatch reset\n");
+  REQUIRE(a.size() == 17);
+  CHECK((a[0].verb == Verb::Batch && a[0].batch == BatchVerb::Reset && a[0].on && a[0].count == 8 && a[0].x == 40));
+  CHECK((a[1].batch == BatchVerb::Reset && !a[1].on && a[1].count == 16 && a[1].x == 0));
+  CHECK((a[2].batch == BatchVerb::Add && a[2].text == "Once upon  a time"));
+  CHECK((a[3].batch == BatchVerb::Add && a[3].text.empty()));  // the prompt box
+  CHECK((a[4].batch == BatchVerb::Fork && a[4].count == 3));
+  CHECK((a[5].batch == BatchVerb::Finish && a[5].count == 2));
+  CHECK((a[6].batch == BatchVerb::Turn && a[6].count == 1 && a[6].text == "And then?"));
+  CHECK((a[7].batch == BatchVerb::Step && a[7].count == 5));
+  CHECK((a[8].batch == BatchVerb::Select && a[8].count == 4));
+  CHECK((a[9].batch == BatchVerb::Layout && !a[9].on));
+  CHECK((a[10].batch == BatchVerb::BlockSize && a[10].count == 32));
+  CHECK(a[11].batch == BatchVerb::Play);
+  CHECK(a[12].batch == BatchVerb::Pause);
+  CHECK(a[13].count == 1);
+  CHECK((a[14].verb == Verb::Tab && a[14].text == "memmap"));
+  CHECK((a[15].verb == Verb::Panel && a[15].text == "memmap" && !a[15].on));
+  CHECK((a[16].batch == BatchVerb::Reset && a[16].on && a[16].count == 16));
+}
+
+TEST_CASE("GUI scripts: bad batch lines are refused when parsing", "[script]") {
+  CHECK_THROWS_WITH(parse_script("batch"), Catch::StartsWith("script line 1: 'batch' needs"));
+  CHECK_THROWS_WITH(parse_script("batch fly"), Catch::StartsWith("script line 1: 'batch' expects reset"));
+  CHECK_THROWS_WITH(parse_script("batch reset paged 12"), Catch::StartsWith("script line 1: 'batch reset' expects one of 8, 16, 32"));
+  CHECK_THROWS_WITH(parse_script("batch reset striped"), Catch::StartsWith("script line 1: 'batch reset' expects one of contiguous, paged"));
+  CHECK_THROWS_WITH(parse_script("batch reset paged 16 0"), Catch::StartsWith("script line 1: 'batch reset' expects a number"));
+  CHECK_THROWS_WITH(parse_script("batch fork 64"), Catch::StartsWith("script line 1: 'batch fork' expects a number from 1 to 63"));
+  CHECK_THROWS_WITH(parse_script("batch fork 2 3"), Catch::StartsWith("script line 1: 'batch fork' takes at most 1"));
+  CHECK_THROWS_WITH(parse_script("batch turn 1"), Catch::StartsWith("script line 1: 'batch turn' takes a number and text"));
+  CHECK_THROWS_WITH(parse_script("batch turn x hello"), Catch::StartsWith("script line 1: 'batch turn' expects a number"));
+  CHECK_THROWS_WITH(parse_script("batch finish"), Catch::StartsWith("script line 1: 'batch finish' takes"));
+  CHECK_THROWS_WITH(parse_script("batch step 0"), Catch::StartsWith("script line 1: 'batch step'"));
+  CHECK_THROWS_WITH(parse_script("batch blocksize 16x"), Catch::StartsWith("script line 1: 'batch blocksize'"));
+  CHECK_THROWS_WITH(parse_script("batch play now"), Catch::StartsWith("script line 1: 'batch play' takes at most 0"));
+}

@@ -15,7 +15,7 @@
 
 namespace kvlab::gui {
 
-enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Format, Policy, Count };
+enum class Panel { Controls, Tokens, CacheGrid, Counter, Plots, Memory, Attention, Sweep, Fibonacci, Checkpoint, Format, Policy, MemoryMap, Count };
 
 // Full: every panel. Classroom: few panels, large (the grid, the counter with the lesson's numbers
 // and one plot), for projecting. Switched with the V key or the toolbar (main_window.cpp).
@@ -40,6 +40,14 @@ struct PolicyPanelState {
   bool seen_valid = false;
 };
 
+// The "Memory map" tab's choices (memory_map_panel.cpp); the lab itself is the worker's (Snapshot::batch).
+struct MemoryMapState {
+  int selected = 0;            // the sequence whose block table shows and whose blocks are outlined
+  int fork_samples = 3;        // Fork makes this many samples of the selected sequence
+  int show = -1;               // the logical view: -1 every sequence, else this one
+  std::string turn_text = " And then";  // Second turn's text
+};
+
 struct RandomModelForm {
   int layers = 4, heads = 4, width = 128, context = 256;
   int seed = 0;
@@ -58,7 +66,7 @@ struct AppState {
   float tokens_per_second = 4.0f;
 
   // panels and display
-  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true, true, true};
+  std::array<bool, static_cast<int>(Panel::Count)> panel_open{true, true, true, true, true, true, true, true, true, true, true, true, true};
   Layout layout = Layout::Full;
   ClassroomPlot classroom_plot = ClassroomPlot::Projections;
   bool projector_mode = false;
@@ -76,8 +84,12 @@ struct AppState {
   bool format_shadow_on = false;    // the worker compares with an F32 cache (the format tab is showing)
   bool grid_error = false;          // KV grid: colour cells by their K/V error against an F32 cache
   bool left_column_scrolls = false; // this frame's full layout put Controls and the counter in one scrolling column
+  bool memory_map_showing = false;  // the last frame showed the memory map tab: the grid above takes its least height
+  int shown_tab = -1;               // the BottomTab the last frame showed
+  bool right_column_scrolled = false;  // the last frame's right column scrolled (its tab bar lives elsewhere then)
   MemoryExplorerState memory;
   PolicyPanelState policy;          // policy_panel.cpp
+  MemoryMapState memmap;            // memory_map_panel.cpp
   std::string sweep_lengths = "10,25,50,100";
   FibPanelState fib;                // fib_panel.cpp
   CheckpointPanelState checkpoint;  // checkpoint_panel.cpp

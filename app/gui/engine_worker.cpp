@@ -30,6 +30,7 @@ namespace kvlab::gui {
 using Clock = std::chrono::steady_clock;
 constexpr auto kSpinWait = std::chrono::milliseconds(2);
 constexpr float kTopSpeed = 1000.0f;  // tokens/s: SetSpeed's maximum
+constexpr auto kLabStepEvery = std::chrono::milliseconds(250);  // the batch lab's Play: 4 steps a second
 
 struct EngineWorker::State {
   LoadedModel model;
@@ -66,6 +67,8 @@ struct EngineWorker::State {
   int load_progress_updates = 0;
   double load_seconds = 0.0;
   std::vector<QuizResult> quiz;
+  BatchLab lab;                                // issue 18: several sequences in one paged cache (memory map tab)
+  Clock::time_point lab_next_step{};
 
   int generated() const { return session ? static_cast<int>(session->tokens().size()) - session->prompt_length() : 0; }
 };
@@ -382,6 +385,25 @@ struct EngineWorker::Handler {
       s.cache_policy = {};
     }
   }
+  // The batch lab (memory map tab). Errors (a full pool, a bad sequence number) reach run_next's catch.
+  void operator()(cmd::BatchReset& v) {
+    s.error.clear();
+    const std::string stopped = s.lab.reset(v.settings, v.replay);
+    if (!stopped.empty()) s.error = "The same work does not all fit this layout: " + stopped;
+  }
+  void operator()(cmd::BatchAdd& v) { s.error.clear(); s.lab.add(v.text); }
+  void operator()(cmd::BatchFork& v) { s.error.clear(); s.lab.fork(v.index, v.n); }
+  void operator()(cmd::BatchFinish& v) { s.error.clear(); s.lab.finish(v.index); }
+  void operator()(cmd::BatchTurn& v) { s.error.clear(); s.lab.turn(v.index, v.text); }
+  void operator()(cmd::BatchStep& v) {
+    s.error.clear();
+    for (int i = 0; i < std::max(1, v.count) && !w.stop_.load(); ++i) s.lab.step();
+  }
+  void operator()(cmd::BatchPlay& v) {
+    s.error.clear();
+    s.lab.set_playing(v.on);
+    s.lab_next_step = Clock::now();
+  }
   void operator()(cmd::SetFormatShadow& v) {
     s.format_shadow_live = v.on;
     if (!v.on) s.shadow.reset();
@@ -416,6 +438,7 @@ struct EngineWorker::Handler {
     s.busy_what.clear();
     s.load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     s.model = std::move(loaded);
+    s.lab.set_model(s.model, s.threads);  // the lab is built again on this model by its next command
     s.checker.reset();
     s.shadow.reset();
     s.sweep.clear();
@@ -536,7 +559,7 @@ std::shared_ptr<const Snapshot> EngineWorker::snapshot() const {
 
 bool EngineWorker::idle() const {
   std::lock_guard lk(mutex_);
-  return queue_.empty() && !working_.load() && !latest_->playing && !latest_->busy;
+  return queue_.empty() && !working_.load() && !latest_->playing && !latest_->busy && !batch_view(*latest_).playing;
 }
 
 void EngineWorker::wake_ui() {
@@ -560,8 +583,12 @@ void EngineWorker::run() {
     {
       std::unique_lock lk(mutex_);
       auto ready = [&] { return stop_.load() || !queue_.empty(); };
-      if (s.playing) wake_.wait_until(lk, s.next_step, ready);
-      else if (!s.bandwidth_due) wake_.wait(lk, ready);
+      if (s.playing || s.lab.playing()) {
+        const auto due = !s.lab.playing() ? s.next_step : !s.playing ? s.lab_next_step : std::min(s.next_step, s.lab_next_step);
+        wake_.wait_until(lk, due, ready);
+      } else if (!s.bandwidth_due) {
+        wake_.wait(lk, ready);
+      }
       if (stop_.load()) break;
       if (!queue_.empty()) {
         next = std::move(queue_.front());
@@ -589,7 +616,10 @@ void EngineWorker::run_next(std::optional<Command>& next) {
       if (s.tokens_per_second < kTopSpeed)
         s.next_step += std::chrono::microseconds(static_cast<long>(1e6 / std::max(0.1f, s.tokens_per_second)));
       if (s.next_step < Clock::now()) s.next_step = Clock::now();  // a slow step does not cause a burst
-    } else if (!s.playing) {
+    } else if (s.lab.playing() && Clock::now() >= s.lab_next_step) {
+      s.lab_next_step = std::max(s.lab_next_step + kLabStepEvery, Clock::now());
+      s.lab.step();
+    } else if (!s.playing && !s.lab.playing()) {
       measure_bandwidth_if_due();
     }
   } catch (const LoadCancelled& e) {
@@ -643,6 +673,7 @@ void EngineWorker::publish() {
   snap->load_progress_updates = s.load_progress_updates;
   snap->load_seconds = s.load_seconds;
   snap->quiz = s.quiz;
+  snap->batch = state_->lab.view();  // the same view until the lab changes
   if (s.model.gpt) {
     snap->model_name = s.model.name;
     snap->config = s.model.gpt->config();

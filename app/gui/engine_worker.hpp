@@ -43,13 +43,24 @@ struct AskQuiz { std::string id; int request = 0; };  // answer a course questio
 // What the cache does when full, from the next step on (rebuilt from the text). `text` (a script's
 // "sinks:4,64"), when given, is parsed against the loaded model's context instead of `policy`.
 struct SetCachePolicy { CachePolicySpec policy; std::string text; };
+// issue 18, the batch lab (the memory map tab): several sequences decoded together in one paged or
+// contiguous cache. The first lab command builds the lab; sequences are the session's indices.
+// Build it again with these settings; `replay`: the same prompts, forks, finishes and steps as before.
+struct BatchReset { BatchLabSettings settings; bool replay = false; };
+struct BatchAdd { std::string text; };           // a new sequence for this prompt
+struct BatchFork { int index = 0; int n = 1; };  // n samples continuing sequence `index`, sharing its blocks
+struct BatchFinish { int index = 0; };           // let sequence `index` go (paged: full blocks stay cached)
+struct BatchTurn { int index = 0; std::string text; };  // a second turn of sequence `index`'s conversation
+struct BatchStep { int count = 1; };             // batched steps (fewer when nothing is left to compute)
+struct BatchPlay { bool on = true; };            // a few steps a second until no sequence has work
 }  // namespace cmd
 
 using Command = std::variant<cmd::SetPrompt, cmd::StepToken, cmd::StepLayer, cmd::Play, cmd::Pause, cmd::SetSpeed,
                              cmd::SetCache, cmd::Reset, cmd::SetSampling, cmd::SetTargetTokens, cmd::LoadModel,
                              cmd::LoadRandomModel, cmd::RunSweep, cmd::Cancel, cmd::CheckSameAnswer,
                              cmd::SetSameAnswerLive, cmd::SetCacheFormat, cmd::SetFormatShadow, cmd::AskQuiz,
-                             cmd::SetCachePolicy>;
+                             cmd::SetCachePolicy, cmd::BatchReset, cmd::BatchAdd, cmd::BatchFork, cmd::BatchFinish,
+                             cmd::BatchTurn, cmd::BatchStep, cmd::BatchPlay>;
 
 struct WorkerOptions {
   int threads = 1;                    // engine threads

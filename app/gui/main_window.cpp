@@ -71,7 +71,7 @@ void menu_bar(AppState& app, const Snapshot& snap) {
   if (ImGui::BeginMenu("View")) {
     const char* names[] = {"Controls", "Tokens", "KV cache grid", "Computation counter", "Live plots", "Memory explorer",
                            "Attention view", "Scaling sweep", "Fibonacci warm-up", "Gradient checkpointing",
-                           "Cache format", "When the cache is full"};
+                           "Cache format", "When the cache is full", "Memory map (batched decode)"};
     for (int i = 0; i < static_cast<int>(Panel::Count); ++i) {
       ImGui::PushID(i);
       ImGui::MenuItem(names[i], nullptr, &app.panel_open[static_cast<std::size_t>(i)]);
@@ -211,7 +211,8 @@ void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
                         {Panel::Fibonacci, BottomTab::Fibonacci, "Fibonacci", "Fib", draw_fib_panel},
                         {Panel::Checkpoint, BottomTab::Checkpoint, "Checkpointing", "Checkpoint", draw_checkpoint_panel},
                         {Panel::Format, BottomTab::Format, "Cache format", "Format", draw_format_panel},
-                        {Panel::Policy, BottomTab::Policy, "When full", "Full", draw_policy_panel}};
+                        {Panel::Policy, BottomTab::Policy, "When full", "Full", draw_policy_panel},
+                        {Panel::MemoryMap, BottomTab::MemoryMap, "Memory map", "Map", draw_memory_map_panel}};
     // the long names when they all fit, else the short ones (projector text on a small screen), so no
     // label is cut to "Memory e..."; the ### part keeps a tab's identity the same either way
     float long_w = 0;
@@ -219,12 +220,15 @@ void draw_tabs(AppState& app, const Snapshot& snap, ImVec2 size) {
       if (app.open(t.panel)) long_w += ImGui::CalcTextSize(t.name).x + ImGui::GetStyle().FramePadding.x * 2 + ImGui::GetStyle().ItemInnerSpacing.x;
     const bool short_names = long_w > ImGui::GetContentRegionAvail().x;
     bool format_showing = false;
+    app.memory_map_showing = false;
     for (const Tab& t : tabs) {
       if (!app.open(t.panel)) continue;
       const bool select = app.select_tab == static_cast<int>(t.tab);
       const std::string label = std::string(short_names ? t.short_name : t.name) + "###" + t.name;
       if (ImGui::BeginTabItem(label.c_str(), nullptr, select ? ImGuiTabItemFlags_SetSelected : 0)) {
         format_showing |= t.panel == Panel::Format;
+        app.memory_map_showing |= t.panel == Panel::MemoryMap;
+        app.shown_tab = static_cast<int>(t.tab);
         t.draw(app, snap);
         ImGui::EndTabItem();
       }
@@ -270,13 +274,18 @@ void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   const float fs = ImGui::GetFontSize();
   const float spacing = ImGui::GetStyle().ItemSpacing.y;
   const bool any_tab = app.open(Panel::Plots) || app.open(Panel::Attention) || app.open(Panel::Memory) || app.open(Panel::Sweep) ||
-                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint) || app.open(Panel::Format) || app.open(Panel::Policy);
-  const bool grid = app.open(Panel::CacheGrid);
+                       app.open(Panel::Fibonacci) || app.open(Panel::Checkpoint) || app.open(Panel::Format) || app.open(Panel::Policy) ||
+                       app.open(Panel::MemoryMap);
   const bool tight = size.y < fs * 34;
-  float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight ? 1.0f : 3.0f) : 0.0f;
+  // the memory map shows the batch lab, not the text above: on a small screen it gets the grid's room
+  const bool grid = app.open(Panel::CacheGrid) && !(tight && app.memory_map_showing);
+  float tokens_h = app.open(Panel::Tokens) ? tokens_height(snap, size.x, tight || app.memory_map_showing ? 1.0f : 3.0f) : 0.0f;
   const float tabs_min = any_tab ? fs * 13 : 0.0f;
   const float need = tokens_h + (grid ? grid_min_height(app, snap) : 0.0f) + tabs_min + 2 * spacing;
   const bool scroll = need > size.y;
+  // scrolling or not, the tab bar is another ImGui window: keep the tab that showed
+  if (scroll != app.right_column_scrolled && app.select_tab < 0) app.select_tab = app.shown_tab;
+  app.right_column_scrolled = scroll;
   if (scroll) {
     ImGui::BeginChild("right_scroll", size, false);
     size = ImVec2(size.x - ImGui::GetStyle().ScrollbarSize - spacing, need);
@@ -290,7 +299,8 @@ void full_right_column(AppState& app, const Snapshot& snap, ImVec2 size) {
   float grid_h = remaining;
   if (grid && any_tab) {
     const float most = remaining - std::max(tabs_min, remaining * 0.4f);
-    grid_h = scroll ? grid_min_height(app, snap) : std::max(grid_min_height(app, snap), std::min(grid_wanted_height(app, snap), most));
+    const bool least = scroll || app.memory_map_showing;
+    grid_h = least ? grid_min_height(app, snap) : std::max(grid_min_height(app, snap), std::min(grid_wanted_height(app, snap), most));
   }
   if (grid) {
     if (begin_region("grid", ImVec2(size.x, grid_h))) draw_cache_grid_panel(app, snap);

@@ -8,7 +8,7 @@
 
 namespace kvlab::gui {
 
-enum class BottomTab { Plots, Attention, Memory, Sweep, Fibonacci, Checkpoint, Format, Policy };
+enum class BottomTab { Plots, Attention, Memory, Sweep, Fibonacci, Checkpoint, Format, Policy, MemoryMap };
 
 void draw_main_window(AppState& app, const Snapshot& snap);
 // Projector mode on: text at least 1/32 of the window height; off: the text size from before. Called

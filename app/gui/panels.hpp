@@ -27,6 +27,7 @@ void draw_checkpoint_panel(AppState& app, const Snapshot& snap);  // gradient ch
 void draw_format_panel(AppState& app, const Snapshot& snap);      // the cache's number format (format_panel.cpp)
 void draw_lesson_panel(AppState& app, const Snapshot& snap);      // the lesson bar (lesson_panel.cpp)
 void draw_policy_panel(AppState& app, const Snapshot& snap);      // when the cache is full (policy_panel.cpp)
+void draw_memory_map_panel(AppState& app, const Snapshot& snap);  // batched decode's blocks (memory_map_panel.cpp)
 // The F32 comparison runs on the worker only while someone looks at it (the format tab, the error grid).
 void set_format_shadow(AppState& app, bool on);
 // The cache formats of the selector, in its order, with a one-sentence tooltip each.

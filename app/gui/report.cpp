@@ -67,6 +67,22 @@ json cache_policy_report(const Snapshot& snap) {
           {"first_tokens_attention", first}};
 }
 
+// The batch lab (issue 18, the memory map tab): the layout's counts as the engine keeps them.
+json batch_report(const Snapshot& snap) {
+  const BatchView& v = batch_view(snap);
+  const LayoutStats& st = v.stats;
+  int alive = 0, released = 0;
+  for (const BatchSequenceView& s : v.sequences) (s.released ? released : alive)++;
+  return {{"exists", v.exists}, {"layout", cache_layout_name(v.settings.layout)}, {"block_size", v.block_size},
+          {"sequences", v.sequences.size()}, {"alive", alive}, {"released", released}, {"steps", v.steps},
+          {"blocks_total", st.blocks_total}, {"blocks_allocated", st.blocks_used}, {"blocks_shared", st.blocks_shared},
+          {"blocks_cached", st.blocks_cached}, {"cow_copies", st.cow_copies}, {"prefix_hit_blocks", st.prefix_hit_blocks},
+          {"bytes_in_use", v.bytes_in_use()}, {"bytes_allocated", v.bytes_allocated()},
+          {"contiguous_bytes", v.contiguous_bytes()}, {"waste", v.waste_percent() / 100.0},
+          {"kv_projections", v.totals.kv_projections}, {"kv_projections_saved", v.totals.kv_projections_saved},
+          {"last_step_rows", v.last_rows}, {"last_step_waiting", v.last_waiting.size()}, {"playing", v.playing}};
+}
+
 }  // namespace
 
 json make_report(const Snapshot& snap, const FrameStats& f) {
@@ -110,6 +126,7 @@ json make_report(const Snapshot& snap, const FrameStats& f) {
                             {"cells_with_error", std::count_if(snap.format_shadow.cell_error.begin(), snap.format_shadow.cell_error.end(),
                                                                [](float e) { return e > 0.0f; })}}},
           {"cache_policy", cache_policy_report(snap)},
+          {"batch", batch_report(snap)},
           {"decode_bytes", {{"weights", snap.decode_weight_bytes}, {"kv_per_position", snap.decode_kv_bytes_per_position},
                             {"read_bytes_per_s", snap.read_bytes_per_s}}},
           {"load", {{"seconds", snap.load_seconds}, {"progress_updates", snap.load_progress_updates}}},

@@ -84,6 +84,38 @@ void apply_grid(AppState& app, const std::string& mode, bool on) {
   else if (mode == "error") app.grid_error = on;     // colour by K/V error against an F32 cache
 }
 
+// `batch ...`: the same commands as the memory map tab's buttons. Changing the layout or the block size
+// replays the lab's work, as the tab's radio buttons do.
+void run_batch(const ScriptAction& a, AppState& app) {
+  BatchLabSettings settings = batch_view(*app.worker.snapshot()).settings;  // the worker is idle: current
+  MemoryMapState& m = app.memmap;
+  switch (a.batch) {
+    case BatchVerb::Reset:
+      settings.layout = a.on ? CacheLayoutKind::Paged : CacheLayoutKind::Contiguous;
+      settings.block_size = a.count;
+      settings.pool_cells = a.x > 0 ? a.x * a.count : BatchLabSettings{}.pool_cells;
+      m.selected = 0;
+      app.worker.post(cmd::BatchReset{settings, false});
+      break;
+    case BatchVerb::Layout:
+      settings.layout = a.on ? CacheLayoutKind::Paged : CacheLayoutKind::Contiguous;
+      app.worker.post(cmd::BatchReset{settings, true});
+      break;
+    case BatchVerb::BlockSize:
+      settings.block_size = a.count;
+      app.worker.post(cmd::BatchReset{settings, true});
+      break;
+    case BatchVerb::Add: app.worker.post(cmd::BatchAdd{a.text.empty() ? app.prompt_input : a.text}); break;
+    case BatchVerb::Fork: m.fork_samples = a.count; app.worker.post(cmd::BatchFork{m.selected, a.count}); break;
+    case BatchVerb::Finish: app.worker.post(cmd::BatchFinish{a.count}); break;
+    case BatchVerb::Turn: app.worker.post(cmd::BatchTurn{a.count, a.text}); break;
+    case BatchVerb::Step: app.worker.post(cmd::BatchStep{a.count}); break;
+    case BatchVerb::Select: m.selected = a.count; break;
+    case BatchVerb::Play: app.worker.post(cmd::BatchPlay{true}); break;
+    case BatchVerb::Pause: app.worker.post(cmd::BatchPlay{false}); break;
+  }
+}
+
 void post_random_model(AppState& app, const std::vector<int>& shape) {
   GptConfig c;
   c.vocab_size = 96;
@@ -111,7 +143,7 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
     case Verb::Panel: apply_panel(app, a.text, a.on); break;
     case Verb::Tab:
       app.select_tab = a.text == "plots" ? 0 : a.text == "attention" ? 1 : a.text == "memory" ? 2 : a.text == "sweep" ? 3
-                     : a.text == "fib" ? 4 : a.text == "checkpoint" ? 5 : a.text == "format" ? 6 : 7;
+                     : a.text == "fib" ? 4 : a.text == "checkpoint" ? 5 : a.text == "format" ? 6 : a.text == "policy" ? 7 : 8;
       break;
     case Verb::Format: select_cache_format(app, a.count); break;
     case Verb::Layout: app.layout = a.text == "classroom" ? Layout::Classroom : Layout::Full; break;
@@ -158,6 +190,7 @@ void ScriptRunner::run(const ScriptAction& a, AppState& app, double now, std::st
       break;
     case Verb::Key: app.key_press = a.count; break;  // main.cpp presses it for one frame
     case Verb::Policy: app.worker.post(cmd::SetCachePolicy{{}, a.text}); break;  // the worker fits it to the model
+    case Verb::Batch: run_batch(a, app); break;
     case Verb::Wait: case Verb::Quit: break;  // every action already waits for the worker; quit is handled above
   }
 }

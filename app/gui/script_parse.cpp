@@ -32,14 +32,24 @@ const VerbInfo kVerbs[] = {
     {"resize", Verb::Resize, 2, 2},   {"check", Verb::Check, 0, 0},       {"layout", Verb::Layout, 1, 1},
     {"format", Verb::Format, 1, 1},   {"next", Verb::Next, 0, 0},         {"back", Verb::Back, 0, 0},
     {"answer", Verb::Answer, 1, 1},   {"reveal", Verb::Reveal, 0, 0},     {"lesson", Verb::Lesson, 1, -1},
-    {"key", Verb::Key, 1, 1},         {"plot", Verb::Plot, 1, 1},         {"policy", Verb::Policy, 1, 1}};
+    {"key", Verb::Key, 1, 1},         {"plot", Verb::Plot, 1, 1},         {"policy", Verb::Policy, 1, 1},
+    {"batch", Verb::Batch, 1, -1}};
 
-const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format", "policy"};
-const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format", "policy"};
+const char* const kPanels[] = {"controls", "tokens", "grid", "counter", "plots", "memory", "attention", "sweep", "fib", "checkpoint", "format", "policy", "memmap"};
+const char* const kTabs[] = {"plots", "attention", "memory", "sweep", "fib", "checkpoint", "format", "policy", "memmap"};
 const char* const kGridModes[] = {"heads", "layers", "whole", "fit", "steps", "error"};
 const char* const kFormats[] = {"f32", "f16", "int8", "int4", "int8-kivi", "int4-kivi"};
 const char* const kLayouts[] = {"classroom", "full"};
 const char* const kPlots[] = {"kv", "time"};
+const char* const kLayoutKinds[] = {"contiguous", "paged"};
+const char* const kBlockSizes[] = {"8", "16", "32"};
+struct BatchVerbInfo { const char* name; BatchVerb verb; int min_args, max_args; };  // -1: the rest is text
+const BatchVerbInfo kBatchVerbs[] = {
+    {"reset", BatchVerb::Reset, 0, 3},   {"layout", BatchVerb::Layout, 1, 1}, {"blocksize", BatchVerb::BlockSize, 1, 1},
+    {"add", BatchVerb::Add, 0, -1},      {"fork", BatchVerb::Fork, 0, 1},     {"finish", BatchVerb::Finish, 1, 1},
+    {"turn", BatchVerb::Turn, 2, -1},    {"step", BatchVerb::Step, 0, 1},     {"select", BatchVerb::Select, 1, 1},
+    {"play", BatchVerb::Play, 0, 0},     {"pause", BatchVerb::Pause, 0, 0}};
+constexpr int kMaxBatchIndex = 63;  // a batch holds at most 64 sequences (engine/cache/layout/kv_layout.hpp)
 
 [[noreturn]] void fail(int line, const std::string& what) {
   throw std::runtime_error("script line " + std::to_string(line) + ": " + what);
@@ -162,6 +172,51 @@ void convert(ScriptAction& a, const std::vector<std::string>& args) {
     default: break;
   }
 }
+
+// The text of `rest` after its first `skip` + 1 words, as typed (inner spaces kept).
+std::string text_after(const std::string& rest, int skip) {
+  std::size_t pos = rest.find_first_not_of(" \t");
+  for (int k = 0; k <= skip && pos != std::string::npos; ++k) {
+    pos = rest.find_first_of(" \t", pos);
+    if (pos != std::string::npos) pos = rest.find_first_not_of(" \t", pos);
+  }
+  return pos == std::string::npos ? std::string() : rest.substr(pos);
+}
+
+// `batch SUB ARGS`: `rest` is everything after "batch" (add and turn keep their text as typed).
+void convert_batch(ScriptAction& a, const std::string& rest) {
+  const int n = a.line;
+  std::istringstream in(rest);
+  std::string sub;
+  in >> sub;
+  const auto it = std::find_if(std::begin(kBatchVerbs), std::end(kBatchVerbs), [&](const BatchVerbInfo& b) { return sub == b.name; });
+  if (it == std::end(kBatchVerbs))
+    fail(n, "'batch' expects reset, layout, blocksize, add, fork, finish, turn, step, select, play or pause");
+  a.batch = it->verb;
+  const std::string v = "batch " + sub;
+  std::vector<std::string> args;
+  for (std::string w; in >> w;) args.push_back(w);
+  if (static_cast<int>(args.size()) < it->min_args || (it->max_args >= 0 && static_cast<int>(args.size()) > it->max_args))
+    fail(n, "'" + v + "' takes " + (it->max_args < 0 ? std::string("a number and text") : "at most " + std::to_string(it->max_args) + " argument(s)"));
+  switch (a.batch) {
+    case BatchVerb::Reset:
+      a.on = args.empty() || one_of(args[0], kLayoutKinds, n, v) == "paged";
+      a.count = args.size() > 1 ? std::stoi(one_of(args[1], kBlockSizes, n, v)) : 16;
+      a.x = args.size() > 2 ? to_int(args[2], n, v, 1, 65536) : 0;
+      break;
+    case BatchVerb::Layout: a.on = one_of(args[0], kLayoutKinds, n, v) == "paged"; break;
+    case BatchVerb::BlockSize: a.count = std::stoi(one_of(args[0], kBlockSizes, n, v)); break;
+    case BatchVerb::Add: a.text = text_after(rest, 0); break;
+    case BatchVerb::Fork: a.count = args.empty() ? 1 : to_int(args[0], n, v, 1, kMaxBatchIndex); break;
+    case BatchVerb::Finish: case BatchVerb::Select: a.count = to_int(args[0], n, v, 0, kMaxBatchIndex); break;
+    case BatchVerb::Turn:
+      a.count = to_int(args[0], n, v, 0, kMaxBatchIndex);
+      a.text = text_after(rest, 1);
+      break;
+    case BatchVerb::Step: a.count = args.empty() ? 1 : to_int(args[0], n, v, 1, 10000); break;
+    case BatchVerb::Play: case BatchVerb::Pause: break;
+  }
+}
 }  // namespace
 
 const std::vector<std::string>& panel_names() {
@@ -187,11 +242,13 @@ bool runs_while_busy(Verb v) {
 
 std::string script_help() {
   return "verbs: prompt TEXT | step [N] | layer [N] | cache on|off | reset | play | pause | speed TOKENS_PER_S | "
-         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint|format | "
+         "tokens N | model SPEC | random LAYERS HEADS WIDTH CONTEXT | panel NAME on|off | tab plots|attention|memory|sweep|fib|checkpoint|format|policy|memmap | "
          "projector on|off | scale 1.0-2.5 | grid heads|layers|whole|fit|steps|error on|off | sweep 10,25,50 | wait | frames N | "
          "sleep MS | screenshot FILE | cancel | quit | sampling greedy|TEMPERATURE | memory PRESET | attention LAYER|all | hover X Y | "
          "click X Y | press X Y | release | resize WIDTH HEIGHT | check | layout classroom|full | format f32|f16|int8|int4|int8-kivi|int4-kivi | "
-         "plot kv|time | lesson FILE | next | back | answer NUMBER | reveal | key pagedown|pageup|f5|shift+f5|escape|b|period|right|left|space|c|p|v|l";
+         "plot kv|time | lesson FILE | next | back | answer NUMBER | reveal | key pagedown|pageup|f5|shift+f5|escape|b|period|right|left|space|c|p|v|l | "
+         "batch reset [contiguous|paged [8|16|32 [BLOCKS]]] | batch layout contiguous|paged | batch blocksize 8|16|32 | "
+         "batch add [TEXT] | batch fork [N] | batch finish I | batch turn I TEXT | batch step [K] | batch select I | batch play | batch pause";
 }
 
 bool parse_script_line(const std::string& raw, int number, ScriptAction& a) {
@@ -211,7 +268,10 @@ bool parse_script_line(const std::string& raw, int number, ScriptAction& a) {
   std::vector<std::string> args;
   std::istringstream words(rest);
   for (std::string w; words >> w;) args.push_back(w);
-  if (it->max_args < 0) {  // prompt, lesson: the text as typed, inner spaces kept
+  if (a.verb == Verb::Batch) {
+    if (rest.empty()) fail(number, "'batch' needs what to do, e.g. batch step");
+    convert_batch(a, rest);
+  } else if (it->max_args < 0) {  // prompt, lesson: the text as typed, inner spaces kept
     if (rest.empty()) fail(number, "'" + a.name + "' needs text");
     a.text = rest;
   } else if (static_cast<int>(args.size()) < it->min_args || static_cast<int>(args.size()) > it->max_args) {

@@ -15,8 +15,12 @@ enum class Verb {
   // lessons (lesson.cpp): a script drives a lesson as a clicker and a class would; lesson files cannot use these
   Next, Back, Answer, Reveal, Lesson, Key,
   Plot,   // the classroom layout's plot: kv (K/V computed) or time (time and memory)
-  Policy  // the cache policy: error, window:W, sinks:S,W, h2o:H,W, shift:K
+  Policy, // the cache policy: error, window:W, sinks:S,W, h2o:H,W, shift:K
+  Batch   // the batch lab (memory map tab): batch reset|layout|blocksize|add|fork|finish|turn|step|select|play|pause ...
 };
+
+// What `batch ...` does (ScriptAction::batch).
+enum class BatchVerb { Reset, Layout, BlockSize, Add, Fork, Finish, Turn, Step, Select, Play, Pause };
 
 struct ScriptAction {
   int line = 0;
@@ -30,6 +34,10 @@ struct ScriptAction {
   float number = 0.0f;       // speed (tokens/s), scale, sampling temperature (0 = greedy)
   bool on = false;           // cache, panel, projector, grid whole on|off
   std::vector<int> ints;     // random: layers heads width context; sweep: the lengths
+  // batch: the sub-verb; count = block size (reset, blocksize), fork samples, sequence index (finish, turn,
+  // select) or steps; on = paged (reset, layout); x = pool blocks (reset, 0 = the lab's default);
+  // text = the prompt or turn ("" for `batch add`: the prompt box)
+  BatchVerb batch = BatchVerb::Step;
 };
 
 // Throws std::runtime_error("script line N: ...") for unknown verbs or bad arguments.

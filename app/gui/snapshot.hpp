@@ -3,9 +3,11 @@
 // only; the engine objects themselves never leave the worker thread.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "batch_lab.hpp"
 #include "model/gpt_config.hpp"
 #include "cache/kv_storage.hpp"
 #include "cache_view.hpp"
@@ -131,6 +133,14 @@ struct Snapshot {
   int load_progress_updates = 0;           // progress reports the last model load published
   double load_seconds = 0.0;               // how long the last model load took
   std::vector<QuizResult> quiz;            // the latest answer of each question asked (lessons)
+  // issue 18: the batch lab (the memory map tab); shared between snapshots until the lab changes
+  std::shared_ptr<const BatchView> batch;
 };
+
+// The snapshot's batch lab, or an empty one (a snapshot published before the worker started).
+inline const BatchView& batch_view(const Snapshot& snap) {
+  static const BatchView empty;
+  return snap.batch ? *snap.batch : empty;
+}
 
 }  // namespace kvlab::gui

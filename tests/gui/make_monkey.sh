@@ -15,7 +15,7 @@ frames=0
 w=1600 h=1000  # current window size: clicks and drags land inside it (mostly)
 while [ "$frames" -lt "$budget" ]; do
   cost=3  # every action: itself + the two frames the runner waits before the next one
-  case $(( RANDOM % 29 )) in
+  case $(( RANDOM % 30 )) in
     0|1) echo "step $(pick 1 1 2 5 20)" ;;
     2) echo "layer $(pick 1 2 3 7)" ;;
     3) echo "cache $(pick on off)" ;;
@@ -50,6 +50,10 @@ while [ "$frames" -lt "$budget" ]; do
     28) # cache policies, some too big for the model or not for GPT-2, and KIVI formats that cannot evict
         echo "$(pick 'policy window:8' 'policy sinks:4,16' 'policy h2o:4,16' 'policy shift:4' 'policy error' \
                      'policy window:100000' 'policy sinks:1,2' 'format int8-kivi' 'format f32' 'tab policy' 'panel policy off')" ;;
+    29) # the batch lab (memory map tab): tiny pools that fill, indices that do not exist, layout switches that replay
+        echo "$(pick 'tab memmap' 'batch add' 'batch add Once upon a time' 'batch fork 3' 'batch fork 63' 'batch step 5' \
+                     'batch finish 0' 'batch finish 63' 'batch turn 0 and then' 'batch select 2' 'batch reset paged 8 2' \
+                     'batch reset contiguous' 'batch layout paged' 'batch blocksize 32' 'batch play' 'batch pause' 'panel memmap off')" ;;
   esac
   frames=$(( frames + cost ))
 done
