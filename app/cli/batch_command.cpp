@@ -50,7 +50,8 @@ json cache_json(const BatchSession& b, int block_size) {
   const LayoutStats st = b.cache().layout().stats();
   const auto bytes = [&](std::int64_t cells) { return static_cast<std::uint64_t>(cells) * b.cache().cell_bytes(); };
   std::int64_t contiguous_cells = 0, paged_cells = 0;
-  for (const BatchSequence& s : b.sequences()) {
+  for (const BatchSequence& s : b.sequences()) {  // the sequences holding cells at the end
+    if (s.released) continue;
     const auto n = static_cast<std::int64_t>(s.tokens.size());
     contiguous_cells += c.n_ctx;
     paged_cells += (n + block_size - 1) / block_size * block_size;
@@ -97,6 +98,7 @@ int run_batch(const BatchArgs& a) {
   const GptConfig& c = model.gpt->config();
   const std::vector<std::string> prompts = a.prompts_file.empty() ? std::vector<std::string>{a.prompt} : read_prompts_file(a.prompts_file);
   const int samples = a.prompts_file.empty() ? a.fork : 1;
+  if (a.new_request && a.turn.empty()) throw UsageError("--new-request needs a --turn to send");
   if (static_cast<int>(prompts.size()) * samples > kMaxBatchSequences)
     throw UsageError("a batch holds at most " + std::to_string(kMaxBatchSequences) + " sequences");
   std::vector<std::vector<int>> ids;
@@ -125,12 +127,24 @@ int run_batch(const BatchArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   b.run_to_end();
   const BatchTotals first_turn = b.totals();
+  std::vector<int> took_turn;  // the sequences that ran the second turn
   if (!turn.empty()) {
     int skipped = 0;  // a sequence the turn would take past the context keeps its first turn only
-    for (int i = 0; i < static_cast<int>(b.sequences().size()); ++i) {
+    const int first_turn_sequences = static_cast<int>(b.sequences().size());
+    for (int i = 0; i < first_turn_sequences; ++i) {
       const BatchSequence& s = b.sequences()[static_cast<std::size_t>(i)];
-      if (static_cast<int>(s.tokens.size() + turn.size()) > c.n_ctx) ++skipped;
-      else b.extend(i, turn, tokens_of(samples > 1 ? 0 : static_cast<std::size_t>(i)));  // forks: one prompt
+      const int more = tokens_of(samples > 1 ? 0 : static_cast<std::size_t>(i));  // forks: one prompt
+      if (static_cast<int>(s.tokens.size() + turn.size()) > c.n_ctx) {
+        ++skipped;
+      } else if (!a.new_request) {
+        b.extend(i, turn, more);  // the server kept the conversation: only the turn is computed
+        took_turn.push_back(i);
+      } else {  // a stateless server gets the whole conversation again: the prefix index finds its whole blocks
+        std::vector<int> whole = s.tokens;
+        whole.insert(whole.end(), turn.begin(), turn.end());
+        b.release(i);
+        took_turn.push_back(b.add(std::move(whole), more));
+      }
     }
     if (skipped > 0)
       std::fprintf(stderr, "kvlab-cli: note: %d sequences are too long for the second turn in the context of %d; they keep the first\n",
@@ -156,8 +170,10 @@ int run_batch(const BatchArgs& a) {
   if (!turn.empty()) {
     const std::int64_t second = t.kv_projections - first_turn.kv_projections;
     std::int64_t recompute = 0;  // a second turn without the cache: every position of the conversation again
-    for (const BatchSequence& s : b.sequences()) recompute += static_cast<std::int64_t>(s.tokens.size() - 1) * c.n_layer;
-    out["second_turn"] = {{"turn_tokens", turn.size()}, {"kv_projections", second}, {"kv_projections_if_recomputed", recompute}};
+    for (int i : took_turn)
+      recompute += static_cast<std::int64_t>(b.sequences()[static_cast<std::size_t>(i)].tokens.size() - 1) * c.n_layer;
+    out["second_turn"] = {{"turn_tokens", turn.size()}, {"kv_projections", second}, {"kv_projections_if_recomputed", recompute},
+                          {"new_request", a.new_request}};
   }
   if (a.json) {
     std::cout << out.dump(2) << "\n";

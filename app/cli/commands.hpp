@@ -74,6 +74,7 @@ struct BatchArgs {
   std::string prompts_file;  // or one prompt a line
   int fork = 1;
   std::string turn;          // a second turn appended to every sequence, then --tokens more
+  bool new_request = false;  // send the second turn as a new request with the whole conversation
   std::vector<int> tokens{32};  // tokens each prompt generates (a list cycles over the prompts)
   std::string layout = "paged";  // contiguous | paged
   int block_size = 16;

@@ -108,6 +108,8 @@ void add_batch(CLI::App& app, Commands& c) {
   prompt->excludes(file);
   cmd->add_option("--fork", b.fork, "samples of --prompt sharing its cache (1 to 64)")->check(CLI::Range(1, 64))->needs(prompt);
   cmd->add_option("--turn", b.turn, "a second turn appended to every sequence after the first, then --tokens more");
+  cmd->add_flag("--new-request", b.new_request, "send the second turn as a new request carrying the whole conversation "
+                                                "(a stateless server): the paged layout finds its whole blocks by prefix");
   cmd->add_option("--tokens", b.tokens, "tokens each sequence generates per turn; a comma-separated list cycles over the prompts")
       ->delimiter(',')
       ->check(CLI::Range(0, 1000000));
