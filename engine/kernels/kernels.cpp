@@ -223,7 +223,10 @@ void gemm_rows_block(const float* x, std::ptrdiff_t x_stride, const T* w, std::p
     Vec acc[S][V];
     for (int i = 0; i < S; ++i)
       for (int j = 0; j < V; ++j) acc[i][j] = accumulate ? load(y + i * y_stride + j * kLanes) : zero();
+    constexpr int kRowsAhead = 8;  // rows are ld apart (another page each): the hardware prefetchers stop there
     for (int k = 0; k < rows; ++k) {
+      if (kSoftwarePrefetch && k + kRowsAhead < rows)
+        for (int j = 0; j < V * kLanes; j += 64 / static_cast<int>(sizeof(T))) prefetch(w + (k + kRowsAhead) * ld + j);
       Vec wv[V];
       for (int j = 0; j < V; ++j) wv[j] = load(w + k * ld + j * kLanes);
       for (int i = 0; i < S; ++i) {
@@ -248,17 +251,42 @@ void gemm_rows_group(int S, const float* x, std::ptrdiff_t x_stride, const T* w,
   }
 }
 
-// y (s, n) (+)= x (s, rows) @ w (rows, n) for a few rows of x (s <= kSmallRows): column blocks of 4
-// vectors; within a block, groups of up to 4 rows of x, so the block's weights come from memory once
-// and from the core's cache for the other groups. The last < kLanes columns by a plain loop.
+// y (s, n) (+)= x (s, rows) @ w (rows, n) for a few rows of x (s <= kSmallRows), a column block of 4
+// vectors at a time. Up to 4 rows of x: one group, each weight read once straight from w. More rows:
+// several groups read the same block, so the block is first copied (F16 widened) kPackRows rows at a
+// time into a contiguous buffer that stays in L1: read in place, rows ld apart fall into the same few
+// cache sets and evict each other before the next group comes (measured: 3.5 -> see docs/paged-cache.md).
+// The last < kLanes columns by a plain loop.
 template <typename T>
 void gemm_small(const float* x, std::ptrdiff_t x_stride, int s, const T* w, std::ptrdiff_t ld, int rows, int n, float* y,
                 std::ptrdiff_t y_stride, bool accumulate) {
   int c = 0;
   if constexpr (kLanes > 0) {
-    for (; c + 4 * kLanes <= n; c += 4 * kLanes)
-      for (int i = 0; i < s; i += 4)
-        gemm_rows_group<4>(std::min(4, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride, accumulate);
+    constexpr int kBlock = 4 * kLanes, kPackRows = 128;
+    if (s <= 2)  // 8 vectors: 16 accumulators, and twice the contiguous bytes per row for the memory
+      for (; c + 2 * kBlock <= n; c += 2 * kBlock) {
+        if (s == 1) gemm_rows_block<1, 8>(x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
+        else gemm_rows_block<2, 8>(x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
+      }
+    for (; c + kBlock <= n; c += kBlock) {
+      if (s <= 4) {
+        gemm_rows_group<4>(s, x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
+        continue;
+      }
+      alignas(64) float pack[kPackRows * kBlock];
+      for (int k0 = 0; k0 < rows; k0 += kPackRows) {
+        const int kr = std::min(kPackRows, rows - k0);
+        for (int k = 0; k < kr; ++k) {
+          const T* src = w + (k0 + k) * ld + c;
+          if (kSoftwarePrefetch && k + 8 < kr)
+            for (int j = 0; j < kBlock; j += 64 / static_cast<int>(sizeof(T))) prefetch(src + 8 * ld + j);
+          for (int j = 0; j < 4; ++j) store(pack + k * kBlock + j * kLanes, load(src + j * kLanes));
+        }
+        for (int i = 0; i < s; i += 4)
+          gemm_rows_group<4>(std::min(4, s - i), x + i * x_stride + k0, x_stride, pack, kBlock, kr, y + i * y_stride + c, y_stride,
+                             accumulate || k0 > 0);
+      }
+    }
     for (; c + kLanes <= n; c += kLanes)
       for (int i = 0; i < s; i += 4)
         gemm_rows_group<1>(std::min(4, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride, accumulate);
