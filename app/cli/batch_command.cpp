@@ -215,6 +215,21 @@ double batch_decode_rate(const LoadedModel& m, int batch, int prompt_tokens, int
   while (b.busy()) decoded += b.step().rows;
   return decoded / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+// The same work for one sequence through GenerationSession (the path `generate` and the window use):
+// decode tokens/s after the prompt's pass, for the batch's B = 1 to be compared with.
+double single_decode_rate(const LoadedModel& m, int prompt_tokens, int tokens, int threads) {
+  SessionOptions o;
+  o.threads = threads;
+  o.capture_attention = false;
+  GenerationSession s(m, o);
+  std::vector<int> prompt(static_cast<std::size_t>(prompt_tokens));
+  for (int k = 0; k < prompt_tokens; ++k) prompt[static_cast<std::size_t>(k)] = (31 * k + 1) % m.gpt->config().vocab_size;
+  s.start(prompt);
+  s.step_token();  // the prompt
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i < tokens; ++i) s.step_token();
+  return (tokens - 1) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 }  // namespace
 
 int run_bench_batch(const BenchArgs& a) {
@@ -227,12 +242,18 @@ int run_bench_batch(const BenchArgs& a) {
   for (int bsz : a.batch_sizes)
     if (bsz < 1 || bsz > kMaxBatchSequences) throw UsageError("--batch takes sizes from 1 to " + std::to_string(kMaxBatchSequences));
   const double weight_bytes = decode_bytes_per_token(m.gpt->weights(), 0);
+  std::vector<double> single_runs;
+  for (int r = 0; r < a.repeats; ++r) single_runs.push_back(single_decode_rate(m, prompt_tokens, tokens, threads));
+  std::sort(single_runs.begin(), single_runs.end());
+  const double single = single_runs[single_runs.size() / 2];
   json rows = json::array();
   double base = 0;
   if (!a.json) {
     std::printf("%s, %d threads: %d-token prompts, %d tokens each; decode steps timed, median of %d\n", m.name.c_str(), threads,
                 prompt_tokens, tokens, a.repeats);
-    std::printf("%6s %12s %14s %10s %16s %14s\n", "batch", "total tok/s", "per sequence", "vs B=1", "weights GB/s", "GFLOP/s");
+    std::printf("one sequence (generate's path): %.1f tok/s\n", single);
+    std::printf("%6s %12s %14s %10s %10s %16s %14s\n", "batch", "total tok/s", "per sequence", "vs B=1", "vs one", "weights GB/s",
+                "GFLOP/s");
   }
   for (int bsz : a.batch_sizes) {
     std::vector<double> runs;
@@ -244,14 +265,17 @@ int run_bench_batch(const BenchArgs& a) {
     const double gbs = steps * weight_bytes / 1e9;
     const double gflops = total * forward_flops(c, prompt_tokens + tokens / 2, prompt_tokens + tokens / 2) / 1e9;
     rows.push_back({{"batch", bsz}, {"tokens_per_s", total}, {"per_sequence_tokens_per_s", total / bsz},
-                    {"ratio_to_b1", total / base}, {"weight_read_gb_per_s", gbs}, {"gflop_per_s", gflops},
+                    {"ratio_to_b1", total / base}, {"ratio_to_one_sequence", total / single},
+                    {"weight_read_gb_per_s", gbs}, {"gflop_per_s", gflops},
                     {"runs", runs}});
     if (!a.json)
-      std::printf("%6d %12.1f %14.1f %9.2fx %16.1f %14.1f\n", bsz, total, total / bsz, total / base, gbs, gflops);
+      std::printf("%6d %12.1f %14.1f %9.2fx %9.2fx %16.1f %14.1f\n", bsz, total, total / bsz, total / base, total / single, gbs,
+                  gflops);
   }
   if (a.json) {
     std::cout << json{{"model", m.name}, {"threads", threads}, {"prompt_tokens", prompt_tokens}, {"tokens", tokens},
-                      {"weight_bytes_per_step", weight_bytes}, {"batches", rows}}.dump(2)
+                      {"weight_bytes_per_step", weight_bytes}, {"one_sequence_tokens_per_s", single},
+                      {"one_sequence_runs", single_runs}, {"batches", rows}}.dump(2)
               << "\n";
   } else {
     std::printf("weights GB/s: the weights read once per step (%.1f MB) times steps per second; GFLOP/s: the useful\n"

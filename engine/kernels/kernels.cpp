@@ -252,24 +252,27 @@ void gemm_rows_group(int S, const float* x, std::ptrdiff_t x_stride, const T* w,
 }
 
 // y (s, n) (+)= x (s, rows) @ w (rows, n) for a few rows of x (s <= kSmallRows), a column block of 4
-// vectors at a time. Up to 4 rows of x: one group, each weight read once straight from w. More rows:
+// vectors at a time. Up to kGroupRows rows of x: one group, each weight read once straight from w. More rows:
 // several groups read the same block, so the block is first copied (F16 widened) kPackRows rows at a
 // time into a contiguous buffer that stays in L1: read in place, rows ld apart fall into the same few
-// cache sets and evict each other before the next group comes (measured: 3.5 -> see docs/paged-cache.md).
+// cache sets and evict each other before the next group comes (one thread, half of GPT-2's c_fc, 16
+// rows: 3.5 GB/s of weights read in place, 5.5-6.9 GB/s packed; docs/paged-cache.md).
 // The last < kLanes columns by a plain loop.
 template <typename T>
 void gemm_small(const float* x, std::ptrdiff_t x_stride, int s, const T* w, std::ptrdiff_t ld, int rows, int n, float* y,
                 std::ptrdiff_t y_stride, bool accumulate) {
   int c = 0;
   if constexpr (kLanes > 0) {
-    constexpr int kBlock = 4 * kLanes, kPackRows = 128;
-    if (s <= 2)  // 8 vectors: 16 accumulators, and twice the contiguous bytes per row for the memory
+    // Rows of x per register block: S x 4 accumulators + 4 weight vectors + a broadcast must fit the
+    // vector registers, 32 with AVX-512 (4 rows: 21), 16 with AVX2 (2 rows: 13; 4 rows spilled).
+    constexpr int kGroupRows = kLanes == 16 ? 4 : 2, kBlock = 4 * kLanes, kPackRows = 128;
+    if (kLanes == 16 && s <= 2)  // AVX-512: 8 vectors, twice the contiguous bytes per row for the memory
       for (; c + 2 * kBlock <= n; c += 2 * kBlock) {
         if (s == 1) gemm_rows_block<1, 8>(x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
         else gemm_rows_block<2, 8>(x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
       }
     for (; c + kBlock <= n; c += kBlock) {
-      if (s <= 4) {
+      if (s <= kGroupRows && (kLanes == 16 || s == 1)) {
         gemm_rows_group<4>(s, x, x_stride, w + c, ld, rows, y + c, y_stride, accumulate);
         continue;
       }
@@ -282,14 +285,15 @@ void gemm_small(const float* x, std::ptrdiff_t x_stride, int s, const T* w, std:
             for (int j = 0; j < kBlock; j += 64 / static_cast<int>(sizeof(T))) prefetch(src + 8 * ld + j);
           for (int j = 0; j < 4; ++j) store(pack + k * kBlock + j * kLanes, load(src + j * kLanes));
         }
-        for (int i = 0; i < s; i += 4)
-          gemm_rows_group<4>(std::min(4, s - i), x + i * x_stride + k0, x_stride, pack, kBlock, kr, y + i * y_stride + c, y_stride,
-                             accumulate || k0 > 0);
+        for (int i = 0; i < s; i += kGroupRows)
+          gemm_rows_group<4>(std::min(kGroupRows, s - i), x + i * x_stride + k0, x_stride, pack, kBlock, kr, y + i * y_stride + c,
+                             y_stride, accumulate || k0 > 0);
       }
     }
     for (; c + kLanes <= n; c += kLanes)
-      for (int i = 0; i < s; i += 4)
-        gemm_rows_group<1>(std::min(4, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride, accumulate);
+      for (int i = 0; i < s; i += kGroupRows)
+        gemm_rows_group<1>(std::min(kGroupRows, s - i), x + i * x_stride, x_stride, w + c, ld, rows, y + i * y_stride + c, y_stride,
+                           accumulate);
   }
   for (int i = 0; i < s; ++i)
     for (int cc = c; cc < n; ++cc) {
