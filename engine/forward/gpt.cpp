@@ -1,7 +1,8 @@
 // The fast forward pass of GPT-2 and the Llama family, layer by layer over a worker pool: who computes
 // which slice of each product, where K/V go in the cache (Llama: K rotated first), the two layer
 // implementations (general, owned decode) and the LM head. The kernels it calls are in kernels.cpp and
-// rope.hpp; shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
+// rope.hpp, the pieces it shares with the batched pass (products split over the pool, the MLPs, the LM
+// head) in layer_ops.cpp; shapes follow the legend in gpt_config.hpp. No sampling and no generation state here.
 #include "forward/gpt.hpp"
 
 #include <algorithm>
@@ -235,8 +236,8 @@ void ForwardPass::attention_block(const BlockWeights& w, LayerStats& stats) {
 }
 
 // x += c_proj(GELU(ln_2(x) @ c_fc + bias)) + bias: each thread its slice of the 4C hidden units
-// (c_fc columns, GELU, c_proj rows); or, streaming rows, c_fc by rows first, then chunks of hidden
-// units on demand (sum the row partials, bias, GELU, that chunk's rows of c_proj).
+// (layer_ops::gelu_mlp: c_fc columns, GELU, c_proj rows); or, streaming rows, c_fc by rows first, then
+// chunks of hidden units on demand (sum the row partials, bias, GELU, that chunk's rows of c_proj).
 void ForwardPass::mlp_block(const BlockWeights& w, bool stream_rows) {
   ForwardWorkspace& ws = *ws_;
   const GptConfig& c = model_->config();
@@ -366,7 +367,7 @@ void ForwardPass::owned_layer(int t, int threads, int l) {
 }
 
 // Llama: x += down(silu(rms_norm(x) @ gate) * (rms_norm(x) @ up)), each thread its slice of the I
-// hidden units (gate and up columns, the gate, down_proj's rows: split-K, summed by add_partials).
+// hidden units (layer_ops::swiglu_mlp: gate and up columns, the gate, down_proj's rows as split-K).
 void ForwardPass::swiglu_block(const BlockWeights& w) { layer_ops::swiglu_mlp(*ws_, model_->config(), w, s_); }
 
 void ForwardPass::finish() {
