@@ -21,8 +21,8 @@ BatchScratch::BatchScratch(const GptConfig& c, int threads, std::size_t reader_f
 namespace {
 using ConstVec = Eigen::Map<const Eigen::RowVectorXf>;
 
-// x = wte[token] + wpe[position] for every row (Llama: the embedding alone). Returns the rows.
-int embed_rows(const Gpt& model, ForwardWorkspace& ws, BatchScratch& scratch, std::span<const BatchSegment> segments) {
+// x = wte[token] + wpe[position] for every row (Llama: the embedding alone); each row's position noted.
+void embed_rows(const Gpt& model, ForwardWorkspace& ws, BatchScratch& scratch, std::span<const BatchSegment> segments) {
   const GptConfig& c = model.config();
   const GptWeights& w = model.weights();
   int r = 0;
@@ -35,7 +35,6 @@ int embed_rows(const Gpt& model, ForwardWorkspace& ws, BatchScratch& scratch, st
       scratch.row_position[static_cast<std::size_t>(r)] = pos;
     }
   }
-  return r;
 }
 
 // qkv (R, C + 2 G hs) = norm(x) @ [Q | K | V] for every row; Llama: Q and K rotated to each row's position.

@@ -67,8 +67,8 @@ void PagedLayout::drop_ref(int block) {
 }
 
 void PagedLayout::note_peak() {
-  std::int64_t used = 0;
-  for (const Block& b : blocks_) used += b.refs > 0;
+  // every block nobody holds is on the free list or the cached list
+  const auto used = static_cast<std::int64_t>(blocks_.size() - free_.size() - cached_.size());
   peak_ = std::max(peak_, used * block_size_);
 }
 
