@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "cache/memory_calc.hpp"
 #include "errors.hpp"
 
 namespace kvlab::gui {
@@ -44,8 +45,7 @@ void BatchLab::set_model(LoadedModel model, int threads) {
 std::string BatchLab::reset(const BatchLabSettings& settings, bool replay) {
   if (!model_.gpt) throw InputError("no model loaded");
   const GptConfig& c = model_.gpt->config();
-  const std::size_t cell_bytes = 2u * static_cast<std::size_t>(c.n_layer) * static_cast<std::size_t>(c.kv_heads()) *
-                                 static_cast<std::size_t>(c.head_size()) * sizeof(float);
+  const auto cell_bytes = static_cast<std::size_t>(kv_cache_bytes(c, 1, CacheDtype::F32));  // one position, every layer
   auto fresh = std::make_unique<BatchSession>(model_, batch_lab_options(settings, c.n_ctx, cell_bytes, threads_));
   session_ = std::move(fresh);  // built: only now the old lab goes
   settings_ = settings;
@@ -103,33 +103,16 @@ void BatchLab::record(Action a) {
   journal_.push_back(std::move(a));
 }
 
-void BatchLab::add(const std::string& text) {
+void BatchLab::perform(const Action& a) {
   ensure();
-  const Action a{Kind::Add, 0, 1, text};
-  apply(a);
+  apply(a);  // throws before anything is journaled: a refused action is not replayed
   record(a);
 }
 
-void BatchLab::fork(int index, int n) {
-  ensure();
-  const Action a{Kind::Fork, index, n, ""};
-  apply(a);
-  record(a);
-}
-
-void BatchLab::finish(int index) {
-  ensure();
-  const Action a{Kind::Finish, index, 1, ""};
-  apply(a);
-  record(a);
-}
-
-void BatchLab::turn(int index, const std::string& text) {
-  ensure();
-  const Action a{Kind::Turn, index, 1, text};
-  apply(a);
-  record(a);
-}
+void BatchLab::add(const std::string& text) { perform({Kind::Add, 0, 1, text}); }
+void BatchLab::fork(int index, int n) { perform({Kind::Fork, index, n, ""}); }
+void BatchLab::finish(int index) { perform({Kind::Finish, index, 1, ""}); }
+void BatchLab::turn(int index, const std::string& text) { perform({Kind::Turn, index, 1, text}); }
 
 void BatchLab::step() {
   ensure();

@@ -90,6 +90,7 @@ class BatchLab {
   enum class Kind { Add, Fork, Finish, Turn, Step };
   struct Action { Kind kind; int index = 0; int count = 1; std::string text; };
   void ensure();
+  void perform(const Action& a);  // ensure, apply, and journal it once it succeeded
   void apply(const Action& a);
   void record(Action a);
   std::shared_ptr<const BatchView> build_view() const;
