@@ -20,15 +20,16 @@ inline constexpr int kF16ConvertRows = 256;
 // Scratch floats matmul_weights may need per call for a product with at most `max_cols` columns.
 inline std::size_t matmul_scratch_floats(int max_cols) { return static_cast<std::size_t>(kF16ConvertRows) * max_cols; }
 
-// Products with at most this many rows of x (a batch of decoded sequences) use our own small GEMM:
-// the weights read once for all the rows, nothing packed or widened into scratch.
+// Products with at most this many rows of x (a batch of decoded sequences, a short prompt) use our own
+// small GEMM: the weights read from memory once for all the rows; the caller's scratch is not used
+// (more than a register block of rows re-read a 128-row slice from a buffer on the stack).
 inline constexpr int kSmallRows = 16;
 
 // y (s, c1-c0) = x (s, k1-k0) @ W[k0:k1, c0:c1]   (or += with accumulate). x and y are row-major with
 // the given row strides (in floats); x points at column k0 of its first row, y at column c0.
 // One row: our GEMVs (F16 widened 16 numbers per instruction in registers). 2 to kSmallRows rows: our
-// small GEMM (F16 widened in registers too). More rows: Eigen's GEMM, F16 weights first widened in
-// blocks of kF16ConvertRows rows into `scratch`.
+// small GEMM (F16 widened as it is read). More rows: Eigen's GEMM, F16 weights first widened in blocks
+// of kF16ConvertRows rows into `scratch`.
 void matmul_weights(const float* x, std::ptrdiff_t x_stride, int s, const WeightMatrix& W, int k0, int k1, int c0, int c1,
                     float* y, std::ptrdiff_t y_stride, bool accumulate, float* scratch);
 
