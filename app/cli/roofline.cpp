@@ -45,11 +45,12 @@ std::string isa_line(const IsaReport& r) {
   std::string line = "kernels " + r.kernels + "; Eigen " + r.eigen + "; build KVLAB_ISA=" + r.build + "; CPU " + r.cpu + ", " +
                      std::to_string(r.cores) + (r.cores == 1 ? " core" : " cores");
   if (r.l2_bytes > 0) line += ", L2 " + std::to_string(r.l2_bytes >> 10) + " KiB per core";
-  return line;
+  return line + "; huge pages " + r.huge_pages;
 }
 
 json isa_json(const IsaReport& r) {
-  return {{"build_isa", r.build}, {"kernels", r.kernels}, {"eigen", r.eigen}, {"cpu", r.cpu}, {"cores", r.cores}, {"l2_bytes", r.l2_bytes}};
+  return {{"build_isa", r.build}, {"kernels", r.kernels}, {"eigen", r.eigen}, {"cpu", r.cpu}, {"cores", r.cores}, {"l2_bytes", r.l2_bytes},
+          {"huge_pages", r.huge_pages}};
 }
 
 struct ModeResult {

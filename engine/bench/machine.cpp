@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <thread>
@@ -17,6 +18,7 @@
 #endif
 
 #include "cache/kv_storage.hpp"
+#include "kernels/big_memory.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/worker_pool.hpp"
 
@@ -29,10 +31,9 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 ProbeRate measure_read_bandwidth(std::size_t bytes, int threads, int repeats) {
   const std::size_t n = std::max<std::size_t>(bytes / sizeof(float), 1024);
-  struct AlignedFree {
-    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
-  std::unique_ptr<float[], AlignedFree> buffer(static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64))));
+  // the same kind of memory as the weights (huge pages advised), so the roofline compares like with like
+  const BigBuffer storage = allocate_big(n * sizeof(float));
+  float* const buffer = reinterpret_cast<float*>(storage.get());
   WorkerPool pool(threads);
   std::vector<float> sums(static_cast<std::size_t>(pool.size()) * 16);
   // Thread t's part [b, e): split at 4 KiB boundaries, so no thread's loads straddle cache lines
@@ -52,7 +53,7 @@ ProbeRate measure_read_bandwidth(std::size_t bytes, int threads, int repeats) {
     const auto t0 = Clock::now();
     pool.run([&](int t, int count) {
       const auto [b, e] = part(t, count);
-      sums[static_cast<std::size_t>(t) * 16] = sum_floats(buffer.get() + b, e - b);
+      sums[static_cast<std::size_t>(t) * 16] = sum_floats(buffer + b, e - b);
     });
     const double s = seconds_since(t0);
     best = std::min(best, s), worst = std::max(worst, s);
@@ -152,6 +153,17 @@ static bool cpu_has_f16c() {
 }
 #endif
 
+namespace {
+// The kernel's transparent huge page setting, the bracketed word of "always [madvise] never".
+std::string transparent_huge_pages_mode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  const auto open = line.find('['), close = line.find(']');
+  return open != std::string::npos && close > open ? line.substr(open + 1, close - open - 1) : "unknown";
+}
+}  // namespace
+
 IsaReport describe_isa() {
   IsaReport r;
 #ifdef KVLAB_ISA_NAME
@@ -170,6 +182,7 @@ IsaReport describe_isa() {
     if (has) r.cpu += (r.cpu.empty() ? "" : " ") + std::string(name);
 #endif
   if (r.cpu.empty()) r.cpu = "no AVX2/AVX-512";
+  r.huge_pages = huge_pages_advised() ? "advised, THP " + transparent_huge_pages_mode() : "not advised (KVLAB_HUGE_PAGES=0)";
   r.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 #ifdef _SC_LEVEL2_CACHE_SIZE
   r.l2_bytes = std::max(0L, sysconf(_SC_LEVEL2_CACHE_SIZE));

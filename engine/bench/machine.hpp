@@ -41,6 +41,7 @@ struct IsaReport {
   std::string cpu;      // what this CPU supports: "AVX-512F AVX2 FMA F16C" or a subset
   int cores = 1;        // hardware threads (std::thread::hardware_concurrency)
   long l2_bytes = 0;    // L2 per core as the C library reports it (0 when unknown)
+  std::string huge_pages;  // weights' pages: "advised, THP madvise" (kernels/big_memory.hpp) or why not
 };
 IsaReport describe_isa();
 

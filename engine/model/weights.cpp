@@ -27,8 +27,6 @@ std::uint64_t physical_memory_bytes() {
 }
 
 
-void GptWeights::AlignedFree::operator()(unsigned char* p) const { ::operator delete[](p, std::align_val_t(64)); }
-
 namespace {
 bool is_big_matrix(const std::string& name) {
   const auto ends = [&](std::string_view tail) { return name.size() >= tail.size() && name.ends_with(tail); };
@@ -137,9 +135,8 @@ void GptWeights::allocate_storage() {
     cursor += (t.bytes() + 63) / 64 * 64;  // keep every tensor 64-byte aligned
   }
   total_bytes_ = cursor;
-  auto* bytes = static_cast<unsigned char*>(::operator new[](std::max<std::size_t>(total_bytes_, 64), std::align_val_t(64)));
-  storage_.reset(bytes);
-  std::memset(bytes, 0, total_bytes_);
+  storage_ = allocate_big(total_bytes_);  // huge pages advised (kernels/big_memory.hpp)
+  std::memset(storage_.get(), 0, total_bytes_);
   bind_pointers();
 }
 

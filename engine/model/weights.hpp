@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/big_memory.hpp"
 #include "model/dtype.hpp"
 #include "model/gpt_config.hpp"
 
@@ -135,12 +136,11 @@ class GptWeights {
   const BlockWeights& block(int layer) const { return blocks_[static_cast<std::size_t>(layer)]; }
 
  private:
-  struct AlignedFree { void operator()(unsigned char* p) const; };
   GptConfig config_;
   WeightDtype matrix_dtype_ = WeightDtype::F32;
   std::vector<TensorInfo> tensors_;
   std::size_t total_numbers_ = 0, total_bytes_ = 0, mapped_bytes_ = 0;
-  std::unique_ptr<unsigned char[], AlignedFree> storage_;
+  BigBuffer storage_;
   std::shared_ptr<const void> keep_alive_;  // owner of the external (mapped) tensors' memory
   void allocate_storage();  // lays out the non-external tensors, allocates them zeroed, binds pointers
   void bind_pointers();
