@@ -3,6 +3,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "kernels/worker_pool.hpp"
@@ -55,6 +56,29 @@ TEST_CASE("run_chunks runs every chunk exactly once, on any thread", "[pool]") {
       INFO(threads << " threads, " << chunks << " chunks");
       for (auto& r : runs) CHECK(r.load() == 50);
       CHECK(bad_thread.load() == 0);
+    }
+  }
+}
+
+TEST_CASE("run_ranges covers every item exactly once, in ranges between min_chunk and chunk", "[pool]") {
+  for (int threads : {1, 2, 4}) {
+    WorkerPool pool(threads);
+    for (auto [total, chunk, min_chunk] : {std::tuple{0, 8, 2}, std::tuple{1, 8, 2}, std::tuple{768, 52, 12},
+                                           std::tuple{3072, 128, 32}, std::tuple{50257, 1024, 128}, std::tuple{10, 3, 5}}) {
+      std::vector<std::atomic<int>> runs(static_cast<std::size_t>(total));
+      std::atomic<int> bad{0};
+      for (int repeat = 0; repeat < 20; ++repeat)
+        pool.run_ranges(total, chunk, min_chunk, [&](int thread, int begin, int end) {
+          const int size = end - begin, cap = std::max(chunk, min_chunk);
+          // a range is never empty nor above the chunk, and below min_chunk only as the very last one
+          if (thread < 0 || thread >= threads || size <= 0 || size > cap || (size < min_chunk && end != total)) bad.fetch_add(1);
+          for (int i = begin; i < end; ++i) runs[static_cast<std::size_t>(i)].fetch_add(1);
+        });
+      INFO(threads << " threads, total " << total << ", chunk " << chunk << ", min " << min_chunk);
+      bool all_twenty = true;
+      for (auto& r : runs) all_twenty = all_twenty && r.load() == 20;
+      CHECK(all_twenty);
+      CHECK(bad.load() == 0);
     }
   }
 }

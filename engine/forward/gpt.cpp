@@ -27,7 +27,8 @@ using ConstVec = Eigen::Map<const Eigen::RowVectorXf>;
 // Decode products of at least this many bytes stream whole rows per thread (see run_next_layer).
 constexpr std::size_t kStreamRowsBytes = std::size_t{4} << 20;
 
-// Rows of a streamed decode product handed out at a time (about 256 KB of weights, a multiple of 4).
+// Rows of a streamed decode product handed out at a time (about 256 KB of weights, a multiple of 4;
+// the last ranges of a product are smaller, down to a quarter of this: WorkerPool::run_ranges).
 int stream_chunk_rows(const WeightMatrix& W) {
   const std::size_t row_bytes = W.bytes() / static_cast<std::size_t>(W.rows);
   return std::max<int>(16, static_cast<int>((std::size_t{256} << 10) / row_bytes) / 4 * 4);
@@ -39,8 +40,7 @@ int stream_chunk_rows(const WeightMatrix& W) {
 void stream_rows_product(ForwardWorkspace& ws, const float* x, const WeightMatrix& W) {
   const int n = W.cols, rows = W.rows, chunk = stream_chunk_rows(W);
   for (auto& p : ws.row_partial) std::fill(p.begin(), p.begin() + n, 0.0f);
-  ws.pool->run_chunks((rows + chunk - 1) / chunk, [&](int t, int ch) {
-    const int k0 = ch * chunk, k1 = std::min(rows, k0 + chunk);
+  ws.pool->run_ranges(rows, chunk, std::max(4, chunk / 16 * 4), [&](int t, int k0, int k1) {
     matmul_weights(x + k0, 0, 1, W, k0, k1, 0, n, ws.row_partial[static_cast<std::size_t>(t)].data(), n, true, nullptr);
   });
 }
@@ -250,8 +250,7 @@ void ForwardPass::mlp_block(const BlockWeights& w, bool stream_rows) {
   stream_rows_product(ws, ws.xn.data(), w.c_fc_w);
   for (auto& p : ws.partial) p.row(0).setZero();
   constexpr int kHiddenChunk = 128;
-  ws.pool->run_chunks((4 * C + kHiddenChunk - 1) / kHiddenChunk, [&](int t, int ch) {
-    const int f0 = ch * kHiddenChunk, f1 = std::min(4 * C, f0 + kHiddenChunk);
+  ws.pool->run_ranges(4 * C, kHiddenChunk, kHiddenChunk / 4, [&](int t, int f0, int f1) {
     sum_row_partials(ws, f0, f1, w.c_fc_b, ws.fc.data());
     gelu_inplace(ws.fc.data() + f0, f1 - f0);
     RowMatrix& partial = ws.partial[static_cast<std::size_t>(t)];

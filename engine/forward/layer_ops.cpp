@@ -114,14 +114,13 @@ void row_logits(const Gpt& model, ForwardWorkspace& ws, int row, float* logits) 
   const GptConfig& c = model.config();
   final_norm_row(model, ws, row, row);
   // logits (V) = lm_head (V, C) @ x (C): GPT-2's LM head is tied to the token embedding (wte), a Llama
-  // model's tied or its own lm_head; threads split V in chunks handed out on demand (the largest read
-  // of a step: no thread waits for a slower one)
+  // model's tied or its own lm_head; threads split V in ranges handed out on demand, smaller towards
+  // the end (the largest read of a step: no thread waits for a slower one, nor for a last big chunk)
   constexpr int kVocabChunk = 1024;
   const WeightMatrix& head = model.weights().lm_head();
   const float* xn = ws.xn.row(row).data();
   if (head.bytes() <= (std::size_t{256} << 10)) matvec_rows(head, 0, c.vocab_size, xn, logits);  // in cache: this thread alone
-  else ws.pool->run_chunks((c.vocab_size + kVocabChunk - 1) / kVocabChunk, [&](int, int ch) {
-    const int v0 = ch * kVocabChunk, v1 = std::min(c.vocab_size, v0 + kVocabChunk);
+  else ws.pool->run_ranges(c.vocab_size, kVocabChunk, kVocabChunk / 8, [&](int, int v0, int v1) {
     matvec_rows(head, v0, v1, xn, logits + v0);
   });
 }

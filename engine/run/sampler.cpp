@@ -2,6 +2,7 @@
 // same text on every platform. Ties in greedy decoding go to the lowest id.
 #include "run/sampler.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -50,11 +51,11 @@ std::pair<int, float> Sampler::sample(std::span<const float> logits) {
   for (int i = 1; i < V; ++i)
     if (logits[static_cast<std::size_t>(i)] > logits[static_cast<std::size_t>(best)]) best = i;
   const float max = logits[static_cast<std::size_t>(best)];
-  double sum = 0.0;
-  for (int i = 0; i < V; ++i) {
-    probs_[static_cast<std::size_t>(i)] = std::exp((logits[static_cast<std::size_t>(i)] - max) * inv_t);
-    sum += probs_[static_cast<std::size_t>(i)];
-  }
+  // vectorised exp (a scalar loop over GPT-2's 50,257 logits took ~1 % of a decode step, with the
+  // other threads waiting); the sum stays in double, as sampling divides by it
+  auto probs = Eigen::Map<Eigen::ArrayXf>(probs_.data(), V);
+  probs = ((Eigen::Map<const Eigen::ArrayXf>(logits.data(), V) - max) * inv_t).exp();
+  const double sum = probs.cast<double>().sum();
   if (config_.greedy) return {best, static_cast<float>(probs_[static_cast<std::size_t>(best)] / sum)};
 
   // candidates sorted by probability (stable: ties keep the lower id first)

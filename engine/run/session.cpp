@@ -253,8 +253,10 @@ void GenerationSession::finish_step() {
 
   // top-5 logits for the trace (partial selection without allocating)
   for (auto& t : trace_.top_logits) t = TopLogit{};
+  const TopLogit& fifth = trace_.top_logits.back();
   for (int i = 0; i < c.vocab_size; ++i) {
     const float v = logits[static_cast<std::size_t>(i)];
+    if (fifth.id >= 0 && v <= fifth.logit) continue;  // most logits: one comparison, not five
     for (std::size_t slot = 0; slot < trace_.top_logits.size(); ++slot) {
       if (trace_.top_logits[slot].id < 0 || v > trace_.top_logits[slot].logit) {
         for (std::size_t k = trace_.top_logits.size() - 1; k > slot; --k) trace_.top_logits[k] = trace_.top_logits[k - 1];
