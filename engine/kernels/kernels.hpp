@@ -92,5 +92,8 @@ void attention_heads(const RowMatrix& qkv, RowMatrix& att_y, RowMatrix& scores, 
 // Rows of keys attention_heads reads at once from a storage that decodes into scratch (one call of
 // KVReader::rows); a storage that hands out its own rows is read in one piece.
 inline constexpr int kAttentionKeyTile = 64;
+// Queries attention_heads takes at once when the keys are in position order (each block's products
+// stop at the last key its newest query sees).
+inline constexpr int kCausalQueryBlock = 64;
 
 }  // namespace kvlab
