@@ -125,10 +125,10 @@ TEST_CASE("the default model writes readable modern English in word pieces", "[d
   }
   const double repeat_share = repeat_sum / static_cast<double>(kTeacherPrompts.size());
   WARN("greedy: repeated word 4-grams in the first 60 words: " << repeat_share << " (the letters model: 0.44)\n" << greedy_samples);
-  // Issue 13 asks for "well below" the letters model's 0.44; the shipped model reaches 0.40 (its
-  // greedy text still falls into "The child was in ..." and "The following methods are:" loops), so
-  // this checks only that it is below, and assets/README.md reports the figure.
-  CHECK(repeat_share < 0.44);
+  // Issue 13 asks for "well below" the letters model's 0.44. The shipped model reaches 0.15 (0.40
+  // before its unlikelihood fine-tuning, assets/README.md); 0.25 leaves room for another compiler's
+  // rounding to pick a different greedy token somewhere, not for a model that loops like the old one.
+  CHECK(repeat_share < 0.25);
 }
 
 TEST_CASE("the letters model writes readable English, one letter a token", "[default_model]") {

@@ -137,6 +137,19 @@ class Llama(nn.Module):
         return self.norm(x) @ self.embed_tokens.weight.T  # LM head tied to embed_tokens
 
 
+def unlikelihood_loss(logits, x, y):
+    """Token-level unlikelihood (Welleck et al. 2019, "Neural text generation with unlikelihood training"):
+    at each position, push down the probability of every token already in the context (x[:t+1]) except
+    the true next one: mean over positions of -sum_c log(1 - p(c)). Greedy decoding of a small model
+    repeats itself because repeating what is in the context is cheap under plain cross-entropy; this
+    makes a repeat cost something. logits (B, T, V), x and y (B, T)."""
+    V = logits.shape[-1]
+    seen = F.one_hot(x, V).cumsum(1) > 0                     # (B, T, V): token v occurs in x[:t+1]
+    seen.scatter_(2, y.unsqueeze(-1), False)                 # the true next token is never a negative
+    one_minus_p = (1.0 - logits.softmax(-1)).clamp(min=1e-5)
+    return -(one_minus_p.log() * seen).sum() / (x.shape[0] * x.shape[1])
+
+
 def write_safetensors(path, tensors, f16):
     """Our own writer: matrices F16 when asked (half the file, faster decode); norms and biases F32."""
     header, blobs, off = {}, [], 0
@@ -253,6 +266,9 @@ def main():
     ap.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
     ap.add_argument("--kv-heads", type=int, default=0, help="llama: KV heads G (divides --heads; default: --heads)")
     ap.add_argument("--intermediate", type=int, default=0, help="llama: SwiGLU width (default: 8C/3 rounded up to 64)")
+    ap.add_argument("--init", default="", help="start from this saved GPT-2 directory (fine-tuning) instead of random weights")
+    ap.add_argument("--unlikelihood", type=float, default=0.0,
+                    help="weight of the token-level unlikelihood loss (0: plain cross-entropy), see unlikelihood_loss")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -282,6 +298,14 @@ def main():
     else:
         model = GPT(cfg["V"], cfg["T"], cfg["C"], cfg["L"], cfg["H"], args.dropout)
         save = export
+    if args.init:  # fine-tune a saved model: same shape required
+        from evaluate import load  # evaluate.py imports this file, so import it here, not at the top
+        saved, saved_cfg = load(args.init)
+        assert (saved_cfg["vocab_size"], saved_cfg["n_ctx"], saved_cfg["n_embd"]) == (cfg["V"], cfg["T"], cfg["C"]), \
+            "--init must have the same vocabulary, context and width as the run"
+        model.load_state_dict(saved.state_dict())
+        model.train()
+        print(f"starting from {args.init}", flush=True)
     print("parameters:", sum(p.numel() for p in model.parameters()), flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.1)
     gen = torch.Generator().manual_seed(args.seed)
@@ -317,7 +341,10 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = batch("train")
-        loss = F.cross_entropy(model(x).view(-1, cfg["V"]), y.view(-1))
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, cfg["V"]), y.view(-1))
+        if args.unlikelihood:
+            loss = loss + args.unlikelihood * unlikelihood_loss(logits, x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -338,7 +365,8 @@ def main():
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"steps": step, "minutes": round((time.time() - start) / 60, 1), "val_loss": round(v, 4),
                    "seed": args.seed, "config": cfg, "batch": args.batch, "lr": args.lr,
-                   "threads": args.threads, "dropout": args.dropout, "arch": args.arch, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
+                   "threads": args.threads, "dropout": args.dropout, "arch": args.arch,
+                   "init": args.init, "unlikelihood": args.unlikelihood, "tokenizer": "byte-level BPE (bpe.py)" if args.tokenizer else "characters",
                    "f16": args.f16, "corpus": os.path.basename(args.corpus)}, f, indent=2)
 
 
