@@ -177,7 +177,7 @@ LayerStats ForwardPass::run_general_layer() {
 void ForwardPass::qkv_projection(const BlockWeights& w, bool stream_rows) {
   ForwardWorkspace& ws = *ws_;
   const GptConfig& c = model_->config();
-  layer_norm(ws.x, ws.xn, s_, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
+  layer_ops::layer_norm_rows(ws, s_, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
   if (stream_rows) {
     stream_rows_product(ws, ws.xn.data(), w.c_attn_w);
     sum_row_partials(ws, 0, c.qkv_width(), w.c_attn_b, ws.qkv.data());

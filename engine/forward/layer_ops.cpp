@@ -52,16 +52,32 @@ void partial_product(ForwardWorkspace& ws, int thread, const RowMatrix& a, int s
 
 void add_partials(ForwardWorkspace& ws, int s, int total, int granule, const float* bias) {
   const int threads = ws.pool->size();
-  for (int t = 0; t < threads; ++t) {
-    const auto [k0, k1] = WorkerPool::slice(total, t, threads, granule);
-    if (k0 < k1) ws.x.topRows(s) += ws.partial[static_cast<std::size_t>(t)].topRows(s);
-  }
-  if (bias) ws.x.topRows(s).rowwise() += ConstVec(bias, ws.x.cols());
+  const auto add_rows = [&](int r0, int r1) {  // the same additions in the same order for any split
+    for (int t = 0; t < threads; ++t) {
+      const auto [k0, k1] = WorkerPool::slice(total, t, threads, granule);
+      if (k0 < k1) ws.x.middleRows(r0, r1 - r0) += ws.partial[static_cast<std::size_t>(t)].middleRows(r0, r1 - r0);
+    }
+    if (bias) ws.x.middleRows(r0, r1 - r0).rowwise() += ConstVec(bias, ws.x.cols());
+  };
+  if (s < kParallelRows || threads == 1) return add_rows(0, s);
+  ws.pool->run([&](int t, int count) {
+    const auto [r0, r1] = WorkerPool::slice(s, t, count, 1);
+    if (r0 < r1) add_rows(r0, r1);
+  });
+}
+
+void layer_norm_rows(ForwardWorkspace& ws, int s, const float* w, const float* b, float eps) {
+  if (s < kParallelRows || ws.pool->size() == 1) return layer_norm(ws.x, ws.xn, s, w, b, eps);
+  const int C = static_cast<int>(ws.x.cols());
+  ws.pool->run([&](int t, int count) {
+    const auto [r0, r1] = WorkerPool::slice(s, t, count, 1);
+    for (int r = r0; r < r1; ++r) layer_norm_row(ws.x.row(r).data(), ws.xn.row(r).data(), C, w, b, eps);
+  });
 }
 
 void gelu_mlp(ForwardWorkspace& ws, const GptConfig& c, const BlockWeights& w, int s) {
   const int C = c.n_embd;
-  layer_norm(ws.x, ws.xn, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
+  layer_norm_rows(ws, s, w.ln_2_w, w.ln_2_b, c.layer_norm_eps);
   ws.pool->run([&](int t, int threads) {
     const auto [f0, f1] = WorkerPool::slice(4 * C, t, threads);
     if (f0 >= f1) return;
