@@ -1,6 +1,7 @@
 // WorkerPool: a few persistent threads that run one small job together ("every thread takes its
 // slice"), with a barrier for use inside a job and no allocation per job. Threads spin briefly
 // between jobs (decode issues several jobs per token) and then sleep, so an idle app uses no CPU.
+// run_chunks / run_ranges hand work out on demand (fixed chunks, or chunks that shrink towards the end).
 // Not a general task system.
 #pragma once
 #include <algorithm>
