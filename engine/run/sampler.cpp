@@ -1,5 +1,6 @@
-// Greedy / temperature / top-k / top-p sampling with our own splitmix64 generator, so a seed gives the
-// same text on every platform. Ties in greedy decoding go to the lowest id.
+// Greedy / temperature / top-k / top-p sampling with our own splitmix64 generator, so a seed draws the
+// same random numbers on every platform (the logits and the vectorised exp can still differ in their
+// last bits between ISAs, which moves a draw only at a near-tie). Ties in greedy decoding go to the lowest id.
 #include "run/sampler.hpp"
 
 #include <Eigen/Core>
