@@ -41,7 +41,7 @@ void embed_rows(const Gpt& model, ForwardWorkspace& ws, BatchScratch& scratch, s
 void batch_qkv(const Gpt& model, ForwardWorkspace& ws, const BatchScratch& scratch, const BlockWeights& w, int R) {
   const GptConfig& c = model.config();
   if (!c.is_llama()) {
-    layer_norm(ws.x, ws.xn, R, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);
+    layer_norm_rows(ws, R, w.ln_1_w, w.ln_1_b, c.layer_norm_eps);  // split by rows for many rows
     linear(ws, ws.xn, R, w.c_attn_w, w.c_attn_b, ws.qkv);
     return;
   }
